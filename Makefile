@@ -1,0 +1,43 @@
+# TrepStar Fulfillment — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+DEV_ENV := DEBUG=1
+
+.PHONY: run test lint format migrate demo check-deploy clean
+
+# Create/refresh the virtualenv only when requirements.txt changed.
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+migrate: $(VENV)/.installed
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(DEV_ENV) $(PY) manage.py demo_data
+
+run: demo
+	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Production-like settings must pass Django's deployment checks with no warning.
+check-deploy: $(VENV)/.installed
+	DEBUG=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	ALLOWED_HOSTS=fulfillment.trepstar.example \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis db.sqlite3 staticfiles test-artifacts

@@ -1,0 +1,55 @@
+"""Shared model pieces: money fields and the publisher-scoped QuerySet."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Self
+
+from django.db import models
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    from .publishers import Publisher
+
+STAFF_GROUP = "TrepStar staff"
+ZERO = Decimal("0.00")
+
+
+def MoneyField(**kwargs: Any) -> models.DecimalField:
+    """Return a DecimalField for money: two places, up to 9,999,999,999.99."""
+    kwargs.setdefault("max_digits", 12)
+    kwargs.setdefault("decimal_places", 2)
+    return models.DecimalField(**kwargs)
+
+
+def is_trepstar_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Tell whether `user` is TrepStar staff: a superuser or a member of the staff group."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_trepstar_staff", None)
+    if cached is None:
+        cached = user.groups.filter(name=STAFF_GROUP).exists()
+        user._trepstar_staff = cached
+    return cached
+
+
+class PublisherScopedQuerySet(models.QuerySet):
+    """QuerySet of a model that belongs to one publisher through `publisher_field`."""
+
+    publisher_field = "publisher"
+    users_lookup = "publisher__users"
+
+    def for_publisher(self, publisher: Publisher | int) -> Self:
+        """Return only the rows of `publisher`."""
+        return self.filter(**{self.publisher_field: publisher})
+
+    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> Self:
+        """Return what `user` may see: everything for staff, their publishers' rows otherwise."""
+        if is_trepstar_staff(user):
+            return self.all()
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(**{self.users_lookup: user}).distinct()

@@ -1,0 +1,80 @@
+"""Publishers: TrepStar customers who sell on SamCart and prepay their print orders."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+from .base import ZERO, MoneyField, PublisherScopedQuerySet
+
+IDPUB_RANGE = (1_000_000, 99_999_999)  # 7–8 digits: inside the 6–9 digits of SPEC §3
+
+
+def new_idpub() -> str:
+    """Return a random publisher id not yet used (not sequential, so not guessable in order)."""
+    for _ in range(20):
+        candidate = str(secrets.randbelow(IDPUB_RANGE[1] - IDPUB_RANGE[0]) + IDPUB_RANGE[0])
+        if not Publisher.objects.filter(idpub=candidate).exists():
+            return candidate
+    raise RuntimeError("Could not find a free publisher id.")
+
+
+def new_notify_key() -> str:
+    """Return a fresh Notify URL key: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+class PublisherQuerySet(PublisherScopedQuerySet):
+    """Publishers; a publisher is its own scope."""
+
+    publisher_field = "pk"
+    users_lookup = "users"
+
+
+class Publisher(models.Model):
+    """A TrepStar publisher account, identified publicly by `idpub`."""
+
+    idpub = models.CharField(
+        "publisher ID",
+        max_length=9,
+        unique=True,
+        default=new_idpub,
+        editable=False,
+        validators=[RegexValidator(r"^[0-9]{6,9}$", "A publisher ID is 6 to 9 digits.")],
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    balance = MoneyField(default=ZERO, editable=False)
+    notify_key = models.CharField(max_length=64, default=new_notify_key, editable=False)
+    previous_notify_key = models.CharField(max_length=64, blank=True, editable=False)
+    previous_key_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    require_notify_key = models.BooleanField(
+        "require the Notify URL key",
+        default=True,
+        help_text="Refuse notifications whose URL lacks the secret key (strongly recommended).",
+    )
+    auto_release = models.BooleanField(
+        default=False, help_text="Release orders on hold, oldest first, when a deposit arrives."
+    )
+    use_billing_address = models.BooleanField(
+        default=False,
+        help_text="Ship to the billing address when SamCart sends no shipping address.",
+    )
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="publishers", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PublisherQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(balance__gte=0), name="publisher_balance_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.idpub})"

@@ -1,0 +1,17 @@
+"""Errors that services raise for callers to show to a person."""
+
+
+class ServiceError(Exception):
+    """A business rule refused the operation; str(error) is plain English for the user."""
+
+
+class TransitionError(ServiceError):
+    """The order cannot move from its current status to the one asked for."""
+
+
+class NotEditable(ServiceError):
+    """The order is no longer on hold, so it cannot be changed by a publisher."""
+
+
+ERROR_NOT_ON_HOLD = "Order {order} is {status}; only orders on hold can be changed or deleted."
+ERROR_TRANSITION = "Order {order} cannot go from {current} to {target}."

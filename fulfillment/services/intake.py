@@ -1,0 +1,193 @@
+"""Turn a parsed SamCart purchase into orders, exactly once, paid or held (SPEC §5–§7).
+
+Runs inside the caller's transaction with the publisher row locked, so the balance read here
+is the one charged and the look-up of existing lines cannot race another delivery. The unique
+constraint `order_exactly_once` stays the final guarantee.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils import timezone
+
+from fulfillment.carts import CartNotification
+from fulfillment.carts.base import Address
+from fulfillment.models import (
+    HoldReason,
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    OrderEventKind,
+    OrderStatus,
+    Outcome,
+    Project,
+    ProjectCartId,
+    Publisher,
+)
+
+from . import messages
+from .money import can_pay, ledger_record_many, money, publisher_lock
+from .status import new_order_events
+
+SOURCE = "samcart"
+
+
+@dataclass
+class IntakeResult:
+    """The outcome of one purchase notification and what to tell the publisher."""
+
+    outcome: str
+    detail: str
+    created: list[Order] = field(default_factory=list)
+
+
+def matching_projects(
+    *, publisher_id: int, product_ids: tuple[str, ...]
+) -> dict[str, list[Project]]:
+    """Return the active projects of the publisher for each product id, in one indexed query."""
+    rows = (
+        ProjectCartId.objects.filter(
+            publisher_id=publisher_id, external_id__in=product_ids, project__is_active=True
+        )
+        .select_related("project")
+        .order_by("project_id")
+    )
+    found: dict[str, list[Project]] = {}
+    for row in rows:
+        found.setdefault(row.external_id, []).append(row.project)
+    return found
+
+
+def ship_to(*, cart: CartNotification, publisher: Publisher) -> Address:
+    """Return the address to ship to: shipping, or billing when the publisher chose so."""
+    if (
+        not cart.shipping.is_complete()
+        and publisher.use_billing_address
+        and cart.billing.is_complete()
+    ):
+        return cart.billing
+    return cart.shipping
+
+
+def _new_order(
+    *,
+    cart: CartNotification,
+    publisher: Publisher,
+    project: Project,
+    product_id: str,
+    quantity: int,
+    address: Address,
+    notification_id: int,
+    is_test: bool,
+) -> Order:
+    """Build (not save) the order for one matched line and project."""
+    cost = project.unit_cost * quantity + project.shipping_cost
+    return Order(
+        publisher=publisher,
+        project=project,
+        notification_id=notification_id,
+        source=SOURCE,
+        external_order_id=cart.order_id,
+        external_product_id=product_id,
+        quantity=quantity,
+        ship_name=cart.customer.full_name[:200],
+        ship_street=address.street,
+        ship_city=address.city,
+        ship_state=address.state,
+        ship_postal_code=address.postal_code,
+        ship_country=address.country,
+        ship_country_code=address.country_code,
+        customer_email=cart.customer.email,
+        customer_phone=cart.customer.phone,
+        cost=cost.quantize(Decimal("0.01")),
+        is_test=is_test,
+    )
+
+
+def _settle(*, orders: list[Order], balance: Decimal, address_ok: bool) -> Decimal:
+    """Decide each new order's first status in arrival order; return the total to charge."""
+    now = timezone.now()
+    total = Decimal("0.00")
+    for order in orders:
+        if not address_ok:
+            order.status, order.hold_reason = OrderStatus.HOLD, HoldReason.ADDRESS_INCOMPLETE
+        elif not order.is_test and can_pay(balance=balance - total, cost=order.cost):
+            order.status, order.hold_reason = OrderStatus.IN_PRODUCTION, HoldReason.NONE
+            order.charged_at = now
+            total += order.cost
+        else:
+            order.status, order.hold_reason = OrderStatus.HOLD, HoldReason.PAYMENT_REQUIRED
+    return total
+
+
+def _record_creation(*, publisher: Publisher, orders: list[Order], total: Decimal) -> None:
+    """Write the charges of the new orders and the events that tell their first status."""
+    charged = [o for o in orders if o.status == OrderStatus.IN_PRODUCTION]
+    if charged:
+        ledger_record_many(
+            publisher_id=publisher.pk,
+            entries=[
+                LedgerEntry(
+                    publisher=publisher,
+                    amount=-o.cost,
+                    kind=LedgerKind.CHARGE,
+                    order=o,
+                    note=f"Order {o.pk}",
+                )
+                for o in charged
+            ],
+        )
+    balance = publisher.balance - total
+    events: dict[int, list[tuple[str, str]]] = {}
+    for order in orders:
+        created = (OrderEventKind.CREATED, messages.order_created(order))
+        if order.status == OrderStatus.IN_PRODUCTION:
+            second = (
+                OrderEventKind.CHARGED,
+                f"Charged {money(order.cost)}; balance now {money(balance)}.",
+            )
+        else:
+            second = (OrderEventKind.HELD, messages.hold_reason(order))
+        events[order.pk] = [created, second]
+    new_order_events(orders, events)
+
+
+def orders_create_from_cart(
+    *, publisher_id: int, notification_id: int, cart: CartNotification, is_test: bool
+) -> IntakeResult:
+    """Create the orders of a purchase once; charge what the balance covers, hold the rest."""
+    publisher = publisher_lock(publisher_id=publisher_id)
+    matches = matching_projects(publisher_id=publisher.pk, product_ids=cart.product_ids)
+    unmatched = [i for i in cart.product_ids if i not in matches]
+    if not matches:
+        return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher, unmatched))
+    rows = Order.objects.filter(
+        publisher=publisher, source=SOURCE, external_order_id=cart.order_id
+    ).values_list("external_product_id", "project_id", "status")
+    existing = {(product, project): status for product, project, status in rows}
+    address = ship_to(cart=cart, publisher=publisher)
+    new_orders = [
+        _new_order(
+            cart=cart,
+            publisher=publisher,
+            project=project,
+            product_id=item.product_id,
+            quantity=item.quantity,
+            address=address,
+            notification_id=notification_id,
+            is_test=is_test,
+        )
+        for item in cart.items
+        for project in matches.get(item.product_id, [])
+        if (item.product_id, project.pk) not in existing
+    ]
+    if not new_orders:
+        return IntakeResult(Outcome.DUPLICATE, messages.duplicate(cart, existing, unmatched))
+    total = _settle(orders=new_orders, balance=publisher.balance, address_ok=address.is_complete())
+    Order.objects.bulk_create(new_orders)
+    _record_creation(publisher=publisher, orders=new_orders, total=total)
+    return IntakeResult(
+        Outcome.CREATED, messages.created(new_orders, existing, unmatched), created=new_orders
+    )

@@ -1,0 +1,105 @@
+"""Plain-English details a publisher reads in SamCart's integration log and in the admin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fulfillment.models import HoldReason, Order, OrderStatus, Publisher
+
+if TYPE_CHECKING:
+    from fulfillment.carts import CartNotification
+
+NO_MATCH = (
+    "No active project of publisher {idpub} lists SamCart product ID {ids}. "
+    "Put the ID in the project's Advanced Settings → eCommerceIDString "
+    "(for example {example}), then reprocess this notification."
+)
+UNMATCHED_TAIL = " Not matched: SamCart product ID {ids} (set it in a project's eCommerceIDString)."
+IGNORED = 'SamCart event "{type}" needs no print order; nothing was done.'
+REFUND_FLAGGED = (
+    'SamCart event "{type}" for order {order}: {count} order{s} marked "refunded in SamCart". '
+    "No status or money changed; delete held orders yourself if they should not be made."
+)
+REFUND_NOTHING = 'SamCart event "{type}" for order {order}: no TrepStar order has that order ID.'
+DELETED_STAYS = " {count} line{s} you deleted stay{verb} deleted."
+
+
+def _ids(ids: list[str]) -> str:
+    return ", ".join(ids)
+
+
+def _plural(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def no_match(publisher: Publisher, unmatched: list[str]) -> str:
+    """Say which product ids matched nothing and where to set them."""
+    example = "{" + "}{".join(unmatched[:2]) + "}" if len(unmatched) > 1 else unmatched[0]
+    return NO_MATCH.format(idpub=publisher.idpub, ids=_ids(unmatched), example=example)
+
+
+def _tail(existing: dict[tuple[str, int], str], unmatched: list[str]) -> str:
+    deleted = sum(1 for status in existing.values() if status == OrderStatus.DELETED)
+    tail = ""
+    if deleted:
+        verb = "s" if deleted == 1 else ""
+        tail += DELETED_STAYS.format(count=deleted, s=_plural(deleted), verb=verb)
+    if unmatched:
+        tail += UNMATCHED_TAIL.format(ids=_ids(unmatched))
+    return tail
+
+
+def duplicate(
+    cart: CartNotification, existing: dict[tuple[str, int], str], unmatched: list[str]
+) -> str:
+    """Say that every matched line of the order had already been received."""
+    return f"Already received: SamCart order {cart.order_id} has no new line." + _tail(
+        existing, unmatched
+    )
+
+
+def created(orders: list[Order], existing: dict[tuple[str, int], str], unmatched: list[str]) -> str:
+    """Summarise the orders created: how many went to production and how many wait."""
+    produced = sum(1 for o in orders if o.status == OrderStatus.IN_PRODUCTION)
+    held = len(orders) - produced
+    ids = ", ".join(str(o.pk) for o in orders)
+    text = f"Created {len(orders)} TrepStar order{_plural(len(orders))} ({ids}): "
+    text += f"{produced} in production, {held} on hold."
+    reasons = sorted({o.get_hold_reason_display() for o in orders if o.status == OrderStatus.HOLD})
+    if reasons:
+        text += f" On hold because: {', '.join(reasons)}."
+    if any(o.is_test for o in orders):
+        text += " Test orders: never charged, never produced."
+    if existing:
+        text += f" {len(existing)} line{_plural(len(existing))} already received."
+    return text + _tail(existing, unmatched)
+
+
+def order_created(order: Order) -> str:
+    """Describe where a new order came from."""
+    test = " (test)" if order.is_test else ""
+    return (
+        f"From SamCart order {order.external_order_id}, product {order.external_product_id}: "
+        f"{order.quantity} cop{'y' if order.quantity == 1 else 'ies'} of {order.project}{test}."
+    )
+
+
+def hold_reason(order: Order) -> str:
+    """Explain why a new order waits on hold."""
+    if order.is_test:
+        return "Test order: held, never charged or produced."
+    if order.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
+        return "On hold: the shipping address is incomplete. Fix it, then release the order."
+    return f"On hold: the balance does not cover {order.cost}. Add funds, then release the order."
+
+
+def ignored(event_type: str) -> str:
+    """Say that an event type creates nothing."""
+    return IGNORED.format(type=event_type)
+
+
+def refund(event_type: str, order_id: str, count: int) -> str:
+    """Say what a refund or cancellation did to existing orders."""
+    if count == 0:
+        return REFUND_NOTHING.format(type=event_type, order=order_id or "(none)")
+    return REFUND_FLAGGED.format(type=event_type, order=order_id, count=count, s=_plural(count))

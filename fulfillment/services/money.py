@@ -1,0 +1,267 @@
+"""Money (SPEC §7): the ledger, charging, release, deposits and adjustments.
+
+Lock order everywhere: the publisher row first, then order rows. The balance is changed only
+by `ledger_record`, in the same transaction as the ledger entry, so balance == sum(ledger).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fulfillment.models import (
+    ZERO,
+    HoldReason,
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    OrderEventKind,
+    OrderStatus,
+    Publisher,
+)
+
+from .errors import ServiceError
+from .status import order_transition
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from django.contrib.auth.models import AbstractBaseUser
+
+ERROR_NEGATIVE_BALANCE = "That would make the balance negative ({balance} − {amount})."
+ERROR_DEPOSIT_NOT_POSITIVE = "A deposit must be more than zero."
+ERROR_ADJUSTMENT_ZERO = "An adjustment cannot be zero."
+
+
+def money(amount: Decimal) -> str:
+    """Format an amount for people: $1,234.50."""
+    sign = "−" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.2f}"
+
+
+def publisher_lock(*, publisher_id: int) -> Publisher:
+    """Return the publisher row locked for update: the lock that serialises its money."""
+    return Publisher.objects.select_for_update().get(pk=publisher_id)
+
+
+def order_compute_cost(*, order: Order) -> Decimal:
+    """Return unit cost × quantity + shipping cost of the order's project."""
+    project = order.project
+    return (project.unit_cost * order.quantity + project.shipping_cost).quantize(Decimal("0.01"))
+
+
+def order_address_complete(*, order: Order) -> bool:
+    """Tell whether the order has street, city, postal code and a recognised country."""
+    return all(
+        (order.ship_street, order.ship_city, order.ship_postal_code, order.ship_country_code)
+    )
+
+
+def can_pay(*, balance: Decimal, cost: Decimal) -> bool:
+    """Tell whether `balance` pays `cost`; a zero balance never does (SPEC §7)."""
+    return balance > ZERO and balance >= cost
+
+
+def ledger_record_many(*, publisher_id: int, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+    """Write ledger entries of one publisher and move its balance by their sum, atomically.
+
+    This is the only code that changes `Publisher.balance`.
+    """
+    with transaction.atomic():
+        created = LedgerEntry.objects.bulk_create(entries)
+        total = sum((entry.amount for entry in entries), ZERO)
+        Publisher.objects.filter(pk=publisher_id).update(balance=F("balance") + total)
+    return created
+
+
+def ledger_record(
+    *,
+    publisher_id: int,
+    amount: Decimal,
+    kind: str,
+    actor: AbstractBaseUser | None = None,
+    order: Order | None = None,
+    note: str = "",
+) -> LedgerEntry:
+    """Write one ledger entry and move the balance by the same amount, in one transaction."""
+    entry = LedgerEntry(
+        publisher_id=publisher_id,
+        amount=amount,
+        kind=kind,
+        order=order,
+        created_by=actor,
+        note=note,
+    )
+    return ledger_record_many(publisher_id=publisher_id, entries=[entry])[0]
+
+
+def order_charge_locked(
+    *, publisher: Publisher, order: Order, actor: AbstractBaseUser | None, kind: str
+) -> None:
+    """Charge a locked hold order from a locked publisher and send it to production."""
+    cost = order_compute_cost(order=order)
+    order.cost = cost
+    ledger_record(
+        publisher_id=publisher.pk,
+        amount=-cost,
+        kind=LedgerKind.CHARGE,
+        actor=actor,
+        order=order,
+        note=f"Order {order.pk}",
+    )
+    publisher.balance -= cost
+    order.charged_at = timezone.now()
+    order_transition(
+        order=order,
+        target=OrderStatus.IN_PRODUCTION,
+        kind=kind,
+        actor=actor,
+        detail=f"Charged {money(cost)}; balance now {money(publisher.balance)}.",
+        extra_fields=("cost", "charged_at"),
+    )
+
+
+@dataclass
+class ReleaseResult:
+    """What a release did, with a message for the person who asked."""
+
+    released: list[Order] = field(default_factory=list)
+    kept: list[tuple[Order, str]] = field(default_factory=list)
+    balance: Decimal = ZERO
+
+    @property
+    def message(self) -> str:
+        """Say what was released and why the rest stays on hold."""
+        total = sum((o.cost for o in self.released), ZERO)
+        parts = [
+            f"Released {len(self.released)} order{'s' if len(self.released) != 1 else ''}"
+            f" ({money(total)}); balance now {money(self.balance)}."
+        ]
+        if self.kept:
+            reasons = "; ".join(f"order {o.pk} {why}" for o, why in self.kept)
+            parts.append(f"{len(self.kept)} not released: {reasons}.")
+        return " ".join(parts)
+
+
+def _release_reason(*, order: Order, balance: Decimal, blocked: bool) -> str | None:
+    """Return why `order` cannot be charged now, or None when it can."""
+    if order.status != OrderStatus.HOLD:
+        return f"is {order.get_status_display()}"
+    if order.is_test:
+        return "is a test order and is never produced"
+    if not order_address_complete(order=order):
+        return "has an incomplete shipping address"
+    cost = order_compute_cost(order=order)
+    if blocked or not can_pay(balance=balance, cost=cost):
+        return (
+            f"needs {money(cost - balance if cost > balance else cost)} more (costs {money(cost)})"
+        )
+    return None
+
+
+def orders_release(
+    *, publisher: Publisher, order_ids: Iterable[int], actor: AbstractBaseUser | None
+) -> ReleaseResult:
+    """Charge the chosen hold orders oldest first while the balance covers each (SPEC §7).
+
+    Once the balance falls short, younger orders wait too, so they never jump the queue.
+    """
+    with transaction.atomic():
+        locked = publisher_lock(publisher_id=publisher.pk)
+        orders = list(
+            Order.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .filter(publisher=locked, pk__in=list(order_ids))
+            .order_by("created_at", "id")
+        )
+        result = ReleaseResult()
+        blocked = False
+        for order in orders:
+            reason = _release_reason(order=order, balance=locked.balance, blocked=blocked)
+            if reason is None:
+                order_charge_locked(
+                    publisher=locked, order=order, actor=actor, kind=OrderEventKind.RELEASED
+                )
+                result.released.append(order)
+                continue
+            blocked = blocked or reason.startswith("needs")
+            _sync_hold_reason(order=order)
+            result.kept.append((order, reason))
+        result.balance = locked.balance
+    publisher.balance = result.balance
+    return result
+
+
+def _sync_hold_reason(*, order: Order) -> None:
+    """Keep a hold order's reason in step with its address (an edit may have changed it)."""
+    if order.status != OrderStatus.HOLD:
+        return
+    reason = (
+        HoldReason.PAYMENT_REQUIRED
+        if order_address_complete(order=order)
+        else HoldReason.ADDRESS_INCOMPLETE
+    )
+    if reason != order.hold_reason:
+        order.hold_reason = reason
+        order.save(update_fields=["hold_reason", "updated_at"])
+
+
+def orders_release_all(*, publisher: Publisher, actor: AbstractBaseUser | None) -> ReleaseResult:
+    """Release every hold order of `publisher` (the account page's *release all*)."""
+    ids = Order.objects.for_publisher(publisher).on_hold().values_list("pk", flat=True)
+    return orders_release(publisher=publisher, order_ids=list(ids), actor=actor)
+
+
+def deposit_record(
+    *, publisher: Publisher, amount: Decimal, actor: AbstractBaseUser | None, note: str = ""
+) -> tuple[LedgerEntry, ReleaseResult | None]:
+    """Record a staff deposit; with `auto_release` on, release hold orders oldest first."""
+    if amount <= ZERO:
+        raise ServiceError(ERROR_DEPOSIT_NOT_POSITIVE)
+    with transaction.atomic():
+        publisher_lock(publisher_id=publisher.pk)
+        entry = ledger_record(
+            publisher_id=publisher.pk,
+            amount=amount,
+            kind=LedgerKind.DEPOSIT,
+            actor=actor,
+            note=note,
+        )
+        released = (
+            orders_release_all(publisher=publisher, actor=actor) if publisher.auto_release else None
+        )
+    publisher.refresh_from_db(fields=["balance"])
+    return entry, released
+
+
+def adjustment_record(
+    *, publisher: Publisher, amount: Decimal, actor: AbstractBaseUser | None, note: str
+) -> LedgerEntry:
+    """Record a staff correction of the balance (either sign); it may not go below zero."""
+    if amount == ZERO:
+        raise ServiceError(ERROR_ADJUSTMENT_ZERO)
+    try:
+        with transaction.atomic():
+            locked = publisher_lock(publisher_id=publisher.pk)
+            if locked.balance + amount < ZERO:
+                raise ServiceError(
+                    ERROR_NEGATIVE_BALANCE.format(
+                        balance=money(locked.balance), amount=money(-amount)
+                    )
+                )
+            entry = ledger_record(
+                publisher_id=publisher.pk,
+                amount=amount,
+                kind=LedgerKind.ADJUSTMENT,
+                actor=actor,
+                note=note,
+            )
+    except IntegrityError as error:  # the CHECK constraint is the last line of defence
+        raise ServiceError(str(error)) from error
+    publisher.refresh_from_db(fields=["balance"])
+    return entry

@@ -1,0 +1,241 @@
+"""The Notify URL's work (SPEC §4): authenticate, store first, then process once.
+
+`notification_receive` is everything the view does between reading the body and answering.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fulfillment.carts import PayloadError, parse_samcart
+from fulfillment.models import Notification, Outcome, Publisher
+
+from . import messages
+from .intake import orders_create_from_cart
+from .orders import REFUND_TYPES, orders_flag_cart_refunded
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # over this: 413, stored truncated
+KEEP_UNAUTHENTICATED = 64 * 1024  # bodies of requests failing idpub/key checks keep this much
+IDPUB_FORMAT = re.compile(r"[0-9]{6,9}")
+
+DETAIL_IDPUB_MISSING = (
+    "The Notify URL has no valid idpub (publisher ID). Copy the full URL from your TrepStar "
+    "account page."
+)
+DETAIL_UNKNOWN_PUBLISHER = (
+    "No TrepStar publisher has this idpub. Copy the full URL from your TrepStar account page."
+)
+DETAIL_BAD_KEY = (
+    "The key in the Notify URL is missing or wrong. Copy the full URL from your TrepStar "
+    "account page (the key changes when you rotate it)."
+)
+DETAIL_TOO_LARGE = "The body is larger than 1 MiB; nothing was processed."
+DETAIL_ERROR = (
+    "TrepStar could not process this notification ({reason}). It is stored and will be "
+    "reprocessed; nothing was created."
+)
+DETAIL_NOT_REPROCESSABLE = "This notification cannot be reprocessed: {why}."
+READY = (
+    "This Notify URL is ready for SamCart: paste it in SamCart under Settings → Integrations → "
+    "Notify URL. Purchases will appear in TrepStar as orders."
+)
+
+HTTP_STATUS = {
+    Outcome.CREATED: 200,
+    Outcome.DUPLICATE: 200,
+    Outcome.NO_MATCH: 200,
+    Outcome.IGNORED: 200,
+    Outcome.UNKNOWN_PUBLISHER: 404,
+    Outcome.ERROR: 500,
+}
+
+
+@dataclass(frozen=True)
+class NotifyAnswer:
+    """What to answer SamCart: the HTTP status, the outcome and a plain-English detail."""
+
+    status: int
+    outcome: str
+    detail: str
+    notification_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One request to the Notify URL, as the view read it."""
+
+    idpub: str
+    key: str
+    is_test: bool
+    body: bytes
+    body_size: int
+    content_type: str
+    remote_addr: str | None
+
+
+def notify_key_valid(*, publisher: Publisher, key: str) -> bool:
+    """Compare `key` with the current key, or the previous one while it is still valid."""
+    given = key.encode()
+    if hmac.compare_digest(given, publisher.notify_key.encode()):
+        return True
+    previous = publisher.previous_notify_key
+    valid_until = publisher.previous_key_valid_until
+    return bool(
+        previous
+        and valid_until
+        and valid_until > timezone.now()
+        and hmac.compare_digest(given, previous.encode())
+    )
+
+
+def authenticate(*, idpub: str, key: str) -> tuple[Publisher | None, NotifyAnswer | None]:
+    """Return the publisher of the URL, or the answer refusing the request."""
+    if not IDPUB_FORMAT.fullmatch(idpub or ""):
+        return None, NotifyAnswer(400, Outcome.REJECTED, DETAIL_IDPUB_MISSING)
+    publisher = Publisher.objects.filter(idpub=idpub).first()
+    if publisher is None:
+        return None, NotifyAnswer(404, Outcome.UNKNOWN_PUBLISHER, DETAIL_UNKNOWN_PUBLISHER)
+    if publisher.require_notify_key and not notify_key_valid(publisher=publisher, key=key):
+        return publisher, NotifyAnswer(403, Outcome.REJECTED, DETAIL_BAD_KEY)
+    return publisher, None
+
+
+def _store(
+    incoming: Incoming, *, publisher: Publisher | None, keep: int, **fields: object
+) -> Notification:
+    """Save the request as a Notification (autocommit: it survives whatever follows)."""
+    return Notification.objects.create(
+        publisher=publisher,
+        remote_addr=incoming.remote_addr,
+        content_type=incoming.content_type[:200],
+        raw_body=incoming.body[:keep],
+        body_size=incoming.body_size,
+        body_truncated=len(incoming.body) > keep or incoming.body_size > len(incoming.body),
+        idpub_given=incoming.idpub[:64],
+        is_test=incoming.is_test,
+        **fields,
+    )
+
+
+def notification_receive(incoming: Incoming) -> NotifyAnswer:
+    """Authenticate, store the request, process it, and return the answer for SamCart."""
+    publisher, refusal = authenticate(idpub=incoming.idpub, key=incoming.key)
+    if refusal is None and incoming.body_size > MAX_BODY:
+        refusal = NotifyAnswer(413, Outcome.REJECTED, DETAIL_TOO_LARGE)
+    if refusal is not None:
+        keep = MAX_BODY if refusal.status == 413 else KEEP_UNAUTHENTICATED
+        stored = _store(
+            incoming,
+            publisher=publisher,
+            keep=keep,
+            outcome=refusal.outcome,
+            detail=refusal.detail,
+            http_status=refusal.status,
+            processed_at=timezone.now(),
+        )
+        return NotifyAnswer(refusal.status, refusal.outcome, refusal.detail, stored.pk)
+    notification = _store(incoming, publisher=publisher, keep=MAX_BODY)
+    return notification_process(notification=notification)
+
+
+def _finish(
+    notification: Notification, answer: NotifyAnswer, *, event_type: str, order_id: str
+) -> NotifyAnswer:
+    """Record the outcome on the stored notification and return the answer naming it."""
+    Notification.objects.filter(pk=notification.pk).update(
+        outcome=answer.outcome,
+        detail=answer.detail,
+        http_status=answer.status,
+        event_type=event_type[:64],
+        external_order_id=order_id[:64],
+        processed_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
+    return NotifyAnswer(answer.status, answer.outcome, answer.detail, notification.pk)
+
+
+def _process(notification: Notification) -> NotifyAnswer:
+    """Parse the stored body and act on it: create orders, flag refunds or ignore."""
+    try:
+        cart = parse_samcart(bytes(notification.raw_body), notification.content_type)
+    except PayloadError as error:
+        answer = NotifyAnswer(400, Outcome.REJECTED, str(error))
+        return _finish(notification, answer, event_type="", order_id="")
+    if cart.is_order:
+        result = orders_create_from_cart(
+            publisher_id=notification.publisher_id,
+            notification_id=notification.pk,
+            cart=cart,
+            is_test=notification.is_test,
+        )
+        answer = NotifyAnswer(HTTP_STATUS[result.outcome], result.outcome, result.detail)
+    elif cart.event_type.casefold() in REFUND_TYPES:
+        count = orders_flag_cart_refunded(
+            publisher_id=notification.publisher_id,
+            order_id=cart.order_id,
+            product_ids=cart.product_ids,
+            event_type=cart.event_type,
+        )
+        answer = NotifyAnswer(
+            200, Outcome.IGNORED, messages.refund(cart.event_type, cart.order_id, count)
+        )
+    else:
+        answer = NotifyAnswer(200, Outcome.IGNORED, messages.ignored(cart.event_type))
+    return _finish(notification, answer, event_type=cart.event_type, order_id=cart.order_id)
+
+
+def _process_atomic(notification: Notification) -> NotifyAnswer:
+    with transaction.atomic():
+        return _process(notification)
+
+
+def _fail(notification: Notification, error: Exception) -> NotifyAnswer:
+    """Mark the notification `error` with the reason; it stays reprocessable."""
+    logger.exception("Processing notification %s failed", notification.pk)
+    reason = f"{type(error).__name__}: {str(error)[:200]}"
+    answer = NotifyAnswer(500, Outcome.ERROR, DETAIL_ERROR.format(reason=reason))
+    return _finish(notification, answer, event_type="", order_id="")
+
+
+def notification_process(*, notification: Notification) -> NotifyAnswer:
+    """Process a stored notification in its own transaction; never lose it, never raise."""
+    try:
+        return _process_atomic(notification)
+    except IntegrityError:
+        # A concurrent delivery inserted the same line first; a second pass sees it as there.
+        try:
+            return _process_atomic(notification)
+        except Exception as error:
+            return _fail(notification, error)
+    except Exception as error:
+        return _fail(notification, error)
+
+
+def reprocess_refusal(*, notification: Notification) -> str:
+    """Return why `notification` cannot be reprocessed, or "" when it can."""
+    if notification.publisher_id is None:
+        return "it names no known publisher"
+    if notification.body_truncated:
+        return "its body was cut at the size limit"
+    if notification.http_status == 403:
+        return "its Notify URL key was wrong"
+    return ""
+
+
+def notification_reprocess(*, notification: Notification) -> NotifyAnswer:
+    """Process a stored notification again; exactly-once makes this safe to repeat."""
+    why = reprocess_refusal(notification=notification)
+    if why:
+        return NotifyAnswer(
+            409, notification.outcome, DETAIL_NOT_REPROCESSABLE.format(why=why), notification.pk
+        )
+    return notification_process(notification=notification)

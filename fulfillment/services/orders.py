@@ -1,0 +1,118 @@
+"""Changes to existing orders: publisher edits and deletes, staff shipping (SPEC §7)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from fulfillment.countries import country_code
+from fulfillment.models import Order, OrderEvent, OrderEventKind, OrderStatus
+
+from .errors import ERROR_NOT_ON_HOLD, NotEditable
+from .money import _sync_hold_reason, money, order_compute_cost, publisher_lock
+from .status import order_lock, order_transition
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+EDITABLE_ON_HOLD = (
+    "quantity",
+    "ship_name",
+    "ship_street",
+    "ship_city",
+    "ship_state",
+    "ship_postal_code",
+    "ship_country",
+    "customer_email",
+    "customer_phone",
+)
+
+
+def _locked_hold_order(*, order: Order) -> Order:
+    """Lock the publisher then the order, and insist it is still on hold."""
+    publisher_lock(publisher_id=order.publisher_id)
+    locked = order_lock(order_id=order.pk)
+    if locked.status != OrderStatus.HOLD:
+        raise NotEditable(
+            ERROR_NOT_ON_HOLD.format(order=locked.pk, status=locked.get_status_display())
+        )
+    return locked
+
+
+def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any) -> Order:
+    """Change the quantity, customer or shipping fields of a hold order; recompute its cost."""
+    unknown = set(fields) - set(EDITABLE_ON_HOLD)
+    if unknown:
+        raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        locked = _locked_hold_order(order=order)
+        changed = [name for name, value in fields.items() if getattr(locked, name) != value]
+        for name in changed:
+            setattr(locked, name, fields[name])
+        locked.ship_country_code = country_code(locked.ship_country)
+        locked.cost = order_compute_cost(order=locked)
+        locked.full_clean()
+        locked.save()
+        _sync_hold_reason(order=locked)
+        if changed:
+            detail = f"Changed {', '.join(changed)}; cost now {money(locked.cost)}."
+            OrderEvent.objects.create(
+                order=locked, kind=OrderEventKind.EDITED, actor=actor, detail=detail
+            )
+    return locked
+
+
+def order_delete(*, order: Order, actor: AbstractBaseUser | None) -> Order:
+    """Delete a hold order (status `deleted`); SamCart resends will not bring it back."""
+    with transaction.atomic():
+        locked = _locked_hold_order(order=order)
+        return order_transition(
+            order=locked, target=OrderStatus.DELETED, kind=OrderEventKind.DELETED, actor=actor
+        )
+
+
+def order_ship(*, order: Order, actor: AbstractBaseUser | None, tracking_number: str = "") -> Order:
+    """Mark an order in production as shipped, with an optional tracking number (staff)."""
+    with transaction.atomic():
+        locked = order_lock(order_id=order.pk)
+        locked.tracking_number = tracking_number.strip()
+        detail = f"Tracking number {locked.tracking_number}." if locked.tracking_number else ""
+        return order_transition(
+            order=locked,
+            target=OrderStatus.SHIPPED,
+            kind=OrderEventKind.SHIPPED,
+            actor=actor,
+            detail=detail,
+            extra_fields=("tracking_number",),
+        )
+
+
+REFUND_TYPES = frozenset({"refund", "partialrefund", "cancel"})
+
+
+def orders_flag_cart_refunded(
+    *, publisher_id: int, order_id: str, product_ids: tuple[str, ...], event_type: str
+) -> int:
+    """Flag the publisher's orders of a refunded or cancelled SamCart order; return how many.
+
+    Changes no status and no money (SPEC §6). When the body names products that match, only
+    those lines are flagged; otherwise every line of the SamCart order is.
+    """
+    if not order_id:
+        return 0
+    lines = Order.objects.filter(publisher_id=publisher_id, external_order_id=order_id)
+    named = lines.filter(external_product_id__in=product_ids)
+    targets = list((named if named.exists() else lines).filter(cart_refunded=False))
+    if not targets:
+        return 0
+    Order.objects.filter(pk__in=[o.pk for o in targets]).update(cart_refunded=True)
+    OrderEvent.objects.bulk_create(
+        OrderEvent(
+            order=o,
+            kind=OrderEventKind.CART_REFUNDED,
+            detail=f'SamCart sent "{event_type}" for this order: refunded in SamCart — delete?',
+        )
+        for o in targets
+    )
+    return len(targets)
