@@ -72,7 +72,8 @@ def ledger_record_many(*, publisher_id: int, entries: list[LedgerEntry]) -> list
 
     This is the only code that changes `Publisher.balance`.
     """
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction both statements stand or fall with it.
+    with transaction.atomic(savepoint=False):
         created = LedgerEntry.objects.bulk_create(entries)
         total = sum((entry.amount for entry in entries), ZERO)
         Publisher.objects.filter(pk=publisher_id).update(balance=F("balance") + total)

@@ -1,0 +1,50 @@
+"""Shared fixtures. Tests marked `postgres` run only on PostgreSQL (CI sets DATABASE_URL)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from tests.factories import make_project, make_publisher
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip PostgreSQL-only tests on SQLite, saying why."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (CI does)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def funded_publisher(db):
+    """A publisher with $500 and the demo projects' ids."""
+    publisher = make_publisher(balance="500.00")
+    make_project(publisher, "279813", title="Almanac", unit_cost="6.50", shipping_cost="4.95")
+    make_project(publisher, "{294010}", title="Workbook", unit_cost="3.20", shipping_cost="0.00")
+    make_project(
+        publisher, "{294010}{298020}", title="Bundle", unit_cost="8.90", shipping_cost="4.95"
+    )
+    return publisher
+
+
+@pytest.fixture
+def unfunded_publisher(db):
+    """A publisher with a zero balance and the same ids."""
+    publisher = make_publisher(balance="0.00")
+    make_project(publisher, "279813", title="Almanac", unit_cost="6.50", shipping_cost="4.95")
+    make_project(publisher, "{294010}", title="Workbook", unit_cost="3.20", shipping_cost="0.00")
+    make_project(
+        publisher, "{294010}{298020}", title="Bundle", unit_cost="8.90", shipping_cost="4.95"
+    )
+    return publisher
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    """Tell whether the suite runs on PostgreSQL."""
+    return connection.vendor == "postgresql"
