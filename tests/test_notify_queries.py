@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 MAX_QUERIES = 12
 
 
-def _bulk_projects(publisher, count: int) -> None:  # noqa: ANN001
+def _bulk_projects(publisher, count: int) -> None:
     """Add `count` projects with their index rows, quickly (setup only)."""
     projects = Project.objects.bulk_create(
         Project(publisher=publisher, title=f"Filler {i}", ecommerce_id_string=f"{{9{i:05d}}}")
@@ -30,7 +30,7 @@ def _bulk_projects(publisher, count: int) -> None:  # noqa: ANN001
     )
 
 
-def _queries_for_one_notification(client, publisher) -> int:  # noqa: ANN001
+def _queries_for_one_notification(client, publisher) -> int:
     with CaptureQueriesContext(connection) as captured:
         response = post_notify(client, publisher, sample("order_products_array"))
     assert response.json()["outcome"] == Outcome.CREATED

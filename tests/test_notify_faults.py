@@ -1,0 +1,101 @@
+"""Fault injection: processing fails mid-way; the body is kept, nothing is half-made (§4)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from fulfillment.models import LedgerEntry, Notification, Order, OrderEvent, Outcome
+from fulfillment.services import intake
+from fulfillment.services.notifications import notification_reprocess
+from tests.factories import post_notify, sample
+
+pytestmark = pytest.mark.django_db
+
+
+def _assert_nothing_made() -> None:
+    assert Order.objects.count() == 0
+    assert OrderEvent.objects.count() == 0
+    assert LedgerEntry.objects.filter(kind="charge").count() == 0
+
+
+def test_exception_after_orders_are_inserted_rolls_back_and_reprocess_creates_once(
+    client, funded_publisher, monkeypatch
+):
+    real = intake._record_creation
+    calls = []
+
+    def explode(**kwargs: object) -> None:
+        calls.append(Order.objects.count())  # the orders are already inserted at this point
+        raise RuntimeError("printer database unreachable")
+
+    monkeypatch.setattr(intake, "_record_creation", explode)
+    response = post_notify(client, funded_publisher, sample("order_three_products"))
+
+    assert calls and calls[0] == 4
+    assert response.status_code == 500
+    assert response.json()["outcome"] == Outcome.ERROR
+    stored = Notification.objects.get()
+    assert stored.outcome == Outcome.ERROR
+    assert "printer database unreachable" in stored.detail
+    assert bytes(stored.raw_body) == sample("order_three_products")
+    _assert_nothing_made()
+    funded_publisher.refresh_from_db()
+    assert funded_publisher.balance == 500
+
+    monkeypatch.setattr(intake, "_record_creation", real)
+    first = notification_reprocess(notification=stored)
+    second = notification_reprocess(notification=stored)
+
+    assert (first.status, first.outcome) == (200, Outcome.CREATED)
+    assert (second.status, second.outcome) == (200, Outcome.DUPLICATE)
+    assert Order.objects.count() == 4
+    assert LedgerEntry.objects.filter(kind="charge").count() == 4
+    stored.refresh_from_db()
+    assert stored.attempts == 3
+
+
+def _install_failing_trigger() -> None:
+    """Make the database itself refuse order events, as a broken disk or bad migration would."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION refuse_event() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER refuse_event BEFORE INSERT ON fulfillment_orderevent "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_event()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER refuse_event BEFORE INSERT ON fulfillment_orderevent "
+                "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+            )
+
+
+def _remove_failing_trigger() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP TRIGGER refuse_event ON fulfillment_orderevent")
+            cursor.execute("DROP FUNCTION refuse_event()")
+        else:
+            cursor.execute("DROP TRIGGER refuse_event")
+
+
+def test_database_fault_mid_way_leaves_error_and_reprocess_recovers(client, unfunded_publisher):
+    _install_failing_trigger()
+    response = post_notify(client, unfunded_publisher, sample("order_legacy_comma_ids"))
+
+    assert response.status_code == 500
+    stored = Notification.objects.get()
+    assert stored.outcome == Outcome.ERROR
+    assert "injected fault" in stored.detail
+    _assert_nothing_made()
+
+    _remove_failing_trigger()
+    answer = notification_reprocess(notification=stored)
+
+    assert answer.outcome == Outcome.CREATED
+    assert Order.objects.count() == 4
+    assert set(Order.objects.values_list("status", flat=True)) == {"hold"}
