@@ -89,9 +89,13 @@ def pathological(draw: st.DrawFn) -> bytes:
                 b'{"type": "Order", "order": {"id": 1}, "products": [{"id": 279813, "quantity": '
                 + b"9" * depth
                 + b"}]}",
-                b'{"type": "Order\\u0000", "order": {"id": "\\u0000"}, "products": [{"id": "279813"}]}',
-                '{"type": "Order", "order": {"id": 7}, "products": [{"id": 279813}], '
-                '"customer": {"first_name": "\\ud800\\udfff\\ud83d", "last_name": "\u202e\ufeff"}}'.encode(),
+                b'{"type": "Order\\u0000", "order": {"id": "\\u0000"}, '
+                b'"products": [{"id": "279813"}]}',
+                (
+                    '{"type": "Order", "order": {"id": 7}, "products": [{"id": 279813}], '
+                    '"customer": {"first_name": "\\ud800\\udfff\\ud83d", '
+                    '"last_name": "\u202e\ufeff"}}'
+                ).encode(),
                 b'{"type": "Order", "order": {"id": 8, "shipping_address": "a\x00b"}, '
                 b'"products": [{"id": 279813}]}',
                 b"\xef\xbb\xbf" + b'{"type": "Order"}',
