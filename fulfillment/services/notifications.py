@@ -9,6 +9,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -239,3 +240,16 @@ def notification_reprocess(*, notification: Notification) -> NotifyAnswer:
             409, notification.outcome, DETAIL_NOT_REPROCESSABLE.format(why=why), notification.pk
         )
     return notification_process(notification=notification)
+
+
+PURGEABLE_OUTCOMES = (Outcome.REJECTED, Outcome.UNKNOWN_PUBLISHER)
+
+
+def notifications_purge(*, older_than_days: int = 30, dry_run: bool = False) -> int:
+    """Delete rejected notifications older than the given days; return how many (SPEC §4)."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    doomed = Notification.objects.filter(outcome__in=PURGEABLE_OUTCOMES, received_at__lt=cutoff)
+    if dry_run:
+        return doomed.count()
+    deleted, _ = doomed.delete()
+    return deleted

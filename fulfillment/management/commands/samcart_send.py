@@ -1,0 +1,136 @@
+"""`manage.py samcart_send`: post a realistic SamCart notification to a running Notify URL."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlencode
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from fulfillment.models import Publisher
+from fulfillment.services.publishers import notify_url
+
+
+def build_body(
+    *, event_type: str, product_ids: list[str], quantity: int, order_id: str
+) -> dict[str, Any]:
+    """Return a body shaped like SamCart's `products[]` notifications (see SAMCART.md)."""
+    return {
+        "type": event_type,
+        "api_key": None,
+        "products": [
+            {
+                "id": int(pid) if pid.isdigit() else pid,
+                "name": f"Product {pid}",
+                "price": "24.00",
+                "status": "Charged",
+                "shipping": "0.00",
+                "tax": "0.00",
+                "quantity": quantity,
+            }
+            for pid in product_ids
+        ],
+        "customer": {
+            "first_name": "Ada",
+            "last_name": "Testwell",
+            "email": "ada.testwell@example.com",
+            "phone_number": None,
+            "customer_id": 24000001,
+            "billing_address": "1 Sample Street",
+            "billing_city": "Springfield",
+            "billing_state": "IL",
+            "billing_zip": "62701",
+            "billing_country": "United States",
+        },
+        "order": {
+            "id": int(order_id) if order_id.isdigit() else order_id,
+            "created_at": timezone.now().isoformat(timespec="seconds"),
+            "total": "24.00",
+            "processor": "Stripe",
+            "custom_fields": [],
+            "upsell_custom_fields": [],
+            "shipping_address": "1 Sample Street",
+            "shipping_city": "Springfield",
+            "shipping_state": "IL",
+            "shipping_zip": "62701",
+            "shipping_country": "United States",
+        },
+        "affiliate": [],
+    }
+
+
+class Command(BaseCommand):
+    """Try the integration without SamCart: POST one notification and print the answer."""
+
+    help = "POST a SamCart-like notification to a Notify URL (given, or built for --idpub)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """Declare the target and the notification's contents."""
+        parser.add_argument("--url", help="Full Notify URL (with idpub and key).")
+        parser.add_argument("--idpub", help="Build the URL for this publisher instead.")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="With --idpub.")
+        parser.add_argument("--type", default="Order", dest="event_type")
+        parser.add_argument("--product", action="append", default=[], help="Repeatable.")
+        parser.add_argument("--quantity", type=int, default=1)
+        parser.add_argument("--order-id", default="", help="Default: a random one.")
+        parser.add_argument("--test", action="store_true", help="Add test=1 to the URL.")
+        parser.add_argument("--form", action="store_true", help="Send it form-encoded.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Build the body, POST it, print status and answer."""
+        url = self._url(options)
+        body = build_body(
+            event_type=options["event_type"],
+            product_ids=options["product"] or ["279813"],
+            quantity=options["quantity"],
+            order_id=options["order_id"] or str(35_000_000 + secrets.randbelow(999_999)),
+        )
+        if options["form"]:
+            data, content_type = (
+                urlencode(_flatten(body)).encode(),
+                "application/x-www-form-urlencoded",
+            )
+        else:
+            data, content_type = json.dumps(body).encode(), "application/json"
+        request = urllib.request.Request(  # noqa: S310 (an operator's own URL)
+            url, data=data, method="POST", headers={"Content-Type": content_type}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                status, answer = response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, error.read().decode()
+        except urllib.error.URLError as error:
+            raise CommandError(f"Could not reach {url.split('?')[0]}: {error.reason}") from error
+        self.stdout.write(f"{status} {answer}")
+
+    def _url(self, options: dict[str, Any]) -> str:
+        if options["url"]:
+            url = options["url"]
+        elif options["idpub"]:
+            publisher = Publisher.objects.filter(idpub=options["idpub"]).first()
+            if publisher is None:
+                raise CommandError(f"No publisher {options['idpub']}.")
+            url = notify_url(publisher=publisher, base_url=options["base_url"])
+        else:
+            raise CommandError("Give --url or --idpub.")
+        return url + ("&test=1" if options["test"] else "")
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Flatten nested dicts/lists into bracketed form keys: products[0][id]=279813."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return [(prefix, "" if value is None else str(value))]
+    pairs: list[tuple[str, str]] = []
+    for key, child in items:
+        pairs += _flatten(child, f"{prefix}[{key}]" if prefix else str(key))
+    return pairs
