@@ -7,7 +7,7 @@ exception, because the Notify URL view answers PayloadError with 400 and anythin
 import dataclasses
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import parse_qsl
@@ -43,6 +43,8 @@ ERR_QUANTITY_LIST = "The product quantities do not pair up with the comma-separa
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
+JSONObject = dict[str, object]
+
 # C0 and C1 controls other than white space, DEL, and lone surrogates: PostgreSQL rejects NUL
 # and surrogates, and the rest is never meant as text.
 _UNSAFE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -71,9 +73,6 @@ def parse_samcart(body: bytes, content_type: str) -> CartNotification:
     return _notification(_load(text, content_type))
 
 
-# Reading the body
-
-
 def _decode(body: bytes) -> str:
     """Return the body as text without a byte order mark; reject bad UTF-8 and empty bodies."""
     try:
@@ -87,7 +86,7 @@ def _decode(body: bytes) -> str:
 
 
 def _load(text: str, content_type: str) -> object:
-    """Read JSON or form-encoded text, trusting the body's first character over the header."""
+    """Read JSON or form-encoded text; a body plainly of the other kind wins over the header."""
     is_form = FORM_CONTENT_TYPE in (content_type or "").casefold()
     looks_like_json = text.lstrip()[:1] in ("{", "[")
     if is_form and not looks_like_json:
@@ -95,12 +94,12 @@ def _load(text: str, content_type: str) -> object:
     try:
         return _load_json(text)
     except PayloadError:
-        if not looks_like_json and _FORM_LIKE.match(text):
+        if is_form or (not looks_like_json and _FORM_LIKE.match(text)):
             return _load_form(text.strip())
         raise
 
 
-def _reject_constant(name: str) -> object:
+def _reject_constant(_name: str) -> object:
     """Refuse NaN, Infinity and -Infinity, which Python's json accepts by default."""
     raise PayloadError(ERR_NON_FINITE)
 
@@ -133,11 +132,14 @@ def _load_form(text: str) -> object:
     root: dict[str, object] = {}
     for key, value in pairs:
         match = _FORM_KEY.fullmatch(key)
-        path = [match[1], *_FORM_SEGMENT.findall(match[2])] if match else [key]
+        if not match:
+            continue  # no name before the brackets, as PHP ignores it
+        path = [match[1], *_FORM_SEGMENT.findall(match[2])]
         if len(path) > MAX_DEPTH:
             raise PayloadError(ERR_TOO_DEEP)
         _form_assign(root, path, value)
-    return _form_lists(root)
+    # The top level stays an object even when its keys look like indexes.
+    return {key: _form_lists(value) for key, value in root.items()}
 
 
 def _form_assign(root: dict[str, object], path: list[str], value: str) -> None:
@@ -184,9 +186,6 @@ def _too_deep(data: object) -> bool:
     return False
 
 
-# Building the notification
-
-
 def _notification(data: object) -> CartNotification:
     """Build the notification from parsed data, enforcing what an Order needs."""
     if not isinstance(data, dict):
@@ -214,7 +213,7 @@ def _notification(data: object) -> CartNotification:
     )
 
 
-def _mapping(value: object) -> dict:
+def _mapping(value: object) -> JSONObject:
     """Return value if it is an object; PHP's [] and everything else count as empty."""
     return value if isinstance(value, dict) else {}
 
@@ -227,7 +226,7 @@ def _event_type(value: object) -> str:
     return event_type
 
 
-def _customer(customer: dict) -> Customer:
+def _customer(customer: JSONObject) -> Customer:
     """Build the customer from SamCart's customer object."""
     return Customer(
         first_name=_text(customer.get("first_name"), LIMITS["name"]),
@@ -237,7 +236,7 @@ def _customer(customer: dict) -> Customer:
     )
 
 
-def _address(source: dict, prefix: str) -> Address:
+def _address(source: JSONObject, prefix: str) -> Address:
     """Build an address from SamCart's flat <prefix>address/city/state/zip/country strings."""
     country = _text(source.get(f"{prefix}country"), LIMITS["country"])
     return Address(
@@ -264,10 +263,7 @@ def _created_at(value: object) -> datetime | None:
         return None
 
 
-# Products
-
-
-def _items(data: dict) -> tuple[LineItem, ...]:
+def _items(data: JSONObject) -> tuple[LineItem, ...]:
     """Return one line per product id, merging repeats, in order of first appearance."""
     merged: dict[str, LineItem] = {}
     for product in _product_objects(data):
@@ -277,7 +273,7 @@ def _items(data: dict) -> tuple[LineItem, ...]:
     return tuple(merged.values())
 
 
-def _product_objects(data: dict) -> list[dict]:
+def _product_objects(data: JSONObject) -> list[JSONObject]:
     """Return the product objects of "products", or of the older "product" when there are none."""
     for key in ("products", "product"):
         value = data.get(key)
@@ -289,7 +285,7 @@ def _product_objects(data: dict) -> list[dict]:
     return []
 
 
-def _expand(product: dict) -> Iterable[LineItem]:
+def _expand(product: JSONObject) -> Iterable[LineItem]:
     """Yield the lines of one product object, pairing comma-separated ids, prices, quantities."""
     ids = _split(product.get("id"))
     several = len(ids) > 1
@@ -311,10 +307,10 @@ def _expand(product: dict) -> Iterable[LineItem]:
         )
 
 
-def _split(value: object) -> list[object]:
+def _split(value: object) -> Sequence[object]:
     """Split a comma-separated string into its parts; any other value is one part."""
     if isinstance(value, str) and "," in value:
-        return list(value.split(","))
+        return value.split(",")
     return [value]
 
 
@@ -392,9 +388,6 @@ def _decimal(value: object) -> Decimal | None:
     except (ArithmeticError, ValueError):
         return None
     return number if number.is_finite() else None
-
-
-# Text
 
 
 def _text(value: object, limit: int) -> str:

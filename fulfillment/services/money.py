@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Round
 from django.utils import timezone
 
 from fulfillment.models import (
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 ERROR_NEGATIVE_BALANCE = "That would make the balance negative ({balance} − {amount})."
 ERROR_DEPOSIT_NOT_POSITIVE = "A deposit must be more than zero."
 ERROR_ADJUSTMENT_ZERO = "An adjustment cannot be zero."
+NEEDS = "needs"  # starts the reason of the order a release stops at
 
 
 def money(amount: Decimal) -> str:
@@ -76,7 +78,11 @@ def ledger_record_many(*, publisher_id: int, entries: list[LedgerEntry]) -> list
     with transaction.atomic(savepoint=False):
         created = LedgerEntry.objects.bulk_create(entries)
         total = sum((entry.amount for entry in entries), ZERO)
-        Publisher.objects.filter(pk=publisher_id).update(balance=F("balance") + total)
+        # Round: SQLite adds decimals as floats, so $0.30 − $0.10 − $0.20 would end a hair
+        # below zero and trip the CHECK; on PostgreSQL's numeric it changes nothing.
+        Publisher.objects.filter(pk=publisher_id).update(
+            balance=Round(F("balance") + total, precision=2)
+        )
     return created
 
 
@@ -149,8 +155,11 @@ class ReleaseResult:
         return " ".join(parts)
 
 
-def _release_reason(*, order: Order, balance: Decimal, blocked: bool) -> str | None:
-    """Return why `order` cannot be charged now, or None when it can."""
+def _release_reason(*, order: Order, balance: Decimal, blocker: Order | None) -> str | None:
+    """Return why `order` cannot be charged now, or None when it can.
+
+    `blocker` is the older selected order the balance fell short of: younger ones wait behind it.
+    """
     if order.status != OrderStatus.HOLD:
         return f"is {order.get_status_display()}"
     if order.is_test:
@@ -158,10 +167,12 @@ def _release_reason(*, order: Order, balance: Decimal, blocked: bool) -> str | N
     if not order_address_complete(order=order):
         return "has an incomplete shipping address"
     cost = order_compute_cost(order=order)
-    if blocked or not can_pay(balance=balance, cost=cost):
-        return (
-            f"needs {money(cost - balance if cost > balance else cost)} more (costs {money(cost)})"
-        )
+    if not can_pay(balance=balance, cost=cost):
+        if cost <= balance:  # only a zero balance refuses an order it covers
+            return f"{NEEDS} money: a zero balance pays no order (costs {money(cost)})"
+        return f"{NEEDS} {money(cost - balance)} more (costs {money(cost)})"
+    if blocker is not None:
+        return f"waits behind older order {blocker.pk}, which the balance does not cover"
     return None
 
 
@@ -181,16 +192,17 @@ def orders_release(
             .order_by("created_at", "id")
         )
         result = ReleaseResult()
-        blocked = False
+        blocker: Order | None = None
         for order in orders:
-            reason = _release_reason(order=order, balance=locked.balance, blocked=blocked)
+            reason = _release_reason(order=order, balance=locked.balance, blocker=blocker)
             if reason is None:
                 order_charge_locked(
                     publisher=locked, order=order, actor=actor, kind=OrderEventKind.RELEASED
                 )
                 result.released.append(order)
                 continue
-            blocked = blocked or reason.startswith("needs")
+            if blocker is None and reason.startswith(NEEDS):
+                blocker = order
             _sync_hold_reason(order=order)
             result.kept.append((order, reason))
         result.balance = locked.balance
