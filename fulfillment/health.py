@@ -2,12 +2,12 @@
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Answer 200 when the database answers a trivial query, 503 when it does not."""
+    """Answer 200 when the database answers a trivial query, 503 when it does not (GET, HEAD)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

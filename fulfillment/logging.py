@@ -3,11 +3,16 @@
 import logging
 import re
 
-_KEY_PARAM = re.compile(r"([?&]key=)[^&\s\"']*", re.IGNORECASE)
+# A `key=` (or `notify_key=`…) parameter wherever it starts: after `?` or `&`, at the start of a
+# bare query string, or percent-encoded inside another URL (`%26key%3D…`).
+_KEY_PARAM = re.compile(
+    r"((?:(?<![A-Za-z0-9])|(?<=%26)|(?<=%3F))key(?:=|%3D))(?:(?!%26)[^&\s\"'<>])*",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str) -> str:
-    """Return text with the value of every `key=` query parameter replaced by `***`."""
+    """Return text with the value of every `key=` parameter replaced by `***`."""
     return _KEY_PARAM.sub(r"\1***", text)
 
 
@@ -16,7 +21,13 @@ class RedactNotifyKeyFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact the formatted message and drop the arguments it came from."""
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            # A malformed logging call: Logger.handle does not catch what a filter raises, so
+            # keep the record printable instead of raising into the code that logged it.
+            message = f"{record.msg} {record.args!r}"
+            record.msg, record.args = message, None
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None

@@ -43,7 +43,9 @@ class PublisherScopedQuerySet(models.QuerySet):
     users_lookup = "publisher__users"
 
     def for_publisher(self, publisher: Publisher | int) -> Self:
-        """Return only the rows of `publisher`."""
+        """Return only the rows of `publisher` (an instance or its pk)."""
+        if isinstance(publisher, models.Model):
+            publisher = publisher.pk
         return self.filter(**{self.publisher_field: publisher})
 
     def for_user(self, user: AbstractBaseUser | AnonymousUser) -> Self:

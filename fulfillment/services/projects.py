@@ -62,8 +62,10 @@ def project_update(*, project: Project, **fields: Any) -> Project:
 @transaction.atomic
 def project_save(*, project: Project) -> Project:
     """Validate and save a new or changed project (admin forms call this) and re-index it."""
-    project.ecommerce_id_string = ecommerce_ids.normalise(project.ecommerce_id_string)
+    # Validate first, so a malformed eCommerceIDString is reported against its field (with
+    # any other field's errors) rather than as a bare error raised by `normalise`.
     project.full_clean()
+    project.ecommerce_id_string = ecommerce_ids.normalise(project.ecommerce_id_string)
     project.save()
     project_sync_cart_ids(project=project)
     return project
