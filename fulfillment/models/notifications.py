@@ -66,4 +66,4 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         kind = self.event_type or "request"
-        return f"{kind} #{self.pk} ({self.get_outcome_display()})"
+        return f"Notification {self.pk}: {kind} ({self.get_outcome_display()})"

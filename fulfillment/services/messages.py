@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from fulfillment.models import HoldReason, Order, OrderStatus, Publisher
 
+from .money import money
+
 if TYPE_CHECKING:
     from fulfillment.carts import CartNotification
 
@@ -90,7 +92,10 @@ def hold_reason(order: Order) -> str:
         return "Test order: held, never charged or produced."
     if order.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
         return "On hold: the shipping address is incomplete. Fix it, then release the order."
-    return f"On hold: the balance does not cover {order.cost}. Add funds, then release the order."
+    return (
+        f"On hold: the balance does not cover {money(order.cost)}. "
+        "Add funds, then release the order."
+    )
 
 
 def ignored(event_type: str) -> str:

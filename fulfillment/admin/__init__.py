@@ -1,0 +1,15 @@
+"""The TrepStar admin: one publisher-scoped base (`base.PublisherScopedAdmin`) for every class."""
+
+from django.contrib import admin
+
+from . import ledger, notifications, orders, projects, publishers
+from .base import PublisherScopedAdmin
+
+admin.site.site_header = "TrepStar Fulfillment"
+admin.site.site_title = "TrepStar Fulfillment"
+admin.site.index_title = "Orders, projects and SamCart notifications"
+admin.site.site_url = None  # no public site; the account page is linked in the user tools
+# Order and notification lists are wide; they need the room more than a second navigation.
+admin.site.enable_nav_sidebar = False
+
+__all__ = ["PublisherScopedAdmin", "ledger", "notifications", "orders", "projects", "publishers"]

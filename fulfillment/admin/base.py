@@ -1,0 +1,206 @@
+"""The one publisher-scoped admin base that every publisher-facing admin class inherits.
+
+A user linked to a publisher sees and chooses only that publisher's rows, whatever model
+permissions they hold: the changelist, forms, foreign-key choices, filters, autocomplete,
+actions and object URLs all read through `QuerySet.for_user`. Another publisher's object
+answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin
+from django.db import models
+from django.http import Http404
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.timezone import localtime
+
+from fulfillment.models import PublisherScopedQuerySet, is_trepstar_staff
+from fulfillment.services.money import money
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.db.models import QuerySet
+    from django.forms import Field
+    from django.http import HttpRequest
+
+NOT_FOUND = "Nothing here: the object does not exist or belongs to another publisher."
+
+
+def is_staff_request(request: HttpRequest) -> bool:
+    """Tell whether the request comes from TrepStar staff (who see every publisher)."""
+    return is_trepstar_staff(request.user)
+
+
+def scoped_queryset(model: type[models.Model], request: HttpRequest) -> QuerySet | None:
+    """Return the rows of `model` the user may see, or None when the model is not scoped."""
+    queryset = model._default_manager.all()
+    if isinstance(queryset, PublisherScopedQuerySet):
+        return queryset.for_user(request.user)
+    return None
+
+
+def owner_id(obj: models.Model) -> int | None:
+    """Return the id of the publisher owning `obj`, following its QuerySet's publisher_field."""
+    path = type(obj)._default_manager.all().publisher_field.split("__")
+    current: Any = obj
+    for name in path[:-1]:
+        current = getattr(current, name, None)
+        if current is None:
+            return None
+    last = path[-1]
+    return current.pk if last == "pk" else getattr(current, f"{last}_id", None)
+
+
+def user_publisher_ids(request: HttpRequest) -> frozenset[int]:
+    """Return the ids of the publishers the user acts for (cached on the request)."""
+    cached = getattr(request, "_trepstar_publisher_ids", None)
+    if cached is None:
+        user = request.user
+        ids = user.publishers.values_list("pk", flat=True) if user.is_authenticated else []
+        cached = frozenset(ids)
+        request._trepstar_publisher_ids = cached
+    return cached
+
+
+def money_html(amount: Decimal | None) -> str:
+    """Format money for a list column: $1,234.50 (a dash when there is none)."""
+    return "—" if amount is None else money(amount)
+
+
+def short_datetime(value: datetime | None) -> str:
+    """Format a timestamp compactly for list columns, in the current time zone."""
+    return "—" if value is None else date_format(localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+def badge(text: str, tone: str) -> str:
+    """Return a small coloured label (tones are styled in admin/base_site.html)."""
+    return format_html('<span class="ts-badge ts-{}">{}</span>', tone, text)
+
+
+def titled(filter_class: type[admin.FieldListFilter], title: str) -> type:
+    """Return `filter_class` showing `title` instead of the field's name ("By <title>")."""
+
+    class Titled(filter_class):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A foreign-key filter whose choices are only the related rows the user may see."""
+
+    def field_choices(
+        self, field: models.ForeignKey, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[Any, str]]:
+        """Offer only the user's own related objects (never another publisher's names)."""
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        scoped = scoped_queryset(field.related_model, request)
+        limit = {} if scoped is None else {"pk__in": scoped.values("pk")}
+        return field.get_choices(include_blank=False, limit_choices_to=limit, ordering=ordering)
+
+
+class PublisherScopedAdmin(admin.ModelAdmin):
+    """Base of every publisher-facing admin class: staff see all, publishers their own rows.
+
+    `staff_only_columns` and `staff_only_filters` name list columns and filters that only
+    TrepStar staff see (typically the publisher, which a publisher's people know already).
+    """
+
+    staff_only_columns: tuple[str, ...] = ()
+    staff_only_filters: tuple[str, ...] = ()
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """Return only the rows the user may see (`for_user`)."""
+        return super().get_queryset(request).for_user(request.user)
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> models.Model:
+        """Return the object, or answer 404 when it is out of scope or absent.
+
+        Django's admin redirects to the index for a missing object; a 404 says nothing about
+        whether another publisher's object exists.
+        """
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(NOT_FOUND)
+        return obj
+
+    def in_scope(self, request: HttpRequest, obj: models.Model | None) -> bool:
+        """Tell whether `obj` (or the model as a whole, when None) is within the user's scope."""
+        if obj is None or is_staff_request(request):
+            return True
+        return owner_id(obj) in user_publisher_ids(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        """Allow viewing with the model permission, and only within scope."""
+        return super().has_view_permission(request, obj) and self.in_scope(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        """Allow changing with the model permission, and only within scope."""
+        return super().has_change_permission(request, obj) and self.in_scope(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        """Allow deleting with the model permission, and only within scope."""
+        return super().has_delete_permission(request, obj) and self.in_scope(request, obj)
+
+    def formfield_for_foreignkey(
+        self, db_field: models.ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> Field | None:
+        """Offer only the user's own related objects as choices (and accept only those)."""
+        scoped = scoped_queryset(db_field.related_model, request)
+        if scoped is not None and "queryset" not in kwargs:
+            kwargs["queryset"] = scoped
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(
+        self, db_field: models.ManyToManyField, request: HttpRequest, **kwargs: Any
+    ) -> Field | None:
+        """Offer only the user's own related objects in many-to-many choices."""
+        scoped = scoped_queryset(db_field.related_model, request)
+        if scoped is not None and "queryset" not in kwargs:
+            kwargs["queryset"] = scoped
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        """Hide staff-only columns from publishers."""
+        columns = super().get_list_display(request)
+        if is_staff_request(request):
+            return tuple(columns)
+        return tuple(c for c in columns if c not in self.staff_only_columns)
+
+    def get_list_filter(self, request: HttpRequest) -> tuple[Any, ...]:
+        """Hide staff-only filters from publishers."""
+        filters = super().get_list_filter(request)
+        if is_staff_request(request):
+            return tuple(filters)
+        return tuple(f for f in filters if _filter_name(f) not in self.staff_only_filters)
+
+
+def _filter_name(spec: Any) -> str:
+    """Return the field name of a list_filter entry (a name or a (name, class) pair)."""
+    return spec[0] if isinstance(spec, tuple) else str(spec)
+
+
+class ReadOnlyAdminMixin:
+    """Make an admin class view-only: rows are written by services, never by forms."""
+
+    def has_add_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        """Add nothing through the admin."""
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        """Change nothing through the admin."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        """Delete nothing through the admin."""
+        return False

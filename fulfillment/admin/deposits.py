@@ -1,0 +1,107 @@
+"""The staff page that records a deposit or an adjustment on a publisher's balance."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from fulfillment.models import LedgerKind, Publisher
+from fulfillment.services.errors import ServiceError
+from fulfillment.services.money import adjustment_record, deposit_record, money
+
+from .base import is_staff_request
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+    from django.http import HttpRequest, HttpResponse
+
+NOTE_REQUIRED = "Say why: an adjustment needs a note."
+
+
+class BalanceEntryForm(forms.Form):
+    """A deposit (money received) or an adjustment (a correction of either sign)."""
+
+    kind = forms.ChoiceField(
+        choices=[
+            (LedgerKind.DEPOSIT, "Deposit — money received from the publisher"),
+            (LedgerKind.ADJUSTMENT, "Adjustment — a correction, positive or negative"),
+        ],
+        initial=LedgerKind.DEPOSIT,
+        widget=forms.RadioSelect,
+    )
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, help_text="In dollars: 250.00")
+    note = forms.CharField(max_length=255, required=False, help_text="Shown in the ledger.")
+
+    def clean(self) -> dict:
+        """Insist on a note for adjustments."""
+        data = super().clean()
+        if data.get("kind") == LedgerKind.ADJUSTMENT and not data.get("note", "").strip():
+            self.add_error("note", NOTE_REQUIRED)
+        return data
+
+
+def _record(request: HttpRequest, publisher: Publisher, data: dict) -> None:
+    """Call the money service for the form's entry and tell the user what happened."""
+    if data["kind"] == LedgerKind.DEPOSIT:
+        _, released = deposit_record(
+            publisher=publisher, amount=data["amount"], actor=request.user, note=data["note"]
+        )
+        messages.success(
+            request,
+            f"Deposit of {money(data['amount'])} recorded for {publisher.name}; "
+            f"balance now {money(publisher.balance)}.",
+        )
+        if released is not None:
+            messages.info(request, f"Auto-release: {released.message}")
+        return
+    adjustment_record(
+        publisher=publisher, amount=data["amount"], actor=request.user, note=data["note"]
+    )
+    messages.success(
+        request,
+        f"Adjustment of {money(data['amount'])} recorded for {publisher.name}; "
+        f"balance now {money(publisher.balance)}.",
+    )
+
+
+def balance_entry_view(
+    model_admin: ModelAdmin, request: HttpRequest, object_id: str
+) -> HttpResponse:
+    """Show the deposit/adjustment form of one publisher and record the entry on POST."""
+    if not is_staff_request(request):
+        raise PermissionDenied
+    publisher = model_admin.get_object(request, object_id)
+    form = BalanceEntryForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _record(request, publisher, form.cleaned_data)
+        except ServiceError as error:
+            form.add_error("amount", str(error))
+        else:
+            change = reverse("admin:fulfillment_publisher_change", args=[publisher.pk])
+            return HttpResponseRedirect(change)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Deposit or adjustment — {publisher.name}",
+        "opts": model_admin.opts,
+        "original": publisher,
+        "form": form,
+        "crumb": "Deposit or adjustment",
+        "intro": _intro(publisher),
+        "submit_label": "Record",
+    }
+    return TemplateResponse(request, "admin/fulfillment/publisher/form_page.html", context)
+
+
+def _intro(publisher: Publisher) -> str:
+    """Say what the balance is and what a deposit will do."""
+    text = f"Current balance: {money(publisher.balance)}."
+    if publisher.auto_release:
+        text += " Auto-release is on: a deposit releases orders on hold, oldest first."
+    return text

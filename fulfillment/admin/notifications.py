@@ -1,0 +1,271 @@
+"""Notifications in the admin: everything SamCart sent, what was done with it, and reprocess."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from fulfillment.models import REPROCESSABLE_OUTCOMES, Notification, Outcome
+from fulfillment.services.notifications import notification_reprocess
+
+from .base import (
+    PublisherScopedAdmin,
+    ReadOnlyAdminMixin,
+    badge,
+    is_staff_request,
+    short_datetime,
+    titled,
+)
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import URLPattern
+
+OUTCOME_TONES = {
+    Outcome.CREATED: "ok",
+    Outcome.DUPLICATE: "shipped",
+    Outcome.IGNORED: "deleted",
+    Outcome.NO_MATCH: "hold",
+    Outcome.UNKNOWN_PUBLISHER: "warning",
+    Outcome.REJECTED: "warning",
+    Outcome.ERROR: "warning",
+    Outcome.PENDING: "production",
+}
+NOT_YOURS_TO_REPROCESS = (
+    "Notification #{pk} is “{outcome}”: you can reprocess notifications whose outcome is "
+    "“no project matched” or “error” (after fixing a project's eCommerceIDString)."
+)
+
+
+def pretty_body(raw: bytes, content_type: str) -> str:
+    """Return the body for people: indented JSON, form fields one per line, or escaped text."""
+    text = raw.decode("utf-8", errors="backslashreplace")
+    try:
+        return json.dumps(json.loads(raw.decode("utf-8")), indent=2, ensure_ascii=False)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        pass
+    if "form-urlencoded" in content_type.lower() and "=" in text:
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if pairs:
+            return "\n".join(f"{key} = {value}" for key, value in pairs)
+    return text
+
+
+def may_reprocess(request: HttpRequest, notification: Notification) -> bool:
+    """Tell whether the user may reprocess it: staff any, publishers no_match and error only."""
+    return is_staff_request(request) or notification.outcome in REPROCESSABLE_OUTCOMES
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
+    """The notification log: read-only, with the body pretty-printed and a reprocess action."""
+
+    list_display = (
+        "received",
+        "publisher_name",
+        "event",
+        "external_order_id",
+        "outcome_column",
+        "short_detail",
+        "order_count",
+    )
+    list_display_links = ("received",)
+    list_filter = (
+        "outcome",
+        ("event_type", titled(admin.AllValuesFieldListFilter, "SamCart event")),
+        ("is_test", titled(admin.BooleanFieldListFilter, "test notification")),
+        "publisher",
+    )
+    staff_only_columns = ("publisher_name",)
+    staff_only_filters = ("publisher",)
+    list_select_related = ("publisher",)
+    search_fields = ("external_order_id",)
+    search_help_text = "Search by SamCart order ID."
+    date_hierarchy = "received_at"
+    actions = ("reprocess",)
+    change_form_template = "admin/fulfillment/notification/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("received_at", "outcome_column", "detail", "linked_orders")}),
+        ("What SamCart sent", {"fields": ("event", "external_order_id", "body")}),
+        (
+            "Request",
+            {
+                "fields": (
+                    "publisher",
+                    "idpub_given",
+                    "sender_ip",
+                    "content_type",
+                    "body_size",
+                    "body_truncated",
+                    "answer_status",
+                    "processed_at",
+                    "attempts",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "received_at",
+        "outcome_column",
+        "detail",
+        "linked_orders",
+        "event",
+        "external_order_id",
+        "body",
+        "publisher",
+        "idpub_given",
+        "sender_ip",
+        "content_type",
+        "body_size",
+        "body_truncated",
+        "answer_status",
+        "processed_at",
+        "attempts",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        """Count each notification's orders; leave bodies out (the page loads its own)."""
+        queryset = super().get_queryset(request).defer("raw_body")
+        return queryset.annotate(order_total=Count("orders")).order_by(*Notification._meta.ordering)
+
+    @admin.display(description="publisher", ordering="publisher__name")
+    def publisher_name(self, obj: Notification) -> str:
+        """Show the publisher's name, or the ID given when it is unknown (staff only)."""
+        return obj.publisher.name if obj.publisher else f"unknown ({obj.idpub_given or '—'})"
+
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj: Notification) -> str:
+        """Show when it arrived, compactly."""
+        return short_datetime(obj.received_at)
+
+    @admin.display(description="HTTP status answered")
+    def answer_status(self, obj: Notification) -> str:
+        """Show the HTTP status SamCart got back."""
+        return str(obj.http_status) if obj.http_status else "—"
+
+    @admin.display(description="sent from (IP address)")
+    def sender_ip(self, obj: Notification) -> str:
+        """Show the address the request came from."""
+        return obj.remote_addr or "—"
+
+    @admin.display(description="event", ordering="event_type")
+    def event(self, obj: Notification) -> str:
+        """Show the SamCart event type, marking test notifications."""
+        kind = obj.event_type or "—"
+        return format_html("{} {}", kind, badge("TEST", "test")) if obj.is_test else kind
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_column(self, obj: Notification) -> str:
+        """Show the outcome as a coloured label."""
+        return badge(obj.get_outcome_display(), OUTCOME_TONES.get(obj.outcome, "production"))
+
+    @admin.display(description="detail")
+    def short_detail(self, obj: Notification) -> str:
+        """Show the first 160 characters of the detail."""
+        return obj.detail if len(obj.detail) <= 160 else obj.detail[:159] + "…"
+
+    @admin.display(description="orders", ordering="order_total")
+    def order_count(self, obj: Notification) -> int:
+        """Show how many orders the notification created."""
+        return obj.order_total
+
+    @admin.display(description="orders created")
+    def linked_orders(self, obj: Notification) -> str:
+        """Link the orders this notification created."""
+        orders = obj.orders.select_related("project").order_by("id")
+        if not orders:
+            return "—"
+        return format_html_join(
+            ", ",
+            '<a href="{}">#{} {} × {}</a>',
+            (
+                (
+                    reverse("admin:fulfillment_order_change", args=[o.pk]),
+                    o.pk,
+                    o.project,
+                    o.quantity,
+                )
+                for o in orders
+            ),
+        )
+
+    @admin.display(description="body")
+    def body(self, obj: Notification) -> str:
+        """Show the body as received: pretty JSON when it parses, else escaped text."""
+        raw = bytes(obj.raw_body or b"")
+        note = " (truncated at the size limit)" if obj.body_truncated else ""
+        return format_html(
+            '<pre class="ts-body">{}</pre><span class="ts-muted">{} bytes received{}</span>',
+            pretty_body(raw, obj.content_type),
+            obj.body_size,
+            note,
+        )
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        """Let staff and publishers with the change permission reprocess notifications."""
+        return request.user.has_perm("fulfillment.change_notification")
+
+    def _reprocess_one(self, request: HttpRequest, notification: Notification) -> None:
+        """Reprocess one notification (if allowed) and report the answer."""
+        if not may_reprocess(request, notification):
+            outcome = notification.get_outcome_display()
+            self.message_user(
+                request,
+                NOT_YOURS_TO_REPROCESS.format(pk=notification.pk, outcome=outcome),
+                messages.WARNING,
+            )
+            return
+        answer = notification_reprocess(notification=notification)
+        label = Outcome(answer.outcome).label if answer.outcome in Outcome.values else "—"
+        level = messages.SUCCESS if answer.status < 300 else messages.WARNING
+        self.message_user(
+            request, f"Notification #{notification.pk}: {label}. {answer.detail}", level
+        )
+
+    @admin.action(description="Reprocess selected notifications", permissions=["reprocess"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        """Process the chosen notifications again; exactly-once makes this safe to repeat."""
+        for notification in queryset.order_by("received_at", "id"):
+            self._reprocess_one(request, notification)
+
+    def get_urls(self) -> list[URLPattern]:
+        """Add the reprocess button of the notification page."""
+        view = self.admin_site.admin_view(require_POST(self.reprocess_view))
+        return [
+            path("<int:pk>/reprocess/", view, name="fulfillment_notification_reprocess"),
+            *super().get_urls(),
+        ]
+
+    def reprocess_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Reprocess one notification from its page, then show the page again."""
+        if not self.has_reprocess_permission(request):
+            raise PermissionDenied
+        notification = get_object_or_404(self.get_queryset(request), pk=pk)
+        self._reprocess_one(request, notification)
+        return HttpResponseRedirect(reverse("admin:fulfillment_notification_change", args=[pk]))
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Offer the reprocess button when the user may use it on this notification."""
+        notification = self.get_object(request, object_id)
+        extra = {
+            "can_reprocess": self.has_reprocess_permission(request)
+            and may_reprocess(request, notification)
+        }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})

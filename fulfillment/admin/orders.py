@@ -1,0 +1,327 @@
+"""Orders in the admin: the queue on hold, its actions, and the read-only life of the rest."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
+
+from fulfillment.models import Order, OrderStatus, Publisher
+from fulfillment.selectors import order_events
+from fulfillment.services.errors import ServiceError
+from fulfillment.services.money import orders_release
+from fulfillment.services.orders import EDITABLE_ON_HOLD, order_delete, order_update
+
+from .base import (
+    PublisherScopedAdmin,
+    ScopedRelatedFieldListFilter,
+    badge,
+    is_staff_request,
+    money_html,
+    short_datetime,
+)
+from .shipping import ship_view
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django.forms import ModelForm
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import URLPattern
+
+REFUNDED_WARNING = "refunded in SamCart — delete?"
+STATUS_TONES = {
+    OrderStatus.HOLD: "hold",
+    OrderStatus.IN_PRODUCTION: "production",
+    OrderStatus.SHIPPED: "shipped",
+    OrderStatus.DELETED: "deleted",
+}
+DISPLAY_FIELDS = (
+    "status_summary",
+    "publisher",
+    "project",
+    "cost_summary",
+    "external_order_id",
+    "external_product_id",
+    "notification_link",
+    "tracking_number",
+    "charged_at",
+    "created_at",
+    "updated_at",
+    "ship_country_code",
+    "events_table",
+)
+
+
+def status_text(order: Order) -> str:
+    """Say the status in words, with the hold reason: "on hold — payment required"."""
+    text = order.get_status_display()
+    if order.status == OrderStatus.HOLD and order.hold_reason:
+        text += f" — {order.get_hold_reason_display()}"
+    return text
+
+
+def status_badges(order: Order) -> str:
+    """Return the status label plus TEST and refunded-in-SamCart badges."""
+    parts = [badge(status_text(order), STATUS_TONES.get(order.status, "hold"))]
+    if order.is_test:
+        parts.append(badge("TEST", "test"))
+    if order.cart_refunded:
+        parts.append(badge(f"⚠ {REFUNDED_WARNING}", "warning"))
+    return format_html_join(" ", "{}", ((p,) for p in parts))
+
+
+@admin.register(Order)
+class OrderAdmin(PublisherScopedAdmin):
+    """Orders: edit, delete or release while on hold; read-only afterwards; staff ship them."""
+
+    list_display = (
+        "number",
+        "status_column",
+        "project",
+        "publisher_name",
+        "customer",
+        "external_order_id",
+        "cost_column",
+        "created",
+    )
+    list_display_links = ("number",)
+    list_filter = (
+        "status",
+        "hold_reason",
+        ("project", ScopedRelatedFieldListFilter),
+        "is_test",
+        "cart_refunded",
+        ("publisher", ScopedRelatedFieldListFilter),
+    )
+    staff_only_columns = ("publisher_name",)
+    staff_only_filters = ("publisher",)
+    list_select_related = ("project", "publisher")
+    search_fields = ("ship_name", "customer_email", "external_order_id", "external_product_id")
+    search_help_text = "Search by customer name or email, SamCart order ID or product ID."
+    actions = ("release_orders", "delete_orders", "ship_orders")
+    change_form_template = "admin/fulfillment/order/change_form.html"
+
+    @admin.display(description="order", ordering="id")
+    def number(self, obj: Order) -> str:
+        """Show the TrepStar order number."""
+        return f"#{obj.pk}"
+
+    @admin.display(description="publisher", ordering="publisher__name")
+    def publisher_name(self, obj: Order) -> str:
+        """Show the publisher's name (staff only)."""
+        return obj.publisher.name
+
+    @admin.display(description="status", ordering="status")
+    def status_column(self, obj: Order) -> str:
+        """Show the status, hold reason and warnings as badges."""
+        return status_badges(obj)
+
+    @admin.display(description="customer", ordering="ship_name")
+    def customer(self, obj: Order) -> str:
+        """Show the customer's name (the email on hover)."""
+        return format_html('<span title="{}">{}</span>', obj.customer_email, obj.ship_name or "—")
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Order) -> str:
+        """Show when the order arrived, compactly."""
+        return short_datetime(obj.created_at)
+
+    @admin.display(description="notification")
+    def notification_link(self, obj: Order) -> str:
+        """Link the notification that created the order."""
+        if obj.notification_id is None:
+            return "—"
+        url = reverse("admin:fulfillment_notification_change", args=[obj.notification_id])
+        return format_html('<a href="{}">Notification #{}</a>', url, obj.notification_id)
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_column(self, obj: Order) -> str:
+        """Show the cost as money."""
+        return money_html(obj.cost)
+
+    @admin.display(description="status")
+    def status_summary(self, obj: Order) -> str:
+        """Show the status badges on the order page."""
+        return status_badges(obj)
+
+    @admin.display(description="cost")
+    def cost_summary(self, obj: Order) -> str:
+        """Show the cost and how it is made: price per copy × quantity + shipping."""
+        project = obj.project
+        how = (
+            f"{money_html(project.unit_cost)} × {obj.quantity} + "
+            f"{money_html(project.shipping_cost)} shipping"
+        )
+        frozen = "charged" if obj.charged_at else "recomputed while on hold"
+        return format_html(
+            '{} <span class="ts-muted">({}; {})</span>', money_html(obj.cost), how, frozen
+        )
+
+    @admin.display(description="events")
+    def events_table(self, obj: Order) -> str:
+        """Show what happened to the order, oldest first, and who did it."""
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    date_format(localtime(e.created_at), "DATETIME_FORMAT"),
+                    e.get_kind_display(),
+                    e.actor.get_username() if e.actor else "SamCart / TrepStar",
+                    e.detail,
+                )
+                for e in order_events(obj)
+            ),
+        )
+        return format_html(
+            '<table class="ts-events"><thead><tr><th>when</th><th>what</th><th>who</th>'
+            "<th>detail</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Order | None = None) -> list[Any]:
+        """Lay out the order page: the order, the customer and address, then its history."""
+        order = ["status_summary", "project", "quantity", "cost_summary"]
+        if is_staff_request(request):
+            order.insert(1, "publisher")
+        return [
+            (None, {"fields": order}),
+            (
+                "Customer and shipping address",
+                {
+                    "fields": [
+                        "ship_name",
+                        "customer_email",
+                        "customer_phone",
+                        "ship_street",
+                        "ship_city",
+                        "ship_state",
+                        "ship_postal_code",
+                        "ship_country",
+                        "ship_country_code",
+                    ]
+                },
+            ),
+            (
+                "From SamCart",
+                {"fields": ["external_order_id", "external_product_id", "notification_link"]},
+            ),
+            ("Production", {"fields": ["tracking_number", "charged_at"]}),
+            ("History", {"fields": ["events_table", "created_at", "updated_at"]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> list[str]:
+        """Everything but the fields a publisher may change on hold is read-only."""
+        if obj is not None and self.has_change_permission(request, obj):
+            return list(DISPLAY_FIELDS)
+        return [*DISPLAY_FIELDS, *EDITABLE_ON_HOLD]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Orders come from SamCart only."""
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        """Allow changes to orders on hold only; the rest are read-only."""
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or obj.status == OrderStatus.HOLD)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        """Never delete an order row: the *delete* action sets the status `deleted`."""
+        return False
+
+    def has_hold_delete_permission(self, request: HttpRequest) -> bool:
+        """Tell whether the user may delete orders on hold (Django's delete permission)."""
+        codename = get_permission_codename("delete", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+    def has_ship_permission(self, request: HttpRequest) -> bool:
+        """Only TrepStar staff mark orders as shipped."""
+        return is_staff_request(request)
+
+    def save_model(self, request: HttpRequest, obj: Order, form: ModelForm, change: bool) -> None:
+        """Save through `order_update`, which recomputes the cost and records the edit."""
+        fields = {name: form.cleaned_data[name] for name in EDITABLE_ON_HOLD}
+        try:
+            order_update(order=obj, actor=request.user, **fields)
+        except ServiceError as error:
+            request._order_not_saved = True
+            messages.error(request, str(error))
+
+    def log_change(self, request: HttpRequest, obj: Order, message: Any) -> Any:
+        """Log the change only when the order was saved."""
+        if getattr(request, "_order_not_saved", False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request: HttpRequest, obj: Order) -> HttpResponse:
+        """Stay on the order page, without a success message, when the save was refused."""
+        if getattr(request, "_order_not_saved", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Offer the buttons that fit the order's status (release, delete, ship)."""
+        extra = {
+            "can_hold_delete": self.has_hold_delete_permission(request),
+            "can_ship": self.has_ship_permission(request),
+            "changelist_url": reverse("admin:fulfillment_order_changelist"),
+            "ship_url": reverse("admin:fulfillment_order_ship"),
+        }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def get_urls(self) -> list[URLPattern]:
+        """Add the staff page that marks orders as shipped."""
+        ship = self.admin_site.admin_view(lambda request: ship_view(self, request))
+        return [path("ship/", ship, name="fulfillment_order_ship"), *super().get_urls()]
+
+    @admin.action(
+        description="Release selected orders (charge the balance)", permissions=["change"]
+    )
+    def release_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        """Charge the chosen hold orders oldest first while the balance covers each."""
+        ids_by_publisher: dict[int, list[int]] = defaultdict(list)
+        for pk, publisher_id in queryset.values_list("pk", "publisher_id"):
+            ids_by_publisher[publisher_id].append(pk)
+        publishers = Publisher.objects.filter(pk__in=ids_by_publisher).order_by("name")
+        for publisher in publishers:
+            result = orders_release(
+                publisher=publisher, order_ids=ids_by_publisher[publisher.pk], actor=request.user
+            )
+            prefix = f"{publisher.name}: " if len(ids_by_publisher) > 1 else ""
+            level = messages.WARNING if result.kept else messages.SUCCESS
+            self.message_user(request, prefix + result.message, level)
+
+    @admin.action(description="Delete selected orders on hold", permissions=["hold_delete"])
+    def delete_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        """Delete the chosen hold orders (status `deleted`); say which could not be."""
+        deleted: list[str] = []
+        refused: list[str] = []
+        for order in queryset.order_by("created_at", "id"):
+            try:
+                order_delete(order=order, actor=request.user)
+                deleted.append(f"#{order.pk}")
+            except ServiceError as error:
+                refused.append(str(error))
+        if deleted:
+            self.message_user(request, f"Deleted order {', '.join(deleted)}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, " ".join(refused), messages.WARNING)
+
+    @admin.action(description="Mark selected orders as shipped…", permissions=["ship"])
+    def ship_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        """Open the shipping page for the chosen orders (tracking numbers are asked there)."""
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return HttpResponseRedirect(f"{reverse('admin:fulfillment_order_ship')}?ids={ids}")

@@ -1,0 +1,71 @@
+"""The staff page that marks orders in production as shipped, with tracking numbers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from fulfillment.models import Order, OrderStatus
+from fulfillment.services.errors import ServiceError
+from fulfillment.services.orders import order_ship
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+    from django.http import HttpRequest, HttpResponse
+
+MAX_TRACKING = Order._meta.get_field("tracking_number").max_length
+NOTHING_TO_SHIP = "None of the chosen orders is in production, so none can be shipped."
+
+
+def _chosen_ids(request: HttpRequest) -> list[int]:
+    """Return the order ids named by the request (`?ids=1,2` or the posted `order` fields)."""
+    raw = request.POST.getlist("order") if request.method == "POST" else []
+    raw = raw or request.GET.get("ids", "").split(",")
+    return [int(value) for value in raw if value.strip().isdigit()]
+
+
+def _ship_all(request: HttpRequest, orders: list[Order]) -> None:
+    """Ship each order with its tracking number and tell the user what happened."""
+    shipped: list[str] = []
+    for order in orders:
+        tracking = request.POST.get(f"tracking_{order.pk}", "")[:MAX_TRACKING]
+        try:
+            order_ship(order=order, actor=request.user, tracking_number=tracking)
+        except ServiceError as error:
+            messages.warning(request, str(error))
+            continue
+        shipped.append(f"#{order.pk}" + (f" ({tracking.strip()})" if tracking.strip() else ""))
+    if shipped:
+        messages.success(request, f"Marked as shipped: order {', '.join(shipped)}.")
+
+
+def ship_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
+    """Show the chosen orders in production with a tracking-number box each; ship on POST."""
+    if not model_admin.has_ship_permission(request):
+        raise PermissionDenied
+    changelist = reverse("admin:fulfillment_order_changelist")
+    orders = list(
+        model_admin.get_queryset(request)
+        .filter(pk__in=_chosen_ids(request), status=OrderStatus.IN_PRODUCTION)
+        .select_related("project", "publisher")
+        .order_by("created_at", "id")
+    )
+    if not orders:
+        messages.warning(request, NOTHING_TO_SHIP)
+        return HttpResponseRedirect(changelist)
+    if request.method == "POST":
+        _ship_all(request, orders)
+        return HttpResponseRedirect(changelist)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "Mark orders as shipped",
+        "opts": model_admin.opts,
+        "orders": orders,
+        "changelist_url": changelist,
+    }
+    return TemplateResponse(request, "admin/fulfillment/order/ship.html", context)

@@ -1,0 +1,151 @@
+"""Serializers: shapes only; validation of rules stays in services."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from fulfillment import ecommerce_ids
+from fulfillment.models import Notification, Order, OrderEvent, Project
+
+
+class OrderEventSerializer(serializers.ModelSerializer):
+    """One event in an order's life."""
+
+    actor = serializers.StringRelatedField()
+
+    class Meta:
+        model = OrderEvent
+        fields = ["kind", "actor", "detail", "created_at"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """An order as publishers see it; the fields of a hold order they may change are writable."""
+
+    project_title = serializers.CharField(source="project.title", read_only=True)
+    events = OrderEventSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "project",
+            "project_title",
+            "source",
+            "external_order_id",
+            "external_product_id",
+            "quantity",
+            "ship_name",
+            "ship_street",
+            "ship_city",
+            "ship_state",
+            "ship_postal_code",
+            "ship_country",
+            "ship_country_code",
+            "customer_email",
+            "customer_phone",
+            "cost",
+            "status",
+            "hold_reason",
+            "is_test",
+            "cart_refunded",
+            "tracking_number",
+            "notification",
+            "created_at",
+            "updated_at",
+            "events",
+        ]
+        read_only_fields = [
+            f
+            for f in fields
+            if f
+            not in (
+                "quantity",
+                "ship_name",
+                "ship_street",
+                "ship_city",
+                "ship_state",
+                "ship_postal_code",
+                "ship_country",
+                "customer_email",
+                "customer_phone",
+            )
+        ]
+
+
+class ReleaseSerializer(serializers.Serializer):
+    """The hold orders to release."""
+
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+
+
+class ReleaseResultSerializer(serializers.Serializer):
+    """What a release did."""
+
+    released = serializers.ListField(child=serializers.IntegerField())
+    kept = serializers.ListField(child=serializers.DictField())
+    message = serializers.CharField()
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    """A project; publishers may change only its eCommerceIDString."""
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "title",
+            "ecommerce_id_string",
+            "unit_cost",
+            "shipping_cost",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "title",
+            "unit_cost",
+            "shipping_cost",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate_ecommerce_id_string(self, value: str) -> str:
+        """Apply the same syntax check as the admin, with the same message."""
+        try:
+            return ecommerce_ids.normalise(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from error
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """A stored notification with its outcome; the body as text."""
+
+    body = serializers.SerializerMethodField()
+    orders = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "received_at",
+            "remote_addr",
+            "content_type",
+            "body",
+            "body_size",
+            "body_truncated",
+            "is_test",
+            "event_type",
+            "external_order_id",
+            "outcome",
+            "detail",
+            "http_status",
+            "processed_at",
+            "orders",
+        ]
+
+    def get_body(self, notification: Notification) -> str:
+        """Return the stored bytes decoded as UTF-8 (invalid bytes replaced)."""
+        return bytes(notification.raw_body).decode("utf-8", "replace")

@@ -1,0 +1,160 @@
+"""API views: one class per operation, each scoped with `for_user`, writes through services."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fulfillment.models import Notification, Order, Project, Publisher
+from fulfillment.services.errors import ServiceError
+from fulfillment.services.money import orders_release
+from fulfillment.services.orders import order_delete, order_update
+from fulfillment.services.projects import project_update
+
+from .serializers import (
+    NotificationSerializer,
+    OrderSerializer,
+    ProjectSerializer,
+    ReleaseResultSerializer,
+    ReleaseSerializer,
+)
+
+ORDER_FILTERS = ("status", "hold_reason", "project", "external_order_id", "external_product_id")
+
+
+class OrderList(generics.ListAPIView):
+    """List orders; filter by status, hold_reason, project, SamCart ids, is_test; search with q."""
+
+    serializer_class = OrderSerializer
+
+    def get_queryset(self) -> QuerySet[Order]:
+        """Return the caller's orders, filtered by the query string."""
+        orders = Order.objects.for_user(self.request.user).select_related("project")
+        params = self.request.query_params
+        filters = {name: params[name] for name in ORDER_FILTERS if params.get(name)}
+        if params.get("is_test") in ("true", "false"):
+            filters["is_test"] = params["is_test"] == "true"
+        orders = orders.filter(**filters).prefetch_related("events__actor")
+        if params.get("q"):
+            q = params["q"]
+            orders = orders.filter(
+                Q(ship_name__icontains=q) | Q(customer_email__icontains=q) | Q(external_order_id=q)
+            )
+        return orders
+
+
+class OrderDetail(generics.RetrieveUpdateDestroyAPIView):
+    """Retrieve an order; change or delete it while it is on hold."""
+
+    serializer_class = OrderSerializer
+
+    def get_queryset(self) -> QuerySet[Order]:
+        """Scope to the caller."""
+        return Order.objects.for_user(self.request.user).select_related("project")
+
+    def perform_update(self, serializer: OrderSerializer) -> None:
+        """Apply the change through `order_update` (hold orders only; recomputes the cost)."""
+        try:
+            serializer.instance = order_update(
+                order=serializer.instance, actor=self.request.user, **serializer.validated_data
+            )
+        except ServiceError as error:
+            raise ValidationError({"detail": str(error)}) from error
+
+    def perform_destroy(self, instance: Order) -> None:
+        """Delete through `order_delete`: status `deleted`, never a hard delete."""
+        try:
+            order_delete(order=instance, actor=self.request.user)
+        except ServiceError as error:
+            raise ValidationError({"detail": str(error)}) from error
+
+
+class OrderRelease(APIView):
+    """Release hold orders, oldest first while the balance covers each (SPEC §7)."""
+
+    @extend_schema(request=ReleaseSerializer, responses=ReleaseResultSerializer)
+    def post(self, request: Request) -> Response:
+        """Release the given ids of the caller's orders, per publisher."""
+        serializer = ReleaseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        visible = Order.objects.for_user(request.user).filter(
+            pk__in=serializer.validated_data["ids"]
+        )
+        by_publisher: dict[int, list[int]] = defaultdict(list)
+        for order_id, publisher_id in visible.values_list("pk", "publisher_id"):
+            by_publisher[publisher_id].append(order_id)
+        released: list[int] = []
+        kept: list[dict[str, Any]] = []
+        messages: list[str] = []
+        for publisher in Publisher.objects.filter(pk__in=by_publisher):
+            result = orders_release(
+                publisher=publisher, order_ids=by_publisher[publisher.pk], actor=request.user
+            )
+            released += [o.pk for o in result.released]
+            kept += [{"id": o.pk, "reason": why} for o, why in result.kept]
+            messages.append(result.message)
+        body = {
+            "released": released,
+            "kept": kept,
+            "message": " ".join(messages) or "No order to release.",
+        }
+        return Response(body, status=status.HTTP_200_OK)
+
+
+class ProjectList(generics.ListAPIView):
+    """List the caller's projects."""
+
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self) -> QuerySet[Project]:
+        """Scope to the caller."""
+        return Project.objects.for_user(self.request.user)
+
+
+class ProjectDetail(generics.RetrieveUpdateAPIView):
+    """Retrieve a project; change its eCommerceIDString (validated like the admin)."""
+
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self) -> QuerySet[Project]:
+        """Scope to the caller."""
+        return Project.objects.for_user(self.request.user)
+
+    def perform_update(self, serializer: ProjectSerializer) -> None:
+        """Save through `project_update`, which re-indexes the SamCart ids."""
+        serializer.instance = project_update(
+            project=serializer.instance, **serializer.validated_data
+        )
+
+
+class NotificationList(generics.ListAPIView):
+    """List the caller's notifications, newest first; filter by outcome and event_type."""
+
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        """Scope to the caller and apply the filters."""
+        notifications = Notification.objects.for_user(self.request.user).prefetch_related("orders")
+        params = self.request.query_params
+        for name in ("outcome", "event_type"):
+            if params.get(name):
+                notifications = notifications.filter(**{name: params[name]})
+        return notifications
+
+
+class NotificationDetail(generics.RetrieveAPIView):
+    """Retrieve one of the caller's notifications."""
+
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        """Scope to the caller."""
+        return Notification.objects.for_user(self.request.user).prefetch_related("orders")

@@ -1,0 +1,143 @@
+"""SPEC §9: the account page of a publisher, and its link from the admin."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from fulfillment.models import LedgerKind, Notification, Order, OrderStatus, Outcome, Publisher
+from fulfillment.selectors import hold_summary, publisher_for_user, recent_notifications
+from fulfillment.services.money import ledger_record
+from fulfillment.services.notifications import notify_key_valid
+from fulfillment.services.publishers import notify_url
+from tests.admin_world import World, build_world, notify, order_body
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world() -> World:
+    return build_world()
+
+
+@pytest.fixture
+def a_client(world: World) -> Client:
+    client = Client()
+    client.force_login(world.a_user)
+    return client
+
+
+def texts(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_anonymous_visitors_are_sent_to_the_admin_login():
+    response = Client().get(reverse("account"))
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/account/"
+
+
+def test_page_shows_id_url_balance_hold_orders_and_steps(world, a_client):
+    notify(world.a, order_body(order_id="11110009"), test=True)
+    response = a_client.get(reverse("account"))
+    content = response.content.decode()
+    assert f'<strong id="publisher-id">{world.a.idpub}</strong>' in content
+    url = notify_url(publisher=world.a).replace("&", "&amp;")
+    assert f'value="{url}"' in content
+    assert 'id="copy-notify-url"' in content and "navigator.clipboard" in content
+    assert "execCommand" in content  # the fallback where the clipboard API is missing
+    assert '<p class="ts-big" id="balance">$1.00</p>' in content
+    assert "1 order · $7.00" in content
+    assert "Plus 1 test order" in content
+    assert "Settings → Integrations → Notify URL" in content
+    assert "Advanced Settings → eCommerceIDString" in content
+    assert 'id="release-all"' in content and 'id="rotate-key"' in content
+    assert "No active project of publisher" in content  # a notification's detail
+
+
+def test_page_lists_the_last_20_notifications(world, a_client):
+    for n in range(22):
+        Notification.objects.create(publisher=world.a, raw_body=b"{}", detail=f"note-{n:02d}")
+    content = a_client.get(reverse("account")).content.decode()
+    assert "note-21" in content and "note-02" in content
+    assert "note-01" not in content and "note-00" not in content
+    assert (
+        content.count("/admin/fulfillment/notification/")
+        - content.count('href="/admin/fulfillment/notification/"')
+        == 20
+    )
+
+
+def test_rotate_key_makes_a_new_key_and_keeps_the_old_one_for_a_while(world, a_client):
+    old = world.a.notify_key
+    response = a_client.post(reverse("account-rotate-key"), follow=True)
+    publisher = Publisher.objects.get(pk=world.a.pk)
+    assert publisher.notify_key != old
+    assert notify_key_valid(publisher=publisher, key=old)
+    assert any("New Notify URL key made" in m for m in texts(response))
+    assert publisher.notify_key in response.content.decode()
+
+
+def test_rotate_and_release_need_post(a_client):
+    assert a_client.get(reverse("account-rotate-key")).status_code == 405
+    assert a_client.get(reverse("account-release-all")).status_code == 405
+
+
+def test_release_all_releases_what_the_balance_covers(world, a_client):
+    second = notify(world.a, order_body(order_id="11110010")).orders.get()
+    ledger_record(publisher_id=world.a.pk, amount=Decimal("10.00"), kind=LedgerKind.DEPOSIT)
+    response = a_client.post(reverse("account-release-all"), follow=True)
+    assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.IN_PRODUCTION
+    assert Order.objects.get(pk=second.pk).status == OrderStatus.HOLD
+    message = " ".join(texts(response))
+    assert "Released 1 order ($7.00); balance now $4.00." in message
+    assert "1 not released" in message
+
+
+def test_release_all_needs_the_change_order_permission(world):
+    world.a_user.groups.clear()
+    world.a_user.user_permissions.set(Permission.objects.filter(codename="view_order"))
+    ledger_record(publisher_id=world.a.pk, amount=Decimal("10.00"), kind=LedgerKind.DEPOSIT)
+    client = Client()
+    client.force_login(world.a_user)
+    assert 'id="release-all"' not in client.get(reverse("account")).content.decode()
+    client.post(reverse("account-release-all"))
+    assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.HOLD
+
+
+def test_staff_without_publisher_get_a_pointer_and_can_pick_one(world):
+    client = Client()
+    client.force_login(world.staff)
+    content = client.get(reverse("account")).content.decode()
+    assert "no publisher is linked to your login" in content
+    assert reverse("admin:fulfillment_publisher_changelist") in content
+    content = client.get(reverse("account"), {"publisher": world.b.idpub}).content.decode()
+    assert world.b.notify_key in content and world.b.name in content
+    response = client.post(reverse("account-rotate-key"), {"publisher": world.b.idpub})
+    assert response["Location"] == f"/account/?publisher={world.b.idpub}"
+    assert Publisher.objects.get(pk=world.b.pk).notify_key != world.b.notify_key
+
+
+def test_admin_is_branded_and_links_the_account_page(world, a_client):
+    content = a_client.get(reverse("admin:index")).content.decode()
+    assert '<a href="/admin/">TrepStar Fulfillment</a>' in content
+    assert '<a class="ts-account" href="/account/">Account &amp; Notify URL</a>' in content
+    assert "View site" not in content
+
+
+def test_selectors(world):
+    assert publisher_for_user(world.a_user) == world.a
+    assert publisher_for_user(world.staff) is None
+    summary = hold_summary(world.b)
+    assert (summary.count, summary.total, summary.test_count) == (1, Decimal("7.00"), 0)
+    latest = recent_notifications(world.b, limit=2)
+    assert [n.pk for n in latest] == [
+        world.b_no_match.pk,
+        Notification.objects.filter(publisher=world.b).order_by("-received_at", "-id")[1].pk,
+    ]
+    assert latest[0].outcome == Outcome.NO_MATCH
