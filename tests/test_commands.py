@@ -49,7 +49,7 @@ def test_samcart_send_posts_to_a_running_server(live_server):
     assert Order.objects.get(external_order_id="9").is_test
 
 
-def _url(live_server, publisher) -> str:  # noqa: ANN001
+def _url(live_server, publisher) -> str:
     return f"{live_server.url}/samcart/notify/?idpub={publisher.idpub}&key={publisher.notify_key}"
 
 

@@ -14,8 +14,7 @@ from django.utils.timezone import localtime
 
 from fulfillment.models import STAFF_GROUP, OrderStatus, Publisher
 from fulfillment.selectors import recent_ledger
-from fulfillment.services.admin_support import publisher_save
-from fulfillment.services.publishers import notify_url
+from fulfillment.services.publishers import notify_url, publisher_save
 
 from .base import PublisherScopedAdmin, is_staff_request, money_html
 from .deposits import balance_entry_view

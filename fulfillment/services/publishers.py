@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 PREVIOUS_KEY_GRACE = timedelta(days=7)
+PUBLISHER_SETTINGS = ("name", "email", "require_notify_key", "auto_release", "use_billing_address")
 
 
 def publisher_create(*, name: str, email: str, **settings_fields: bool) -> Publisher:
@@ -43,3 +44,17 @@ def notify_url(*, publisher: Publisher, base_url: str | None = None) -> str:
     """Return the full Notify URL the publisher pastes into SamCart."""
     base = (base_url or settings.PUBLIC_BASE_URL).rstrip("/")
     return f"{base}/samcart/notify/?idpub={publisher.idpub}&key={publisher.notify_key}"
+
+
+def publisher_save(*, publisher: Publisher) -> Publisher:
+    """Validate and save a new publisher, or only the settings of an existing one.
+
+    An existing row is saved with `update_fields`, so a form never writes back a balance or a
+    Notify URL key it read before a concurrent charge, deposit or key rotation.
+    """
+    publisher.full_clean()
+    if publisher._state.adding:
+        publisher.save()
+    else:
+        publisher.save(update_fields=list(PUBLISHER_SETTINGS))
+    return publisher
