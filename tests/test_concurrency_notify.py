@@ -6,6 +6,8 @@ line and a 200 for everyone; the controls show what the test would see without t
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections import Counter
 
@@ -46,8 +48,30 @@ def _post_all(publisher: Publisher) -> list:
 def _unlocked_publisher(*, publisher_id: int) -> Publisher:
     """Stand-in for the row lock: read without FOR UPDATE, then dawdle so requests overlap."""
     publisher = Publisher.objects.get(pk=publisher_id)
-    time.sleep(0.05)
+    time.sleep(0.01)
     return publisher
+
+
+def _everyone_reads_before_anyone_writes(monkeypatch) -> None:
+    """Control: hold each delivery after its look-up of existing lines until all have looked.
+
+    Without the publisher lock nothing stops this interleaving; the barrier makes it certain
+    instead of likely, so the control cannot pass by luck.
+    """
+    barrier = threading.Barrier(THREADS)
+    real = intake.existing_lines
+    waited = threading.local()
+
+    def looked_up_then_wait(**kwargs: object) -> dict:
+        found = real(**kwargs)
+        if not getattr(waited, "done", False):  # only a delivery's first pass, not its retry
+            waited.done = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=20)
+        return found
+
+    monkeypatch.setattr(intake, "publisher_lock", _unlocked_publisher)
+    monkeypatch.setattr(intake, "existing_lines", looked_up_then_wait)
 
 
 def _line_counts() -> Counter:
@@ -76,7 +100,7 @@ def test_twenty_simultaneous_deliveries_create_each_order_once(balance):
 
 def test_the_unique_constraint_alone_keeps_it_exactly_once(monkeypatch):
     """Without the publisher lock, the constraint still refuses the second insert of a line."""
-    monkeypatch.setattr(intake, "publisher_lock", _unlocked_publisher)
+    _everyone_reads_before_anyone_writes(monkeypatch)
     publisher = _publisher("1000.00")
 
     answers = _post_all(publisher)
@@ -107,10 +131,10 @@ def test_control_without_lock_and_constraint_duplicates_appear(
     monkeypatch, without_exactly_once_constraint
 ):
     """Control: take both guarantees away and the same test sees duplicate orders."""
-    monkeypatch.setattr(intake, "publisher_lock", _unlocked_publisher)
+    _everyone_reads_before_anyone_writes(monkeypatch)
     publisher = _publisher("0.00")
 
     _post_all(publisher)
 
-    assert Order.objects.count() > EXPECTED_ORDERS
-    assert max(_line_counts().values()) > 1
+    assert Order.objects.count() == EXPECTED_ORDERS * THREADS
+    assert max(_line_counts().values()) == THREADS

@@ -60,6 +60,14 @@ def matching_projects(
     return found
 
 
+def existing_lines(*, publisher_id: int, order_id: str) -> dict[tuple[str, int], str]:
+    """Return the status of every order already made for this SamCart order, by line key."""
+    rows = Order.objects.filter(
+        publisher_id=publisher_id, source=SOURCE, external_order_id=order_id
+    ).values_list("external_product_id", "project_id", "status")
+    return {(product, project): status for product, project, status in rows}
+
+
 def ship_to(*, cart: CartNotification, publisher: Publisher) -> Address:
     """Return the address to ship to: shipping, or billing when the publisher chose so."""
     if (
@@ -163,10 +171,7 @@ def orders_create_from_cart(
     unmatched = [i for i in cart.product_ids if i not in matches]
     if not matches:
         return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher, unmatched))
-    rows = Order.objects.filter(
-        publisher=publisher, source=SOURCE, external_order_id=cart.order_id
-    ).values_list("external_product_id", "project_id", "status")
-    existing = {(product, project): status for product, project, status in rows}
+    existing = existing_lines(publisher_id=publisher.pk, order_id=cart.order_id)
     address = ship_to(cart=cart, publisher=publisher)
     new_orders = [
         _new_order(
