@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 ERROR_NEGATIVE_BALANCE = "That would make the balance negative ({balance} − {amount})."
 ERROR_DEPOSIT_NOT_POSITIVE = "A deposit must be more than zero."
 ERROR_ADJUSTMENT_ZERO = "An adjustment cannot be zero."
+ERROR_NOT_CENTS = "An amount is dollars and cents: at most two decimal places ({amount})."
 NEEDS = "needs"  # starts the reason of the order a release stops at
+CENT = Decimal("0.01")
 
 
 def money(amount: Decimal) -> str:
@@ -230,10 +232,17 @@ def orders_release_all(*, publisher: Publisher, actor: AbstractBaseUser | None) 
     return orders_release(publisher=publisher, order_ids=list(ids), actor=actor)
 
 
+def _check_cents(amount: Decimal) -> None:
+    """Refuse sub-cent amounts: the ledger would round them one way and the balance another."""
+    if amount != amount.quantize(CENT):
+        raise ServiceError(ERROR_NOT_CENTS.format(amount=amount))
+
+
 def deposit_record(
     *, publisher: Publisher, amount: Decimal, actor: AbstractBaseUser | None, note: str = ""
 ) -> tuple[LedgerEntry, ReleaseResult | None]:
     """Record a staff deposit; with `auto_release` on, release hold orders oldest first."""
+    _check_cents(amount)
     if amount <= ZERO:
         raise ServiceError(ERROR_DEPOSIT_NOT_POSITIVE)
     with transaction.atomic():
@@ -256,6 +265,7 @@ def adjustment_record(
     *, publisher: Publisher, amount: Decimal, actor: AbstractBaseUser | None, note: str
 ) -> LedgerEntry:
     """Record a staff correction of the balance (either sign); it may not go below zero."""
+    _check_cents(amount)
     if amount == ZERO:
         raise ServiceError(ERROR_ADJUSTMENT_ZERO)
     try:

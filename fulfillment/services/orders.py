@@ -52,7 +52,10 @@ def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any)
             setattr(locked, name, fields[name])
         locked.ship_country_code = country_code(locked.ship_country)
         locked.cost = order_compute_cost(order=locked)
-        locked.full_clean()
+        # Validate what the person changed; a value SamCart sent (say, an odd email) must not
+        # block an unrelated edit such as the quantity.
+        derived = {"ship_country_code", "cost", *changed}
+        locked.full_clean(exclude=[f.name for f in Order._meta.fields if f.name not in derived])
         locked.save()
         _sync_hold_reason(order=locked)
         if changed:

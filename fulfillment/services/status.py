@@ -40,6 +40,8 @@ def order_transition(
     The caller locks the row first (`order_lock`) inside its transaction, so the status
     checked here is the one in the database.
     """
+    if target == S.HOLD and not hold_reason:
+        raise TransitionError(f"Order {order.pk} cannot be on hold without a reason.")
     if target not in ALLOWED_TRANSITIONS.get(order.status, frozenset()):
         raise TransitionError(
             ERROR_TRANSITION.format(

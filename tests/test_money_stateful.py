@@ -1,0 +1,373 @@
+"""Random sequences of money operations keep SPEC §7's invariants and follow a reference model.
+
+A hypothesis state machine drives the real services against the database (SQLite, and
+PostgreSQL in CI) and a tiny in-memory model of the rules: after every step the invariants of
+`tests.invariants` hold and the database says what the model says (balance, statuses, reasons).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from fulfillment.models import HoldReason, Order, OrderStatus, Outcome, Project
+from fulfillment.services.errors import NotEditable, ServiceError
+from fulfillment.services.money import (
+    adjustment_record,
+    deposit_record,
+    orders_release,
+    orders_release_all,
+)
+from fulfillment.services.notifications import Incoming, notification_receive
+from fulfillment.services.orders import order_delete, order_ship, order_update
+from fulfillment.services.projects import project_update
+from tests.factories import make_project, make_publisher
+from tests.invariants import assert_money_invariants, order_body
+
+S = OrderStatus
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+ORDER_IDS = itertools.count(1)
+
+# Project title → (eCommerceIDString, unit cost, shipping cost). SamCart product "B" is listed
+# by two projects (a bundle), "Z" is free, and "N" (in `new_order`) matches nothing.
+PROJECTS = {
+    "Almanac": ("{A}", "6.50", "4.95"),
+    "Workbook": ("{B}", "3.20", "0.00"),
+    "Bundle": ("{B}{C}", "8.90", "4.95"),
+    "Free": ("{Z}", "0.00", "0.00"),
+}
+
+
+def dollars(low: int, high: int) -> st.SearchStrategy[Decimal]:
+    """Amounts from `low` to `high` cents, as two-place Decimals."""
+    return st.integers(min_value=low, max_value=high).map(lambda cents: Decimal(cents) * CENT)
+
+
+deposits = dollars(1, 5000)
+adjustments = dollars(1, 6000)
+unit_prices = dollars(0, 1500)
+
+
+@dataclass
+class Line:
+    """The model of one order."""
+
+    project: str
+    quantity: int
+    complete: bool
+    test: bool
+    status: str
+    hold_reason: str
+    cost: Decimal
+
+
+def can_pay(balance: Decimal, cost: Decimal) -> bool:
+    return balance > ZERO and balance >= cost
+
+
+class MoneyMachine(RuleBasedStateMachine):
+    """One fresh publisher per example; every rule calls a service and updates the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.publisher = None
+        self.balance = ZERO
+        self.lines: dict[int, Line] = {}
+        self.prices: dict[str, tuple[Decimal, Decimal]] = {}
+        self.projects: dict[str, Project] = {}
+        self.sent: list[tuple[bytes, bool]] = []
+
+    # Model helpers
+
+    def cost(self, project: str, quantity: int) -> Decimal:
+        unit, shipping = self.prices[project]
+        return unit * quantity + shipping
+
+    def ids(self, status: str | None = None) -> list[int]:
+        return sorted(pk for pk, line in self.lines.items() if status in (None, line.status))
+
+    def model_release(self, ids: list[int]) -> list[int]:
+        """Apply SPEC §7's release to the model; return the ids it charges, oldest first."""
+        released, blocked = [], False
+        for pk in sorted(ids):
+            line = self.lines[pk]
+            if line.status != S.HOLD or line.test or not line.complete:
+                continue
+            cost = self.cost(line.project, line.quantity)
+            if not can_pay(self.balance, cost):
+                blocked = True
+            elif not blocked:
+                self.balance -= cost
+                line.status, line.hold_reason, line.cost = S.IN_PRODUCTION, "", cost
+                released.append(pk)
+        return released
+
+    def payable_queue(self) -> list[int]:
+        """Return the hold orders a release would consider: real, complete address."""
+        return [
+            pk for pk in self.ids(S.HOLD) if not self.lines[pk].test and self.lines[pk].complete
+        ]
+
+    def pick(self, data: st.DataObject, status: str) -> Order:
+        pk = data.draw(st.sampled_from(self.ids(status)), label=f"{status} order")
+        return Order.objects.get(pk=pk)
+
+    # Rules
+
+    @initialize(
+        balance=st.sampled_from(["0.00", "0.30", "11.45", "40.00", "250.00"]),
+        auto_release=st.booleans(),
+        use_billing=st.booleans(),
+    )
+    def setup(self, balance: str, auto_release: bool, use_billing: bool) -> None:
+        self.publisher = make_publisher(
+            balance=balance, auto_release=auto_release, use_billing_address=use_billing
+        )
+        self.balance = Decimal(balance)
+        for title, (ids, unit, shipping) in PROJECTS.items():
+            self.projects[title] = make_project(
+                self.publisher, ids, title=title, unit_cost=unit, shipping_cost=shipping
+            )
+            self.prices[title] = (Decimal(unit), Decimal(shipping))
+
+    @rule(
+        product=st.sampled_from(["A", "B", "C", "Z", "N"]),
+        quantity=st.integers(min_value=1, max_value=4),
+        address=st.sampled_from(["complete", "no street", "billing only"]),
+        test=st.booleans(),
+    )
+    def new_order(self, product: str, quantity: int, address: str, test: bool) -> None:
+        body = order_body(
+            order_id=f"S{next(ORDER_IDS)}",
+            product_id=product,
+            quantity=quantity,
+            address=address == "complete",
+            billing=address == "billing only",
+        )
+        answer = self.receive(body, test)
+        matched = sorted(
+            (self.projects[title].pk, title)
+            for title, (ids, _, _) in PROJECTS.items()
+            if "{" + product + "}" in ids
+        )
+        if not matched:
+            assert (answer.status, answer.outcome) == (200, Outcome.NO_MATCH)
+            return
+        assert (answer.status, answer.outcome) == (200, Outcome.CREATED), answer.detail
+        self.sent.append((body, test))
+        complete = address == "complete" or (
+            address == "billing only" and self.publisher.use_billing_address
+        )
+        created = list(Order.objects.filter(notification_id=answer.notification_id).order_by("pk"))
+        assert [o.project_id for o in created] == [pk for pk, _ in matched]
+        spent = ZERO
+        for order, (_, title) in zip(created, matched, strict=True):
+            cost = self.cost(title, quantity)
+            assert order.cost == cost
+            assert order.is_test == test
+            if not complete:
+                status, reason = S.HOLD, HoldReason.ADDRESS_INCOMPLETE
+            elif not test and can_pay(self.balance - spent, cost):
+                status, reason = S.IN_PRODUCTION, ""
+                spent += cost
+            else:
+                status, reason = S.HOLD, HoldReason.PAYMENT_REQUIRED
+            self.lines[order.pk] = Line(title, quantity, complete, test, status, reason, cost)
+        self.balance -= spent
+
+    @rule(
+        product=st.sampled_from(["A", "B", "C", "Z"]),
+        quantity=st.integers(min_value=1, max_value=3),
+    )
+    def new_deliverable_order(self, product: str, quantity: int) -> None:
+        """A second, likelier way in: a matched, complete, real purchase (most of real life)."""
+        self.new_order(product=product, quantity=quantity, address="complete", test=False)
+
+    @precondition(lambda self: self.sent)
+    @rule(data=st.data())
+    def resend(self, data: st.DataObject) -> None:
+        body, test = data.draw(st.sampled_from(self.sent), label="resent body")
+        answer = self.receive(body, test)
+        assert (answer.status, answer.outcome) == (200, Outcome.DUPLICATE), answer.detail
+
+    @rule(amount=deposits)
+    def deposit(self, amount: Decimal) -> None:
+        _, result = deposit_record(publisher=self.publisher, amount=amount, actor=None)
+        self.balance += amount
+        if self.publisher.auto_release:
+            expected = self.model_release(self.ids(S.HOLD))
+            assert result is not None
+            assert [o.pk for o in result.released] == expected
+        else:
+            assert result is None
+        assert self.publisher.balance == self.balance
+
+    @rule(amount=adjustments, negative=st.booleans())
+    def adjustment(self, amount: Decimal, negative: bool) -> None:
+        amount = -amount if negative else amount
+        if self.balance + amount < ZERO:
+            with pytest.raises(ServiceError, match="negative"):
+                adjustment_record(publisher=self.publisher, amount=amount, actor=None, note="")
+            return
+        adjustment_record(publisher=self.publisher, amount=amount, actor=None, note="")
+        self.balance += amount
+
+    @precondition(lambda self: self.balance > ZERO)
+    @rule()
+    def drain(self) -> None:
+        """Spend the balance to exactly zero, so that orders pile up on hold."""
+        adjustment_record(publisher=self.publisher, amount=-self.balance, actor=None, note="")
+        self.balance = ZERO
+
+    @precondition(lambda self: self.ids(S.HOLD))
+    @rule(
+        data=st.data(),
+        quantity=st.integers(min_value=1, max_value=5),
+        street=st.sampled_from([None, "", "9 New Road"]),
+    )
+    def edit(self, data: st.DataObject, quantity: int, street: str | None) -> None:
+        order = self.pick(data, S.HOLD)
+        fields: dict[str, object] = {"quantity": quantity}
+        if street is not None:
+            fields["ship_street"] = street
+        updated = order_update(order=order, actor=None, **fields)
+        line = self.lines[order.pk]
+        line.quantity = quantity
+        if street is not None:
+            line.complete = bool(street)
+        line.cost = self.cost(line.project, quantity)
+        line.hold_reason = (
+            HoldReason.PAYMENT_REQUIRED if line.complete else HoldReason.ADDRESS_INCOMPLETE
+        )
+        assert updated.cost == line.cost
+
+    @precondition(lambda self: len(self.ids()) > len(self.ids(S.HOLD)))
+    @rule(data=st.data())
+    def edit_refused(self, data: st.DataObject) -> None:
+        status = data.draw(
+            st.sampled_from(sorted({line.status for line in self.lines.values()} - {S.HOLD.value}))
+        )
+        order = self.pick(data, status)
+        with pytest.raises(NotEditable):
+            order_update(order=order, actor=None, quantity=order.quantity + 1)
+        with pytest.raises(NotEditable):
+            order_delete(order=order, actor=None)
+
+    @precondition(lambda self: self.ids(S.HOLD))
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        order = self.pick(data, S.HOLD)
+        order_delete(order=order, actor=None)
+        line = self.lines[order.pk]
+        line.status, line.hold_reason = S.DELETED, ""
+
+    @precondition(lambda self: self.ids(S.HOLD))
+    @rule(data=st.data())
+    def release_some(self, data: st.DataObject) -> None:
+        chosen = data.draw(st.lists(st.sampled_from(self.ids()), unique=True), label="release")
+        result = orders_release(publisher=self.publisher, order_ids=chosen, actor=None)
+        assert [o.pk for o in result.released] == self.model_release(chosen)
+        assert result.balance == self.balance
+        self.sync_hold_reasons(chosen)
+
+    @precondition(lambda self: self.ids(S.HOLD))
+    @rule()
+    def release_all(self) -> None:
+        chosen = self.ids(S.HOLD)
+        result = orders_release_all(publisher=self.publisher, actor=None)
+        assert [o.pk for o in result.released] == self.model_release(chosen)
+        assert result.balance == self.balance
+
+    @precondition(lambda self: self.payable_queue())
+    @rule(extra=dollars(0, 2000), everything=st.booleans(), data=st.data())
+    def top_up_and_release(self, extra: Decimal, everything: bool, data: st.DataObject) -> None:
+        """Deposit what the oldest waiting order lacks (and some), then release (real life)."""
+        oldest = self.lines[self.payable_queue()[0]]
+        lacking = max(self.cost(oldest.project, oldest.quantity) - self.balance, ZERO)
+        self.deposit(amount=max(lacking + extra, CENT))
+        if not self.ids(S.HOLD):
+            return
+        if everything:
+            self.release_all()
+        else:
+            self.release_some(data=data)
+
+    @precondition(lambda self: self.ids(S.IN_PRODUCTION))
+    @rule(data=st.data(), tracking=st.sampled_from(["", "1Z999"]))
+    def ship(self, data: st.DataObject, tracking: str) -> None:
+        order = self.pick(data, S.IN_PRODUCTION)
+        order_ship(order=order, actor=None, tracking_number=tracking)
+        self.lines[order.pk].status = S.SHIPPED
+
+    @rule(title=st.sampled_from(sorted(PROJECTS)), unit=unit_prices)
+    def change_price(self, title: str, unit: Decimal) -> None:
+        project_update(project=self.projects[title], unit_cost=unit)
+        self.prices[title] = (unit, self.prices[title][1])
+
+    # Helpers calling the product
+
+    def receive(self, body: bytes, test: bool):
+        return notification_receive(
+            Incoming(
+                idpub=self.publisher.idpub,
+                key=self.publisher.notify_key,
+                is_test=test,
+                body=body,
+                body_size=len(body),
+                content_type="application/json",
+                remote_addr="198.51.100.1",
+            )
+        )
+
+    def sync_hold_reasons(self, ids: list[int]) -> None:
+        for pk in ids:
+            line = self.lines[pk]
+            if line.status == S.HOLD:
+                line.hold_reason = (
+                    HoldReason.PAYMENT_REQUIRED if line.complete else HoldReason.ADDRESS_INCOMPLETE
+                )
+
+    # After every step
+
+    @invariant()
+    def money_invariants_hold(self) -> None:
+        if self.publisher is None:
+            return
+        fresh = assert_money_invariants(self.publisher)
+        assert fresh.balance == self.balance
+        stored = {
+            o.pk: (o.status, o.hold_reason, o.is_test, o.quantity, o.cost)
+            for o in Order.objects.filter(publisher=self.publisher)
+        }
+        expected = {
+            pk: (ln.status, ln.hold_reason, ln.test, ln.quantity, ln.cost)
+            for pk, ln in self.lines.items()
+        }
+        assert stored == expected
+
+
+@pytest.mark.django_db
+def test_money_rules_hold_for_any_sequence_of_operations():
+    run_state_machine_as_test(
+        MoneyMachine,
+        settings=settings(
+            max_examples=60,
+            stateful_step_count=50,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
