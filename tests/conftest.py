@@ -20,28 +20,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture
-def funded_publisher(db):
-    """A publisher with $500 and the demo projects' ids."""
-    publisher = make_publisher(balance="500.00")
+def _publisher_with_demo_projects(balance: str):
+    """A publisher with the demo projects' ids: 279813, 294010 and the bundle {294010}{298020}."""
+    publisher = make_publisher(balance=balance)
     make_project(publisher, "279813", title="Almanac", unit_cost="6.50", shipping_cost="4.95")
     make_project(publisher, "{294010}", title="Workbook", unit_cost="3.20", shipping_cost="0.00")
     make_project(
         publisher, "{294010}{298020}", title="Bundle", unit_cost="8.90", shipping_cost="4.95"
     )
     return publisher
+
+
+@pytest.fixture
+def funded_publisher(db):
+    """A publisher with $500 and the demo projects' ids."""
+    return _publisher_with_demo_projects("500.00")
 
 
 @pytest.fixture
 def unfunded_publisher(db):
     """A publisher with a zero balance and the same ids."""
-    publisher = make_publisher(balance="0.00")
-    make_project(publisher, "279813", title="Almanac", unit_cost="6.50", shipping_cost="4.95")
-    make_project(publisher, "{294010}", title="Workbook", unit_cost="3.20", shipping_cost="0.00")
-    make_project(
-        publisher, "{294010}{298020}", title="Bundle", unit_cost="8.90", shipping_cost="4.95"
-    )
-    return publisher
+    return _publisher_with_demo_projects("0.00")
 
 
 @pytest.fixture

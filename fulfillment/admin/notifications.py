@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponseRedirect
@@ -115,24 +116,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
             },
         ),
     )
-    readonly_fields = (
-        "received_at",
-        "outcome_column",
-        "detail",
-        "linked_orders",
-        "event",
-        "external_order_id",
-        "body",
-        "publisher",
-        "idpub_given",
-        "sender_ip",
-        "content_type",
-        "body_size",
-        "body_truncated",
-        "answer_status",
-        "processed_at",
-        "attempts",
-    )
+    readonly_fields = tuple(flatten_fieldsets(fieldsets))  # every field is read-only
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
         """Count each notification's orders; leave bodies out (the page loads its own)."""

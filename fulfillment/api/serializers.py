@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from fulfillment import ecommerce_ids
 from fulfillment.models import Notification, Order, OrderEvent, Project
+from fulfillment.services.orders import EDITABLE_ON_HOLD
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
@@ -55,22 +56,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "updated_at",
             "events",
         ]
-        read_only_fields = [
-            f
-            for f in fields
-            if f
-            not in (
-                "quantity",
-                "ship_name",
-                "ship_street",
-                "ship_city",
-                "ship_state",
-                "ship_postal_code",
-                "ship_country",
-                "customer_email",
-                "customer_phone",
-            )
-        ]
+        read_only_fields = [f for f in fields if f not in EDITABLE_ON_HOLD]
 
 
 class ReleaseSerializer(serializers.Serializer):
