@@ -126,6 +126,26 @@ def test_debug_mode_starts_without_a_secret_key():
     assert result.returncode == 0, result.stderr
 
 
+def test_manage_py_on_a_bare_checkout_runs_in_development_mode():
+    """No SECRET_KEY and no DEBUG: a developer's checkout, so manage.py works out of the box."""
+    if dotenv_sets("SECRET_KEY") or dotenv_sets("DEBUG"):
+        pytest.skip(".env sets SECRET_KEY or DEBUG")
+    result = run(
+        ["manage.py", "shell", "-c", "from django.conf import settings; print(settings.DEBUG)"]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_the_web_server_gets_no_development_default():
+    """The WSGI entry point refuses to start without a secret key, whatever manage.py does."""
+    if dotenv_sets("SECRET_KEY") or dotenv_sets("DEBUG"):
+        pytest.skip(".env sets SECRET_KEY or DEBUG")
+    result = run(["-c", "import trepstar.wsgi"])
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
 def test_database_url_selects_postgresql():
     variables = production_env() | {
         "DATABASE_URL": "postgres://trep:pw@db.example.internal:6543/fulfillment"
