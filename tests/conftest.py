@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import Client
 
+from tests.admin_world import World, build_world
 from tests.factories import make_project, make_publisher
 
 
@@ -47,3 +49,17 @@ def unfunded_publisher(db):
 def is_postgres() -> bool:
     """Tell whether the suite runs on PostgreSQL."""
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def world(db) -> World:
+    """Two publishers with logins, projects, orders and notifications (tests/admin_world.py)."""
+    return build_world()
+
+
+@pytest.fixture
+def a_client(world: World) -> Client:
+    """A test client logged in as publisher A's user."""
+    client = Client()
+    client.force_login(world.a_user)
+    return client

@@ -15,21 +15,9 @@ from fulfillment.selectors import hold_summary, publisher_for_user, recent_notif
 from fulfillment.services.money import ledger_record
 from fulfillment.services.notifications import notify_key_valid
 from fulfillment.services.publishers import notify_url
-from tests.admin_world import World, build_world, notify, order_body
+from tests.admin_world import notify, order_body
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world() -> World:
-    return build_world()
-
-
-@pytest.fixture
-def a_client(world: World) -> Client:
-    client = Client()
-    client.force_login(world.a_user)
-    return client
 
 
 def texts(response) -> list[str]:

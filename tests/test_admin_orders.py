@@ -24,24 +24,12 @@ from fulfillment.models import (
 )
 from fulfillment.services.money import ledger_record
 from fulfillment.services.orders import EDITABLE_ON_HOLD
-from tests.admin_world import World, build_world, notify, order_body
+from tests.admin_world import World, notify, order_body
 from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:fulfillment_order_changelist"
-
-
-@pytest.fixture
-def world() -> World:
-    return build_world()
-
-
-@pytest.fixture
-def a_client(world: World) -> Client:
-    client = Client()
-    client.force_login(world.a_user)
-    return client
 
 
 @pytest.fixture

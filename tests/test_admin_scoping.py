@@ -9,24 +9,12 @@ from django.test import Client
 from django.urls import reverse
 
 from fulfillment.models import Order, OrderStatus, Project, Publisher
-from tests.admin_world import World, assert_no_secrets, build_world
+from tests.admin_world import World, assert_no_secrets
 from tests.factories import make_publisher
 
 pytestmark = pytest.mark.django_db
 
 MODELS = ("order", "project", "notification", "ledgerentry", "publisher")
-
-
-@pytest.fixture
-def world() -> World:
-    return build_world()
-
-
-@pytest.fixture
-def a_client(world: World) -> Client:
-    client = Client()
-    client.force_login(world.a_user)
-    return client
 
 
 def b_objects(world: World) -> dict[str, int]:
