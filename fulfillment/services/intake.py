@@ -166,11 +166,13 @@ def orders_create_from_cart(
     *, publisher_id: int, notification_id: int, cart: CartNotification, is_test: bool
 ) -> IntakeResult:
     """Create the orders of a purchase once; charge what the balance covers, hold the rest."""
-    publisher = publisher_lock(publisher_id=publisher_id)
-    matches = matching_projects(publisher_id=publisher.pk, product_ids=cart.product_ids)
+    # Matching needs no lock; taking the lock after it keeps the locked stretch short.
+    matches = matching_projects(publisher_id=publisher_id, product_ids=cart.product_ids)
     unmatched = [i for i in cart.product_ids if i not in matches]
     if not matches:
-        return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher, unmatched))
+        idpub = Publisher.objects.values_list("idpub", flat=True).get(pk=publisher_id)
+        return IntakeResult(Outcome.NO_MATCH, messages.no_match(idpub, unmatched))
+    publisher = publisher_lock(publisher_id=publisher_id)
     existing = existing_lines(publisher_id=publisher.pk, order_id=cart.order_id)
     address = ship_to(cart=cart, publisher=publisher)
     new_orders = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fulfillment.models import HoldReason, Order, OrderStatus, Publisher
+from fulfillment.models import HoldReason, Order, OrderStatus
 
 from .money import money
 
@@ -34,10 +34,10 @@ def _plural(count: int) -> str:
     return "" if count == 1 else "s"
 
 
-def no_match(publisher: Publisher, unmatched: list[str]) -> str:
+def no_match(idpub: str, unmatched: list[str]) -> str:
     """Say which product ids matched nothing and where to set them."""
     example = "{" + "}{".join(unmatched[:2]) + "}" if len(unmatched) > 1 else unmatched[0]
-    return NO_MATCH.format(idpub=publisher.idpub, ids=_ids(unmatched), example=example)
+    return NO_MATCH.format(idpub=idpub, ids=_ids(unmatched), example=example)
 
 
 def _tail(existing: dict[tuple[str, int], str], unmatched: list[str]) -> str:
