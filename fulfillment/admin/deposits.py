@@ -6,16 +6,12 @@ from typing import TYPE_CHECKING
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import reverse
 
 from fulfillment.models import LedgerKind, Publisher
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.money import adjustment_record, deposit_record, money
 
-from .base import is_staff_request
+from .form_page import back_to_publisher, render_form_page, staff_publisher
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -74,9 +70,7 @@ def balance_entry_view(
     model_admin: ModelAdmin, request: HttpRequest, object_id: str
 ) -> HttpResponse:
     """Show the deposit/adjustment form of one publisher and record the entry on POST."""
-    if not is_staff_request(request):
-        raise PermissionDenied
-    publisher = model_admin.get_object(request, object_id)
+    publisher = staff_publisher(model_admin, request, object_id)
     form = BalanceEntryForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -84,19 +78,16 @@ def balance_entry_view(
         except ServiceError as error:
             form.add_error("amount", str(error))
         else:
-            change = reverse("admin:fulfillment_publisher_change", args=[publisher.pk])
-            return HttpResponseRedirect(change)
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": f"Deposit or adjustment — {publisher.name}",
-        "opts": model_admin.opts,
-        "original": publisher,
-        "form": form,
-        "crumb": "Deposit or adjustment",
-        "intro": _intro(publisher),
-        "submit_label": "Record",
-    }
-    return TemplateResponse(request, "admin/fulfillment/publisher/form_page.html", context)
+            return back_to_publisher(publisher)
+    return render_form_page(
+        model_admin,
+        request,
+        publisher,
+        form,
+        crumb="Deposit or adjustment",
+        intro=_intro(publisher),
+        submit_label="Record",
+    )
 
 
 def _intro(publisher: Publisher) -> str:

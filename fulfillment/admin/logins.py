@@ -7,14 +7,10 @@ from typing import TYPE_CHECKING
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import reverse
 
 from fulfillment.services.accounts import publisher_user_create
 
-from .base import is_staff_request
+from .form_page import back_to_publisher, render_form_page, staff_publisher
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -58,9 +54,7 @@ def publisher_login_view(
     model_admin: ModelAdmin, request: HttpRequest, object_id: str
 ) -> HttpResponse:
     """Show the new-login form of one publisher and create the login on POST."""
-    if not is_staff_request(request):
-        raise PermissionDenied
-    publisher = model_admin.get_object(request, object_id)
+    publisher = staff_publisher(model_admin, request, object_id)
     form = PublisherLoginForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -71,17 +65,13 @@ def publisher_login_view(
             email=data["email"],
         )
         messages.success(request, f"Login “{data['username']}” now acts for {publisher.name}.")
-        return HttpResponseRedirect(
-            reverse("admin:fulfillment_publisher_change", args=[publisher.pk])
-        )
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": f"New login — {publisher.name}",
-        "opts": model_admin.opts,
-        "original": publisher,
-        "form": form,
-        "crumb": "New login",
-        "intro": "The person logs in at /admin/ and sees only this publisher's data.",
-        "submit_label": "Create login",
-    }
-    return TemplateResponse(request, "admin/fulfillment/publisher/form_page.html", context)
+        return back_to_publisher(publisher)
+    return render_form_page(
+        model_admin,
+        request,
+        publisher,
+        form,
+        crumb="New login",
+        intro="The person logs in at /admin/ and sees only this publisher's data.",
+        submit_label="Create login",
+    )
