@@ -50,8 +50,9 @@ def make_project(
     unit_cost: Decimal | str = "5.00",
     shipping_cost: Decimal | str = "2.00",
     is_active: bool = True,
+    prices_confirmed: bool = True,
 ) -> Project:
-    """Create a project of `publisher` listing `ids` as its eCommerceIDString."""
+    """Create a project of `publisher` listing `ids`; staff confirmed its prices by default."""
     return project_create(
         publisher=publisher,
         title=title or f"Project {next(_counter)}",
@@ -59,6 +60,7 @@ def make_project(
         unit_cost=Decimal(unit_cost),
         shipping_cost=Decimal(shipping_cost),
         is_active=is_active,
+        prices_confirmed=prices_confirmed,
     )
 
 

@@ -1,15 +1,25 @@
 """The data model of SPEC §3."""
 
-from .base import STAFF_GROUP, ZERO, PublisherScopedQuerySet, is_trepstar_staff
+from .base import CENT, STAFF_GROUP, ZERO, PublisherScopedQuerySet, is_trepstar_staff
 from .ledger import LedgerEntry, LedgerKind
-from .notifications import REPROCESSABLE_OUTCOMES, Notification, Outcome
+from .notifications import (
+    KEY_REFUSED_STATUS,
+    REPROCESSABLE_OUTCOMES,
+    STUCK_AFTER,
+    Notification,
+    Outcome,
+    RefusedRequestTally,
+)
 from .orders import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
 from .projects import Project, ProjectCartId
 from .publishers import Publisher, new_idpub, new_notify_key
 
 __all__ = [
+    "CENT",
+    "KEY_REFUSED_STATUS",
     "REPROCESSABLE_OUTCOMES",
     "STAFF_GROUP",
+    "STUCK_AFTER",
     "ZERO",
     "HoldReason",
     "LedgerEntry",
@@ -24,6 +34,7 @@ __all__ = [
     "ProjectCartId",
     "Publisher",
     "PublisherScopedQuerySet",
+    "RefusedRequestTally",
     "is_trepstar_staff",
     "new_idpub",
     "new_notify_key",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 STAFF_GROUP = "TrepStar staff"
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 
 
 def MoneyField(**kwargs: Any) -> models.DecimalField:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models
+from django.utils import timezone
 
 from .base import PublisherScopedQuerySet
 from .publishers import Publisher
@@ -22,10 +25,24 @@ class Outcome(models.TextChoices):
 
 
 REPROCESSABLE_OUTCOMES = (Outcome.NO_MATCH, Outcome.ERROR)
+KEY_REFUSED_STATUS = 403  # a request that failed the Notify URL key check
+STUCK_AFTER = timedelta(minutes=1)  # stored but never processed (the process died) after this
 
 
 class NotificationQuerySet(PublisherScopedQuerySet):
     """Notifications, scoped by publisher."""
+
+    def accepted(self) -> NotificationQuerySet:
+        """Return the notifications that passed the key check (the default list)."""
+        return self.exclude(http_status=KEY_REFUSED_STATUS)
+
+    def key_refused(self) -> NotificationQuerySet:
+        """Return the requests refused for a missing or wrong key."""
+        return self.filter(http_status=KEY_REFUSED_STATUS)
+
+    def stuck(self) -> NotificationQuerySet:
+        """Return notifications stored over a minute ago and never processed."""
+        return self.filter(outcome=Outcome.PENDING, received_at__lt=timezone.now() - STUCK_AFTER)
 
 
 class Notification(models.Model):
@@ -67,3 +84,30 @@ class Notification(models.Model):
     def __str__(self) -> str:
         kind = self.event_type or "request"
         return f"Notification {self.pk}: {kind} ({self.get_outcome_display()})"
+
+
+class RefusedRequestTallyQuerySet(PublisherScopedQuerySet):
+    """Tallies of rate-limited requests, scoped by publisher."""
+
+
+class RefusedRequestTally(models.Model):
+    """Requests answered 429 by the key-check rate limit: counted per publisher and hour.
+
+    Such requests are not stored as notifications (SPEC §4): a flood must not fill the table.
+    """
+
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField(help_text="Start of the hour counted.")
+    count = models.PositiveIntegerField(default=0)
+    last_remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    last_at = models.DateTimeField()
+
+    objects = RefusedRequestTallyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["publisher", "hour"], name="refused_tally_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} refused at {self.hour:%Y-%m-%d %H:00}"

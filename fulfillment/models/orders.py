@@ -26,6 +26,7 @@ class HoldReason(models.TextChoices):
     NONE = "", "—"
     PAYMENT_REQUIRED = "payment_required", "payment required"
     ADDRESS_INCOMPLETE = "address_incomplete", "address incomplete"
+    PRICE_PENDING = "price_pending", "price not confirmed yet"
 
 
 class OrderQuerySet(PublisherScopedQuerySet):
@@ -99,7 +100,11 @@ class Order(models.Model):
                 condition=(
                     models.Q(status=OrderStatus.HOLD)
                     & models.Q(
-                        hold_reason__in=[HoldReason.PAYMENT_REQUIRED, HoldReason.ADDRESS_INCOMPLETE]
+                        hold_reason__in=[
+                            HoldReason.PAYMENT_REQUIRED,
+                            HoldReason.ADDRESS_INCOMPLETE,
+                            HoldReason.PRICE_PENDING,
+                        ]
                     )
                 )
                 | (~models.Q(status=OrderStatus.HOLD) & models.Q(hold_reason="")),

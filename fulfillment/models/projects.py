@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 
 from fulfillment import ecommerce_ids
 
-from .base import ZERO, MoneyField, PublisherScopedQuerySet
+from .base import CENT, ZERO, MoneyField, PublisherScopedQuerySet
 from .publishers import Publisher
 
 
@@ -32,6 +34,13 @@ class Project(models.Model):
     )
     unit_cost = MoneyField(default=ZERO, help_text="Price per copy.")
     shipping_cost = MoneyField(default=ZERO, help_text="Price per order.")
+    prices_confirmed = models.BooleanField(
+        default=False,
+        help_text=(
+            "Set when TrepStar staff save the prices. Until then every order of this project "
+            "waits on hold (price not confirmed yet)."
+        ),
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -49,6 +58,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def cost_of(self, quantity: int) -> Decimal:
+        """Return what `quantity` copies cost in one order: unit cost × quantity + shipping."""
+        return (self.unit_cost * quantity + self.shipping_cost).quantize(CENT)
 
 
 class ProjectCartIdQuerySet(PublisherScopedQuerySet):

@@ -35,8 +35,12 @@ def project_create(
     unit_cost: Decimal = Decimal("0.00"),
     shipping_cost: Decimal = Decimal("0.00"),
     is_active: bool = True,
+    prices_confirmed: bool = False,
 ) -> Project:
-    """Create a project after validation and index its SamCart ids."""
+    """Create a project after validation and index its SamCart ids.
+
+    `prices_confirmed` is for staff and data loads only: a publisher never confirms prices.
+    """
     project = Project(
         publisher=publisher,
         title=title,
@@ -44,6 +48,7 @@ def project_create(
         unit_cost=unit_cost,
         shipping_cost=shipping_cost,
         is_active=is_active,
+        prices_confirmed=prices_confirmed,
     )
     return project_save(project=project)
 

@@ -82,6 +82,7 @@ class Command(BaseCommand):
                 ecommerce_id_string=ids,
                 unit_cost=Decimal(unit),
                 shipping_cost=Decimal(shipping),
+                prices_confirmed=True,  # TrepStar set the demo prices
             )
         if spec["deposit"]:
             ledger_record(
