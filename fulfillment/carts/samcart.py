@@ -14,10 +14,10 @@ from urllib.parse import parse_qsl
 
 from fulfillment.carts.base import Address, CartNotification, Customer, LineItem, PayloadError
 from fulfillment.countries import country_code
+from fulfillment.limits import MAX_QUANTITY
 
 MAX_DEPTH = 32
 MAX_ID_LENGTH = 64
-MAX_QUANTITY = 10_000
 MAX_FORM_FIELDS = 1_000
 # Prices are informational; a bound keeps absurd values out of DecimalFields.
 MAX_PRICE = Decimal(1_000_000_000)
