@@ -65,11 +65,18 @@ def make_project(
 
 
 def make_publisher_user(
-    publisher: Publisher, username: str | None = None, password: str = "pw-12345-x"
+    publisher: Publisher,
+    username: str | None = None,
+    password: str = "pw-12345-x",
+    *,
+    role: str = "manager",
 ):
-    """Create a login acting for `publisher`."""
+    """Create a login acting for `publisher` with `role` ("manager" or "viewer")."""
     return publisher_user_create(
-        publisher=publisher, username=username or f"pubuser{next(_counter)}", password=password
+        publisher=publisher,
+        username=username or f"pubuser{next(_counter)}",
+        password=password,
+        role=role,
     )
 
 

@@ -1,6 +1,14 @@
-"""Django users and groups for publishers' people and TrepStar staff (SPEC §3 'who is who')."""
+"""Django users and groups for publishers' people and TrepStar staff (SPEC §3 'who is who').
+
+A login linked to a publisher holds exactly one role, a group: *manager* (the publisher
+permissions) or *viewer* (the `view_*` ones only). Scoping to the publisher's own rows is the
+admin's and the API's job; the role says what the login may do with them.
+"""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
@@ -8,55 +16,160 @@ from django.db import transaction
 
 from fulfillment.models import STAFF_GROUP, Publisher
 
-PUBLISHER_GROUP = "Publisher users"
-# What a publisher's people may do in the admin; scoping to their own rows is the admin's job.
-PUBLISHER_PERMISSIONS = (
+from .errors import ServiceError
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+MANAGER_GROUP = "Publisher managers"
+VIEWER_GROUP = "Publisher viewers"
+# The single publisher group before roles existed; migration 0003 renames it to MANAGER_GROUP.
+LEGACY_PUBLISHER_GROUP = "Publisher users"
+# What a viewer may do: read its publisher's rows.
+VIEWER_PERMISSIONS = (
     "view_publisher",
-    "add_project",
-    "change_project",
     "view_project",
     "view_order",
-    "change_order",
-    "delete_order",
     "view_notification",
-    "change_notification",
     "view_ledgerentry",
     "view_orderevent",
 )
+# What a manager may do besides: add and edit projects, edit, delete and release hold orders,
+# reprocess notifications, rotate the Notify URL key (`change_publisher`; the admin still lets
+# only staff edit publisher settings).
+MANAGER_PERMISSIONS = (
+    *VIEWER_PERMISSIONS,
+    "change_publisher",
+    "add_project",
+    "change_project",
+    "change_order",
+    "delete_order",
+    "change_notification",
+)
+# Kept for callers that know the manager role by its old name.
+PUBLISHER_PERMISSIONS = MANAGER_PERMISSIONS
+
+ERROR_NOT_LINKED = "{user} does not act for {publisher}."
+ERROR_STAFF_LOGIN = "{user} is TrepStar staff; staff logins are linked to no publisher."
+
+
+class Role(StrEnum):
+    """The role of a login acting for a publisher, with the group that grants it."""
+
+    MANAGER = "manager"
+    VIEWER = "viewer"
+
+    @property
+    def group_name(self) -> str:
+        """Return the name of the group that holds this role's permissions."""
+        return MANAGER_GROUP if self is Role.MANAGER else VIEWER_GROUP
+
+    @property
+    def label(self) -> str:
+        """Return the role as staff read it when choosing one."""
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.MANAGER: "Manager — edits, deletes and releases hold orders (spends the balance), "
+    "sets projects' eCommerceIDString, reprocesses notifications, rotates the Notify URL key",
+    Role.VIEWER: "Viewer — reads orders, projects, notifications and the ledger; changes nothing",
+}
+ROLE_GROUPS = (MANAGER_GROUP, VIEWER_GROUP)
+
+
+def _permissions(codenames: tuple[str, ...]) -> QuerySet[Permission]:
+    """Return the app's permissions with these codenames."""
+    return Permission.objects.filter(content_type__app_label="fulfillment", codename__in=codenames)
 
 
 @transaction.atomic
-def groups_ensure() -> tuple[Group, Group]:
-    """Create the staff and publisher groups with their permissions (idempotent)."""
-    staff, _ = Group.objects.get_or_create(name=STAFF_GROUP)
-    staff.permissions.set(Permission.objects.filter(content_type__app_label="fulfillment"))
-    publishers, _ = Group.objects.get_or_create(name=PUBLISHER_GROUP)
-    publishers.permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="fulfillment", codename__in=PUBLISHER_PERMISSIONS
-        )
+def groups_ensure() -> dict[str, Group]:
+    """Create the staff and role groups and (re)set their permissions; idempotent.
+
+    Runs after every `migrate` (post_migrate) and before any login is created, so a group's
+    permissions are always the ones written here.
+    """
+    groups = {
+        name: Group.objects.get_or_create(name=name)[0] for name in (STAFF_GROUP, *ROLE_GROUPS)
+    }
+    groups[STAFF_GROUP].permissions.set(
+        Permission.objects.filter(content_type__app_label="fulfillment")
     )
-    return staff, publishers
+    groups[MANAGER_GROUP].permissions.set(_permissions(MANAGER_PERMISSIONS))
+    groups[VIEWER_GROUP].permissions.set(_permissions(VIEWER_PERMISSIONS))
+    return groups
+
+
+def groups_ensure_after_migrate(**_: Any) -> None:
+    """Run `groups_ensure` from the post_migrate signal (once the permissions exist)."""
+    if Permission.objects.filter(content_type__app_label="fulfillment").exists():
+        groups_ensure()
+
+
+def user_role(user: AbstractBaseUser) -> Role | None:
+    """Return the role `user` holds through its groups, or None when it holds none."""
+    names = set(user.groups.filter(name__in=ROLE_GROUPS).values_list("name", flat=True))
+    if MANAGER_GROUP in names:
+        return Role.MANAGER
+    return Role.VIEWER if VIEWER_GROUP in names else None
+
+
+def _role_set(*, user: AbstractBaseUser, role: Role, groups: dict[str, Group]) -> None:
+    """Put `user` in the group of `role` and in no other role group."""
+    user.groups.remove(*(groups[name] for name in ROLE_GROUPS if name != role.group_name))
+    user.groups.add(groups[role.group_name])
 
 
 @transaction.atomic
 def publisher_user_create(
-    *, publisher: Publisher, username: str, password: str, email: str = ""
+    *,
+    publisher: Publisher,
+    username: str,
+    password: str,
+    email: str = "",
+    role: Role | str = Role.MANAGER,
 ) -> AbstractBaseUser:
-    """Create a login that acts for `publisher` in the admin (staff flag, publisher group)."""
-    _, group = groups_ensure()
+    """Create a login that acts for `publisher` in the admin with `role` (manager or viewer)."""
+    role = Role(role)
+    groups = groups_ensure()
     user = get_user_model().objects.create_user(
         username=username, password=password, email=email, is_staff=True
     )
-    user.groups.add(group)
+    _role_set(user=user, role=role, groups=groups)
     publisher.users.add(user)
     return user
 
 
 @transaction.atomic
+def publisher_user_role_set(
+    *, publisher: Publisher, user: AbstractBaseUser, role: Role | str
+) -> AbstractBaseUser:
+    """Give a login linked to `publisher` the role `role` (it loses any other role)."""
+    role = Role(role)
+    if not publisher.users.filter(pk=user.pk).exists():
+        raise ServiceError(ERROR_NOT_LINKED.format(user=user, publisher=publisher))
+    if user.is_superuser or user.groups.filter(name=STAFF_GROUP).exists():
+        raise ServiceError(ERROR_STAFF_LOGIN.format(user=user))
+    _role_set(user=user, role=role, groups=groups_ensure())
+    return user
+
+
+def logins_without_role() -> QuerySet[AbstractBaseUser]:
+    """Return the logins linked to a publisher that hold no role (they would see nothing)."""
+    return (
+        get_user_model()
+        .objects.filter(publishers__isnull=False, is_superuser=False, is_active=True)
+        .exclude(groups__name__in=(*ROLE_GROUPS, STAFF_GROUP))
+        .distinct()
+        .order_by("username")
+    )
+
+
+@transaction.atomic
 def staff_user_create(*, username: str, password: str, email: str = "") -> AbstractBaseUser:
     """Create a TrepStar staff login (member of the staff group, linked to no publisher)."""
-    group, _ = groups_ensure()
+    group = groups_ensure()[STAFF_GROUP]
     user = get_user_model().objects.create_user(
         username=username, password=password, email=email, is_staff=True
     )
