@@ -109,7 +109,18 @@ def test_editing_the_address_moves_the_hold_reason_both_ways(client, publisher):
     order_update(order=order, actor=None, ship_country="Canada")
     order.refresh_from_db()
     assert (order.ship_country_code, order.hold_reason) == ("CA", HoldReason.PAYMENT_REQUIRED)
-    assert [kind for kind, _ in _events(order)].count(OrderEventKind.EDITED) == 3
+    # Each edit writes its event, and each change of the reason one more (issue 8, point 17).
+    edits = list(
+        OrderEvent.objects.filter(order=order, kind=OrderEventKind.EDITED)
+        .order_by("id")
+        .values_list("detail", flat=True)
+    )
+    assert len(edits) == 6
+    assert [d for d in edits if d.startswith("Hold reason now")] == [
+        "Hold reason now payment required (was address incomplete).",
+        "Hold reason now address incomplete (was payment required).",
+        "Hold reason now payment required (was address incomplete).",
+    ]
 
 
 def test_an_edit_that_changes_nothing_writes_no_event(client, publisher):

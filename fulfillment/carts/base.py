@@ -20,9 +20,25 @@ class Address:
     country: str = ""
     country_code: str = ""
 
+    def missing_parts(self) -> tuple[str, ...]:
+        """Name what a parcel needs and the address lacks: street, city, postal code, country.
+
+        The country counts only when it was recognised (an ISO 3166 code was found for it).
+        """
+        parts = (
+            ("street", self.street),
+            ("city", self.city),
+            ("postal code", self.postal_code),
+            ("country", self.country_code),
+        )
+        return tuple(name for name, value in parts if not value.strip())
+
     def is_complete(self) -> bool:
-        """Return whether the address has what a parcel needs: street, city, postcode, country."""
-        return all((self.street, self.city, self.postal_code, self.country_code))
+        """Return whether the address has what a parcel needs: street, city, postcode, country.
+
+        The one completeness rule: orders judge theirs through `services.status.order_address`.
+        """
+        return not self.missing_parts()
 
     def is_empty(self) -> bool:
         """Return whether no part of the address came at all."""

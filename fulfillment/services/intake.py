@@ -15,7 +15,7 @@ from django.utils import timezone
 from fulfillment.carts import CartNotification
 from fulfillment.carts.base import Address
 from fulfillment.models import (
-    HoldReason,
+    ZERO,
     LedgerEntry,
     LedgerKind,
     Order,
@@ -29,7 +29,7 @@ from fulfillment.models import (
 
 from . import messages
 from .money import can_pay, ledger_record_many, money, publisher_lock
-from .status import new_order_events
+from .status import new_order_events, order_initial_status
 
 SOURCE = "samcart"
 
@@ -69,12 +69,13 @@ def existing_lines(*, publisher_id: int, order_id: str) -> dict[tuple[str, int],
 
 
 def ship_to(*, cart: CartNotification, publisher: Publisher) -> Address:
-    """Return the address to ship to: shipping, or billing when the publisher chose so."""
-    if (
-        not cart.shipping.is_complete()
-        and publisher.use_billing_address
-        and cart.billing.is_complete()
-    ):
+    """Return the address to ship to (SPEC §6).
+
+    The billing address only when no shipping field came at all, the publisher chose
+    `use_billing_address` and the billing address is complete. A shipping address that came
+    incomplete (a gift with a typo) is kept, so the order holds with `address_incomplete`.
+    """
+    if cart.shipping.is_empty() and publisher.use_billing_address and cart.billing.is_complete():
         return cart.billing
     return cart.shipping
 
@@ -91,7 +92,6 @@ def _new_order(
     is_test: bool,
 ) -> Order:
     """Build (not save) the order for one matched line and project."""
-    cost = project.unit_cost * quantity + project.shipping_cost
     return Order(
         publisher=publisher,
         project=project,
@@ -109,29 +109,31 @@ def _new_order(
         ship_country_code=address.country_code,
         customer_email=cart.customer.email,
         customer_phone=cart.customer.phone,
-        cost=cost.quantize(Decimal("0.01")),
+        cost=project.cost_of(quantity),
         is_test=is_test,
     )
 
 
-def _settle(*, orders: list[Order], balance: Decimal, address_ok: bool) -> Decimal:
-    """Decide each new order's first status in arrival order; return the total to charge."""
+def _settle(*, orders: list[Order], balance: Decimal) -> Decimal:
+    """Have the status module decide each new order's first status, in arrival order.
+
+    Return the total to charge: the balance left pays each order in turn.
+    """
     now = timezone.now()
-    total = Decimal("0.00")
+    total = ZERO
     for order in orders:
-        if not address_ok:
-            order.status, order.hold_reason = OrderStatus.HOLD, HoldReason.ADDRESS_INCOMPLETE
-        elif not order.is_test and can_pay(balance=balance - total, cost=order.cost):
-            order.status, order.hold_reason = OrderStatus.IN_PRODUCTION, HoldReason.NONE
+        covered = can_pay(balance=balance - total, cost=order.cost)
+        if order_initial_status(order=order, covered=covered) == OrderStatus.IN_PRODUCTION:
             order.charged_at = now
             total += order.cost
-        else:
-            order.status, order.hold_reason = OrderStatus.HOLD, HoldReason.PAYMENT_REQUIRED
     return total
 
 
-def _record_creation(*, publisher: Publisher, orders: list[Order], total: Decimal) -> None:
-    """Write the charges of the new orders and the events that tell their first status."""
+def _record_creation(*, publisher: Publisher, orders: list[Order]) -> None:
+    """Write the charges of the new orders and the events that tell their first status.
+
+    Each charge's event shows the balance after that charge, in the order they were paid.
+    """
     charged = [o for o in orders if o.status == OrderStatus.IN_PRODUCTION]
     if charged:
         ledger_record_many(
@@ -147,11 +149,12 @@ def _record_creation(*, publisher: Publisher, orders: list[Order], total: Decima
                 for o in charged
             ],
         )
-    balance = publisher.balance - total
+    balance = publisher.balance
     events: dict[int, list[tuple[str, str]]] = {}
     for order in orders:
         created = (OrderEventKind.CREATED, messages.order_created(order))
         if order.status == OrderStatus.IN_PRODUCTION:
+            balance -= order.cost
             second = (
                 OrderEventKind.CHARGED,
                 f"Charged {money(order.cost)}; balance now {money(balance)}.",
@@ -192,9 +195,9 @@ def orders_create_from_cart(
     ]
     if not new_orders:
         return IntakeResult(Outcome.DUPLICATE, messages.duplicate(cart, existing, unmatched))
-    total = _settle(orders=new_orders, balance=publisher.balance, address_ok=address.is_complete())
+    _settle(orders=new_orders, balance=publisher.balance)
     Order.objects.bulk_create(new_orders)
-    _record_creation(publisher=publisher, orders=new_orders, total=total)
+    _record_creation(publisher=publisher, orders=new_orders)
     return IntakeResult(
         Outcome.CREATED, messages.created(new_orders, existing, unmatched), created=new_orders
     )

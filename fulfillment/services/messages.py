@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from fulfillment.models import HoldReason, Order, OrderStatus
 
 from .money import money
+from .status import order_address
 
 if TYPE_CHECKING:
     from fulfillment.carts import CartNotification
@@ -24,6 +25,13 @@ REFUND_FLAGGED = (
 )
 REFUND_NOTHING = 'SamCart event "{type}" for order {order}: no TrepStar order has that order ID.'
 DELETED_STAYS = " {count} line{s} you deleted stay{verb} deleted."
+HELD_PRICE_PENDING = (
+    "On hold: TrepStar has not confirmed the prices of {project} yet. The order waits until "
+    "they do, whatever the balance."
+)
+HELD_ADDRESS = (
+    "On hold: the shipping address is incomplete ({missing}). Fix it, then release the order."
+)
 
 
 def _ids(ids: list[str]) -> str:
@@ -88,10 +96,13 @@ def order_created(order: Order) -> str:
 
 def hold_reason(order: Order) -> str:
     """Explain why a new order waits on hold."""
+    if order.hold_reason == HoldReason.PRICE_PENDING:
+        return HELD_PRICE_PENDING.format(project=order.project)
     if order.is_test:
         return "Test order: held, never charged or produced."
     if order.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
-        return "On hold: the shipping address is incomplete. Fix it, then release the order."
+        missing = ", ".join(order_address(order=order).missing_parts())
+        return HELD_ADDRESS.format(missing=missing)
     return (
         f"On hold: the balance does not cover {money(order.cost)}. "
         "Add funds, then release the order."

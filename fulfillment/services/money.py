@@ -17,17 +17,17 @@ from django.utils import timezone
 
 from fulfillment.models import (
     ZERO,
-    HoldReason,
     LedgerEntry,
     LedgerKind,
     Order,
+    OrderEvent,
     OrderEventKind,
     OrderStatus,
     Publisher,
 )
 
 from .errors import ServiceError
-from .status import order_transition
+from .status import order_address, order_sync_hold_reason, order_transition
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -40,6 +40,8 @@ ERROR_ADJUSTMENT_ZERO = "An adjustment cannot be zero."
 ERROR_NOT_CENTS = "An amount is dollars and cents: at most two decimal places ({amount})."
 NEEDS = "needs"  # starts the reason of the order a release stops at
 CENT = Decimal("0.01")
+KEPT_PRICE_PENDING = "its price is not confirmed by TrepStar yet"
+COST_CHANGED = "Cost now {cost} (was {was}): the project's prices changed."
 
 
 def money(amount: Decimal) -> str:
@@ -49,21 +51,23 @@ def money(amount: Decimal) -> str:
 
 
 def publisher_lock(*, publisher_id: int) -> Publisher:
-    """Return the publisher row locked for update: the lock that serialises its money."""
-    return Publisher.objects.select_for_update().get(pk=publisher_id)
+    """Return the publisher row locked: the lock that serialises its money.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it still excludes every other money writer, but not the
+    foreign-key check of a row that points at the publisher, so storing a Notification (store
+    first, SPEC §4) never waits for a release or a deposit.
+    """
+    return Publisher.objects.select_for_update(no_key=True).get(pk=publisher_id)
 
 
 def order_compute_cost(*, order: Order) -> Decimal:
-    """Return unit cost × quantity + shipping cost of the order's project."""
-    project = order.project
-    return (project.unit_cost * order.quantity + project.shipping_cost).quantize(Decimal("0.01"))
+    """Return the order's cost by the one formula, `Project.cost_of` (SPEC §7)."""
+    return order.project.cost_of(order.quantity)
 
 
 def order_address_complete(*, order: Order) -> bool:
-    """Tell whether the order has street, city, postal code and a recognised country."""
-    return all(
-        (order.ship_street, order.ship_city, order.ship_postal_code, order.ship_country_code)
-    )
+    """Tell whether the order's address is complete, by the one rule (`Address.is_complete`)."""
+    return order_address(order=order).is_complete()
 
 
 def can_pay(*, balance: Decimal, cost: Decimal) -> bool:
@@ -166,6 +170,8 @@ def _release_reason(*, order: Order, balance: Decimal, blocker: Order | None) ->
         return f"is {order.get_status_display()}"
     if order.is_test:
         return "is a test order and is never produced"
+    if not order.project.prices_confirmed:
+        return KEPT_PRICE_PENDING
     if not order_address_complete(order=order):
         return "has an incomplete shipping address"
     cost = order_compute_cost(order=order)
@@ -205,25 +211,54 @@ def orders_release(
                 continue
             if blocker is None and reason.startswith(NEEDS):
                 blocker = order
-            _sync_hold_reason(order=order)
+            order_sync_hold_reason(order=order, actor=actor)
             result.kept.append((order, reason))
         result.balance = locked.balance
     publisher.balance = result.balance
     return result
 
 
-def _sync_hold_reason(*, order: Order) -> None:
-    """Keep a hold order's reason in step with its address (an edit may have changed it)."""
-    if order.status != OrderStatus.HOLD:
-        return
-    reason = (
-        HoldReason.PAYMENT_REQUIRED
-        if order_address_complete(order=order)
-        else HoldReason.ADDRESS_INCOMPLETE
+def hold_orders_refresh(
+    *, publisher_id: int, project_id: int | None = None, actor: AbstractBaseUser | None
+) -> int:
+    """Bring the cost and hold reason of hold orders in step with their project; count changes.
+
+    Call inside the caller's transaction, after it saved new prices or confirmed them (SPEC §7:
+    the cost of a hold order follows its project's prices). Locks the publisher row, then the
+    hold orders oldest first, the one lock order. Each change writes an order event.
+    """
+    with transaction.atomic(savepoint=False):
+        publisher_lock(publisher_id=publisher_id)
+        orders = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .filter(publisher_id=publisher_id, status=OrderStatus.HOLD)
+            .order_by("created_at", "id")
+        )
+        if project_id is not None:
+            orders = orders.filter(project_id=project_id)
+        changed = 0
+        for order in orders:
+            cost_moved = _refresh_cost(order=order, actor=actor)
+            reason_moved = order_sync_hold_reason(order=order, actor=actor)
+            changed += cost_moved or reason_moved
+    return changed
+
+
+def _refresh_cost(*, order: Order, actor: AbstractBaseUser | None) -> bool:
+    """Recompute a locked hold order's cost from its project; write an event when it moved."""
+    cost = order_compute_cost(order=order)
+    if cost == order.cost:
+        return False
+    was, order.cost = order.cost, cost
+    order.save(update_fields=["cost", "updated_at"])
+    OrderEvent.objects.create(
+        order=order,
+        kind=OrderEventKind.EDITED,
+        actor=actor,
+        detail=COST_CHANGED.format(cost=money(cost), was=money(was)),
     )
-    if reason != order.hold_reason:
-        order.hold_reason = reason
-        order.save(update_fields=["hold_reason", "updated_at"])
+    return True
 
 
 def orders_release_all(*, publisher: Publisher, actor: AbstractBaseUser | None) -> ReleaseResult:

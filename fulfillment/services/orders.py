@@ -10,8 +10,8 @@ from fulfillment.countries import country_code
 from fulfillment.models import Order, OrderEvent, OrderEventKind, OrderStatus
 
 from .errors import ERROR_NOT_ON_HOLD, NotEditable
-from .money import _sync_hold_reason, money, order_compute_cost, publisher_lock
-from .status import order_lock, order_transition
+from .money import money, order_compute_cost, publisher_lock
+from .status import order_lock, order_sync_hold_reason, order_transition
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -57,12 +57,12 @@ def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any)
         derived = {"ship_country_code", "cost", *changed}
         locked.full_clean(exclude=[f.name for f in Order._meta.fields if f.name not in derived])
         locked.save()
-        _sync_hold_reason(order=locked)
         if changed:
             detail = f"Changed {', '.join(changed)}; cost now {money(locked.cost)}."
             OrderEvent.objects.create(
                 order=locked, kind=OrderEventKind.EDITED, actor=actor, detail=detail
             )
+        order_sync_hold_reason(order=locked, actor=actor)
     return locked
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fulfillment.carts.base import Address
 from fulfillment.models import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
 
 from .errors import ERROR_TRANSITION, TransitionError
@@ -18,6 +19,50 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.SHIPPED: frozenset(),
     S.DELETED: frozenset(),
 }
+# The statuses a new order may start in: held, or charged and sent to production.
+INITIAL_STATUSES = frozenset({S.HOLD, S.IN_PRODUCTION})
+
+
+def order_address(*, order: Order) -> Address:
+    """Return the order's shipping address in the one shape that judges completeness."""
+    return Address(
+        street=order.ship_street,
+        city=order.ship_city,
+        state=order.ship_state,
+        postal_code=order.ship_postal_code,
+        country=order.ship_country,
+        country_code=order.ship_country_code,
+    )
+
+
+def order_hold_reason(*, order: Order) -> str:
+    """Return why `order` must wait on hold before money is even considered (the one rule).
+
+    `price_pending` while TrepStar has not confirmed the project's prices, else
+    `address_incomplete` while the address lacks a part, else `payment_required`.
+    """
+    if not order.project.prices_confirmed:
+        return HoldReason.PRICE_PENDING
+    if not order_address(order=order).is_complete():
+        return HoldReason.ADDRESS_INCOMPLETE
+    return HoldReason.PAYMENT_REQUIRED
+
+
+def order_initial_status(*, order: Order, covered: bool) -> str:
+    """Set the first status of a new, unsaved order and return it (SPEC §6–§7).
+
+    `covered` tells whether the balance pays the order's cost. A new order goes to production
+    only when its prices are confirmed, its address is complete, it is not a test and it is
+    paid; otherwise it holds with the reason of `order_hold_reason`.
+    """
+    reason = order_hold_reason(order=order)
+    charge = reason == HoldReason.PAYMENT_REQUIRED and covered and not order.is_test
+    target = S.IN_PRODUCTION if charge else S.HOLD
+    if target not in INITIAL_STATUSES or order.pk is not None:
+        raise TransitionError(f"Order {order.pk} is not new: it cannot start in {target}.")
+    order.status = target
+    order.hold_reason = HoldReason.NONE if charge else reason
+    return target
 
 
 def order_lock(*, order_id: int) -> Order:
@@ -53,6 +98,29 @@ def order_transition(
     order.save(update_fields=["status", "hold_reason", "updated_at", *extra_fields])
     OrderEvent.objects.create(order=order, kind=kind, actor=actor, detail=detail)
     return order
+
+
+def order_sync_hold_reason(*, order: Order, actor: AbstractBaseUser | None, why: str = "") -> bool:
+    """Move a locked hold order to the reason the rule gives now, with an event; tell if it did.
+
+    `why` ends the event's detail (what changed the reason), when the caller knows it.
+    """
+    if order.status != S.HOLD:
+        return False
+    reason = order_hold_reason(order=order)
+    if reason == order.hold_reason:
+        return False
+    before = HoldReason(order.hold_reason).label if order.hold_reason else "none"
+    detail = f"Hold reason now {HoldReason(reason).label} (was {before})."
+    order_transition(
+        order=order,
+        target=S.HOLD,
+        kind=OrderEventKind.EDITED,
+        actor=actor,
+        detail=f"{detail} {why}".strip(),
+        hold_reason=reason,
+    )
+    return True
 
 
 def new_order_events(orders: list[Order], details: dict[int, list[tuple[str, str]]]) -> None:
