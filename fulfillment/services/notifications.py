@@ -25,7 +25,7 @@ from .orders import REFUND_TYPES, orders_flag_cart_refunded
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # over this: 413, stored truncated
-KEEP_UNAUTHENTICATED = 64 * 1024  # bodies of requests failing idpub/key checks keep this much
+KEEP_UNAUTHENTICATED = 4 * 1024  # bodies of requests failing idpub/key checks keep this much
 IDPUB_FORMAT = re.compile(r"[0-9]{6,9}")
 
 DETAIL_IDPUB_MISSING = (
