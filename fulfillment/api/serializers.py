@@ -6,8 +6,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from fulfillment import ecommerce_ids
+from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import Notification, Order, OrderEvent, Project
 from fulfillment.services.orders import EDITABLE_ON_HOLD
+
+MAX_ORDER_ID = 2**63 - 1  # the largest id the database can hold
+MAX_RELEASE = 1_000  # ids in one release request
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
@@ -49,12 +53,23 @@ class OrderSerializer(serializers.ModelSerializer):
             "events",
         ]
         read_only_fields = [f for f in fields if f not in EDITABLE_ON_HOLD]
+        extra_kwargs = {
+            "quantity": {
+                "min_value": 1,
+                "max_value": MAX_QUANTITY,
+                "error_messages": {"min_value": ERROR_QUANTITY, "max_value": ERROR_QUANTITY},
+            }
+        }
 
 
 class ReleaseSerializer(serializers.Serializer):
     """The hold orders to release."""
 
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ORDER_ID),
+        allow_empty=False,
+        max_length=MAX_RELEASE,
+    )
 
 
 class ReleaseResultSerializer(serializers.Serializer):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -19,6 +20,8 @@ from fulfillment.services.money import orders_release
 from fulfillment.services.orders import order_delete, order_update
 from fulfillment.services.projects import project_update
 
+from .filters import FilterBackend, NotificationFilter, OrderFilter
+from .permissions import AdminModelPermissions
 from .serializers import (
     NotificationSerializer,
     OrderSerializer,
@@ -27,31 +30,30 @@ from .serializers import (
     ReleaseSerializer,
 )
 
-ORDER_FILTERS = ("status", "hold_reason", "project", "external_order_id", "external_product_id")
+
+class ScopedView:
+    """What every API view shares: the admin's permissions, the caller's rows only."""
+
+    permission_classes = (AdminModelPermissions,)
+    filter_backends = (FilterBackend,)
 
 
-class OrderList(generics.ListAPIView):
+class OrderList(ScopedView, generics.ListAPIView):
     """List orders; filter by status, hold_reason, project, SamCart ids, is_test; search with q."""
 
     serializer_class = OrderSerializer
+    filterset_class = OrderFilter
 
     def get_queryset(self) -> QuerySet[Order]:
-        """Return the caller's orders, filtered by the query string."""
-        orders = Order.objects.for_user(self.request.user).select_related("project")
-        params = self.request.query_params
-        filters = {name: params[name] for name in ORDER_FILTERS if params.get(name)}
-        if params.get("is_test") in ("true", "false"):
-            filters["is_test"] = params["is_test"] == "true"
-        orders = orders.filter(**filters).prefetch_related("events__actor")
-        if params.get("q"):
-            q = params["q"]
-            orders = orders.filter(
-                Q(ship_name__icontains=q) | Q(customer_email__icontains=q) | Q(external_order_id=q)
-            )
-        return orders
+        """Return the caller's orders (filters are applied by `OrderFilter`)."""
+        return (
+            Order.objects.for_user(self.request.user)
+            .select_related("project")
+            .prefetch_related("events__actor")
+        )
 
 
-class OrderDetail(generics.RetrieveUpdateDestroyAPIView):
+class OrderDetail(ScopedView, generics.RetrieveUpdateDestroyAPIView):
     """Retrieve an order; change or delete it while it is on hold."""
 
     serializer_class = OrderSerializer
@@ -68,6 +70,9 @@ class OrderDetail(generics.RetrieveUpdateDestroyAPIView):
             )
         except ServiceError as error:
             raise ValidationError({"detail": str(error)}) from error
+        except DjangoValidationError as error:
+            detail = error.message_dict if hasattr(error, "error_dict") else error.messages
+            raise ValidationError(detail) from error
 
     def perform_destroy(self, instance: Order) -> None:
         """Delete through `order_delete`: status `deleted`, never a hard delete."""
@@ -77,17 +82,24 @@ class OrderDetail(generics.RetrieveUpdateDestroyAPIView):
             raise ValidationError({"detail": str(error)}) from error
 
 
-class OrderRelease(APIView):
-    """Release hold orders, oldest first while the balance covers each (SPEC §7)."""
+class OrderRelease(ScopedView, APIView):
+    """Release hold orders, oldest first while the balance covers each (SPEC §7).
+
+    Release spends the publisher's balance: it needs `change_order`, like the admin's action.
+    """
+
+    permission_action = "change"
+
+    def get_queryset(self) -> QuerySet[Order]:
+        """Scope to the caller (also tells the permission check the model: Order)."""
+        return Order.objects.for_user(self.request.user)
 
     @extend_schema(request=ReleaseSerializer, responses=ReleaseResultSerializer)
     def post(self, request: Request) -> Response:
         """Release the given ids of the caller's orders, per publisher."""
         serializer = ReleaseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        visible = Order.objects.for_user(request.user).filter(
-            pk__in=serializer.validated_data["ids"]
-        )
+        visible = self.get_queryset().filter(pk__in=serializer.validated_data["ids"])
         by_publisher: dict[int, list[int]] = defaultdict(list)
         for order_id, publisher_id in visible.values_list("pk", "publisher_id"):
             by_publisher[publisher_id].append(order_id)
@@ -109,7 +121,7 @@ class OrderRelease(APIView):
         return Response(body, status=status.HTTP_200_OK)
 
 
-class ProjectList(generics.ListAPIView):
+class ProjectList(ScopedView, generics.ListAPIView):
     """List the caller's projects."""
 
     serializer_class = ProjectSerializer
@@ -119,7 +131,7 @@ class ProjectList(generics.ListAPIView):
         return Project.objects.for_user(self.request.user)
 
 
-class ProjectDetail(generics.RetrieveUpdateAPIView):
+class ProjectDetail(ScopedView, generics.RetrieveUpdateAPIView):
     """Retrieve a project; change its eCommerceIDString (validated like the admin)."""
 
     serializer_class = ProjectSerializer
@@ -135,22 +147,18 @@ class ProjectDetail(generics.RetrieveUpdateAPIView):
         )
 
 
-class NotificationList(generics.ListAPIView):
-    """List the caller's notifications, newest first; filter by outcome and event_type."""
+class NotificationList(ScopedView, generics.ListAPIView):
+    """List the caller's notifications, newest first; filter by outcome, type, order id."""
 
     serializer_class = NotificationSerializer
+    filterset_class = NotificationFilter
 
     def get_queryset(self) -> QuerySet[Notification]:
-        """Scope to the caller and apply the filters."""
-        notifications = Notification.objects.for_user(self.request.user).prefetch_related("orders")
-        params = self.request.query_params
-        for name in ("outcome", "event_type"):
-            if params.get(name):
-                notifications = notifications.filter(**{name: params[name]})
-        return notifications
+        """Scope to the caller (filters are applied by `NotificationFilter`)."""
+        return Notification.objects.for_user(self.request.user).prefetch_related("orders")
 
 
-class NotificationDetail(generics.RetrieveAPIView):
+class NotificationDetail(ScopedView, generics.RetrieveAPIView):
     """Retrieve one of the caller's notifications."""
 
     serializer_class = NotificationSerializer
