@@ -194,7 +194,7 @@ def orders_release(
     with transaction.atomic():
         locked = publisher_lock(publisher_id=publisher.pk)
         orders = list(
-            Order.objects.select_for_update(of=("self",))
+            Order.objects.select_for_update(of=("self",), no_key=True)
             .select_related("project")
             .filter(publisher=locked, pk__in=list(order_ids))
             .order_by("created_at", "id")
@@ -230,7 +230,7 @@ def hold_orders_refresh(
     with transaction.atomic(savepoint=False):
         publisher_lock(publisher_id=publisher_id)
         orders = (
-            Order.objects.select_for_update(of=("self",))
+            Order.objects.select_for_update(of=("self",), no_key=True)
             .select_related("project")
             .filter(publisher_id=publisher_id, status=OrderStatus.HOLD)
             .order_by("created_at", "id")

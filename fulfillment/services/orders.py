@@ -92,6 +92,7 @@ def order_ship(*, order: Order, actor: AbstractBaseUser | None, tracking_number:
 
 
 REFUND_TYPES = frozenset({"refund", "partialrefund", "cancel"})
+REFUND_EVENT = 'SamCart sent "{type}" for this order: refunded in SamCart — delete?'
 
 
 def orders_flag_cart_refunded(
@@ -100,22 +101,27 @@ def orders_flag_cart_refunded(
     """Flag the publisher's orders of a refunded or cancelled SamCart order; return how many.
 
     Changes no status and no money (SPEC §6). When the body names products that match, only
-    those lines are flagged; otherwise every line of the SamCart order is.
+    those lines are flagged; otherwise every line of the SamCart order is. Takes the one lock
+    order of money: the publisher row, then the order rows oldest first (created_at, id), as a
+    release does, so a refund racing a release of the same orders waits instead of deadlocking.
     """
     if not order_id:
         return 0
     lines = Order.objects.filter(publisher_id=publisher_id, external_order_id=order_id)
-    named = lines.filter(external_product_id__in=product_ids)
-    targets = list((named if named.exists() else lines).filter(cart_refunded=False))
-    if not targets:
+    if not lines.exists():  # an unknown order id takes no lock
         return 0
-    Order.objects.filter(pk__in=[o.pk for o in targets]).update(cart_refunded=True)
-    OrderEvent.objects.bulk_create(
-        OrderEvent(
-            order=o,
-            kind=OrderEventKind.CART_REFUNDED,
-            detail=f'SamCart sent "{event_type}" for this order: refunded in SamCart — delete?',
+    with transaction.atomic(savepoint=False):
+        publisher_lock(publisher_id=publisher_id)
+        locked = list(
+            lines.select_for_update(of=("self",), no_key=True).order_by("created_at", "id")
         )
-        for o in targets
-    )
+        named = [o for o in locked if o.external_product_id in product_ids]
+        targets = [o for o in (named or locked) if not o.cart_refunded]
+        if not targets:
+            return 0
+        Order.objects.filter(pk__in=[o.pk for o in targets]).update(cart_refunded=True)
+        detail = REFUND_EVENT.format(type=event_type)
+        OrderEvent.objects.bulk_create(
+            OrderEvent(order=o, kind=OrderEventKind.CART_REFUNDED, detail=detail) for o in targets
+        )
     return len(targets)

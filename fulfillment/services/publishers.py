@@ -29,7 +29,7 @@ def publisher_create(*, name: str, email: str, **settings_fields: bool) -> Publi
 @transaction.atomic
 def publisher_rotate_key(*, publisher: Publisher, actor: AbstractBaseUser | None) -> Publisher:
     """Give the publisher a new key; the old one keeps working for 7 days."""
-    locked = Publisher.objects.select_for_update().get(pk=publisher.pk)
+    locked = Publisher.objects.select_for_update(no_key=True).get(pk=publisher.pk)
     locked.previous_notify_key = locked.notify_key
     locked.previous_key_valid_until = timezone.now() + PREVIOUS_KEY_GRACE
     locked.notify_key = new_notify_key()

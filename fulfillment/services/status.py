@@ -67,7 +67,11 @@ def order_initial_status(*, order: Order, covered: bool) -> str:
 
 def order_lock(*, order_id: int) -> Order:
     """Return the order row locked for update (the caller owns the transaction)."""
-    return Order.objects.select_for_update(of=("self",)).select_related("project").get(pk=order_id)
+    return (
+        Order.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("project")
+        .get(pk=order_id)
+    )
 
 
 def order_transition(

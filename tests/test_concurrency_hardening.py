@@ -1,0 +1,214 @@
+"""Issue 8, findings 13 and 14: the publisher lock and the one lock order, on PostgreSQL.
+
+Real threads, each on its own connection. No test sleeps or times anything: a thread is known
+to be blocked when PostgreSQL says its backend waits on a lock (`pg_stat_activity`), and what
+the test checks is what is committed at that moment, or that every thread finished without a
+deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test import Client
+
+from fulfillment.models import (
+    LedgerKind,
+    Notification,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderStatus,
+    Outcome,
+    Publisher,
+)
+from fulfillment.services.money import ledger_record, orders_release
+from fulfillment.services.notifications import notification_process
+from tests.factories import make_project, make_publisher, notify_path, sample
+from tests.invariants import assert_money_invariants, order_body
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+GIVE_UP = 60.0  # seconds before a wait is declared hung (a failure, never a measurement)
+
+
+def _backend_pid() -> int:
+    """Return the PostgreSQL backend of this thread's connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _wait_until_blocked(pids: dict[str, int], name: str, done: threading.Event) -> None:
+    """Return once backend `name` waits on a lock; fail if its thread ends or hangs instead."""
+    deadline = time.monotonic() + GIVE_UP
+    while time.monotonic() < deadline:
+        pid = pids.get(name)
+        if pid is not None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+                row = cursor.fetchone()
+            if row and row[0] == "Lock":
+                return
+        if done.is_set():
+            pytest.fail(f"{name} finished instead of waiting on a lock")
+        time.sleep(0.01)
+    pytest.fail(f"{name} never waited on a lock")
+
+
+class Worker(threading.Thread):
+    """A thread running `job` on its own connection; records its pid, result or exception."""
+
+    def __init__(self, name: str, pids: dict[str, int], job: Callable[[], object]) -> None:
+        super().__init__(name=name, daemon=True)
+        self.pids, self.job = pids, job
+        self.result: object = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.pids[self.name] = _backend_pid()
+            self.result = self.job()
+        except BaseException as error:  # reported to the test
+            self.error = error
+        finally:
+            self.done.set()
+            connections.close_all()
+
+    def outcome(self) -> object:
+        self.join(GIVE_UP)
+        assert not self.is_alive(), f"{self.name} hung"
+        if self.error is not None:
+            raise AssertionError(f"{self.name} raised {self.error!r}") from self.error
+        return self.result
+
+
+# Finding 13: the publisher lock must not block storing a notification (store first, §4).
+
+
+def _hold_publisher_lock(publisher: Publisher, *, plain: bool, locked, finish) -> Callable:
+    """Return a job that takes the publisher lock and keeps its transaction open until told."""
+
+    def job() -> None:
+        with transaction.atomic():
+            if plain:  # the control: what the code did before issue 8
+                Publisher.objects.select_for_update().get(pk=publisher.pk)
+            else:  # the product: a release takes the lock through `publisher_lock`
+                orders_release(publisher=publisher, order_ids=[], actor=None)
+            locked.set()
+            assert finish.wait(GIVE_UP)
+
+    return job
+
+
+@pytest.mark.parametrize(
+    ("plain", "stored_while_locked"),
+    [(False, True), (True, False)],
+    ids=["release-lock-lets-the-body-be-stored", "control-plain-for-update-blocks-the-insert"],
+)
+def test_a_notification_is_stored_while_the_publisher_row_is_locked(plain, stored_while_locked):
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "279813")
+    pids: dict[str, int] = {}
+    locked, finish = threading.Event(), threading.Event()
+    holder = Worker(
+        "holder", pids, _hold_publisher_lock(publisher, plain=plain, locked=locked, finish=finish)
+    )
+    holder.start()
+    assert locked.wait(GIVE_UP)
+    path = notify_path(publisher)
+    poster = Worker(
+        "poster",
+        pids,
+        lambda: Client().post(
+            path, data=order_body(order_id=1301), content_type="application/json"
+        ),
+    )
+    poster.start()
+    try:
+        # The poster is blocked: on the publisher lock while processing (after storing), or
+        # on the foreign-key check of the Notification insert (before storing).
+        _wait_until_blocked(pids, "poster", poster.done)
+        stored = Notification.objects.filter(publisher=publisher).exists()
+    finally:
+        finish.set()
+    holder.outcome()
+    response = poster.outcome()
+    assert stored is stored_while_locked
+    assert response.status_code == 200
+    assert response.json()["outcome"] == Outcome.CREATED
+    assert_money_invariants(publisher)
+
+
+# Finding 14: a Refund racing a release of the same orders follows the one lock order.
+
+
+def test_a_refund_racing_a_release_of_the_same_orders_does_not_deadlock():
+    publisher = make_publisher(balance="0.00")
+    make_project(publisher, "279813", unit_cost="10.00", shipping_cost="0")
+    make_project(publisher, "294010", unit_cost="10.00", shipping_cost="0")
+    body = order_body(order_id=35211874, product_id=279813, extra_products=((294010, 1),))
+    response = Client().post(notify_path(publisher), data=body, content_type="application/json")
+    assert response.json()["outcome"] == Outcome.CREATED
+    first, second = Order.objects.filter(publisher=publisher).order_by("id")
+    assert first.status == second.status == OrderStatus.HOLD
+    # Release takes rows oldest first: make the younger id the older order, so release locks
+    # `second` then `first`, while an UPDATE of both by id would take `first` first.
+    Order.objects.filter(pk=second.pk).update(created_at=first.created_at - timedelta(minutes=1))
+    ledger_record(publisher_id=publisher.pk, amount=Decimal("100.00"), kind=LedgerKind.DEPOSIT)
+    refund_body = json.loads(sample("refund"))
+    refund_body["products"].append({**refund_body["products"][0], "id": 294010})
+    refund = Notification.objects.create(
+        publisher=publisher,
+        raw_body=json.dumps(refund_body).encode(),
+        content_type="application/json",
+    )
+
+    pids: dict[str, int] = {}
+    blocker_has_row, finish_blocker = threading.Event(), threading.Event()
+
+    def blocker() -> None:
+        # A third transaction (say, staff editing the order) holds `second` for a moment, so
+        # the release and the refund both queue up behind it, the release first.
+        with transaction.atomic():
+            Order.objects.select_for_update().get(pk=second.pk)
+            blocker_has_row.set()
+            assert finish_blocker.wait(GIVE_UP)
+
+    holder = Worker("blocker", pids, blocker)
+    holder.start()
+    assert blocker_has_row.wait(GIVE_UP)
+    release = Worker(
+        "release",
+        pids,
+        lambda: orders_release(publisher=publisher, order_ids=[first.pk, second.pk], actor=None),
+    )
+    refunder = Worker("refund", pids, lambda: notification_process(notification=refund))
+    try:
+        release.start()
+        _wait_until_blocked(pids, "release", release.done)
+        refunder.start()
+        _wait_until_blocked(pids, "refund", refunder.done)
+    finally:
+        finish_blocker.set()
+    holder.outcome()
+    released = release.outcome()
+    answer = refunder.outcome()
+
+    assert sorted(o.pk for o in released.released) == [first.pk, second.pk]
+    assert (answer.status, answer.outcome) == (200, Outcome.IGNORED), answer.detail
+    for order in (first, second):
+        order.refresh_from_db()
+        assert (order.status, order.cart_refunded) == (OrderStatus.IN_PRODUCTION, True)
+        assert (
+            OrderEvent.objects.filter(order=order, kind=OrderEventKind.CART_REFUNDED).count() == 1
+        )
+    assert_money_invariants(publisher)
