@@ -7,13 +7,11 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from fulfillment.models import Outcome
-from fulfillment.services.notifications import (
-    MAX_BODY,
-    READY,
-    Incoming,
-    authenticate,
-    notification_receive,
+from fulfillment.services.notifications import MAX_BODY, Incoming, NotifyAnswer
+from fulfillment.services.throttle import (
+    WINDOW_SECONDS,
+    notification_receive_throttled,
+    notify_url_check_throttled,
 )
 
 TRUTHY = {"1", "true", "yes", "on"}
@@ -29,13 +27,15 @@ def _read_body(request: HttpRequest) -> tuple[bytes, int]:
     return body, max(announced, len(body))
 
 
-def _answer(
-    status: int, outcome: str, detail: str, notification_id: int | None = None
-) -> JsonResponse:
-    payload: dict[str, object] = {"outcome": outcome, "detail": detail}
-    if notification_id is not None:
-        payload["notification"] = notification_id
-    return JsonResponse(payload, status=status)
+def _answer(answer: NotifyAnswer) -> JsonResponse:
+    """Return the small JSON document SamCart shows in its integration log."""
+    payload: dict[str, object] = {"outcome": answer.outcome, "detail": answer.detail}
+    if answer.notification_id is not None:
+        payload["notification"] = answer.notification_id
+    response = JsonResponse(payload, status=answer.status)
+    if answer.status == 429:
+        response["Retry-After"] = str(WINDOW_SECONDS)
+    return response
 
 
 @csrf_exempt
@@ -45,26 +45,17 @@ def samcart_notify(request: HttpRequest) -> JsonResponse:
     """Receive one SamCart notification, or check a pasted URL on GET (stores nothing)."""
     idpub = request.GET.get("idpub", "")
     key = request.GET.get("key", "")
+    remote_addr = request.META.get("REMOTE_ADDR") or None
     if request.method == "GET":
-        _, refusal = authenticate(idpub=idpub, key=key)
-        if refusal is not None:
-            status = (
-                404
-                if refusal.outcome == Outcome.UNKNOWN_PUBLISHER or refusal.status == 400
-                else refusal.status
-            )
-            return _answer(status, refusal.outcome, refusal.detail)
-        return _answer(200, "ready", READY)
+        return _answer(notify_url_check_throttled(idpub=idpub, key=key, remote_addr=remote_addr))
     body, size = _read_body(request)
-    answer = notification_receive(
-        Incoming(
-            idpub=idpub,
-            key=key,
-            is_test=request.GET.get("test", "").lower() in TRUTHY,
-            body=body,
-            body_size=size,
-            content_type=request.META.get("CONTENT_TYPE", ""),
-            remote_addr=request.META.get("REMOTE_ADDR") or None,
-        )
+    incoming = Incoming(
+        idpub=idpub,
+        key=key,
+        is_test=request.GET.get("test", "").lower() in TRUTHY,
+        body=body,
+        body_size=size,
+        content_type=request.META.get("CONTENT_TYPE", ""),
+        remote_addr=remote_addr,
     )
-    return _answer(answer.status, answer.outcome, answer.detail, answer.notification_id)
+    return _answer(notification_receive_throttled(incoming))

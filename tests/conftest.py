@@ -22,6 +22,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Start every test with an empty cache (the Notify URL rate limit counts in it)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _publisher_with_demo_projects(balance: str):
     """A publisher with the demo projects' ids: 279813, 294010 and the bundle {294010}{298020}."""
     publisher = make_publisher(balance=balance)

@@ -1,0 +1,142 @@
+"""Rate limit of failed Notify URL checks (SPEC §4), on Django's shared cache.
+
+A fixed one-minute window per (client address, idpub) counts the requests that failed the
+`idpub`/key checks: 400 (malformed idpub), 404 (unknown idpub) and 403 (missing or wrong key),
+so the publisher-ID oracle is limited too. Once 10 failures are counted, further requests
+with a wrong key answer 429, store no notification, and only add one to the publisher's
+hourly `RefusedRequestTally`.
+
+Every request *reserves* a slot (an atomic `incr`) before it is stored and gives it back when
+its key was right, so concurrent requests can never store more than 10 refused rows a window.
+A request with the right key is never refused by the limit: past the limit its key is checked
+first (one indexed SELECT), so an attacker sharing SamCart's address (another SamCart account
+pointed at this idpub, a proxy in front of both) cannot shut the publisher's orders out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import time
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fulfillment.models import Outcome, Publisher, RefusedRequestTally
+
+from .notifications import (
+    IDPUB_FORMAT,
+    READY,
+    Incoming,
+    NotifyAnswer,
+    authenticate,
+    notification_receive,
+)
+
+FAILURE_LIMIT = 10  # failed checks per window, per client address and idpub
+WINDOW_SECONDS = 60
+KEY_CHECK_FAILURES = (403, 404)  # wrong key, unknown idpub (a malformed idpub is one too)
+DETAIL_TOO_MANY = (
+    "Too many requests with a wrong key or publisher ID came from this address in the last "
+    "minute, so this one was refused and not stored. Copy the full Notify URL from your "
+    "TrepStar account page and try again in a minute."
+)
+
+
+def _client_address(remote_addr: str | None) -> str | None:
+    """Return `remote_addr` when it is an IP address (what the tally can store), else None."""
+    try:
+        return str(ipaddress.ip_address(remote_addr or ""))
+    except ValueError:
+        return None
+
+
+def _bucket(*, remote_addr: str | None, idpub: str) -> str:
+    """Return the cache key counting this address's failures for this idpub in this window."""
+    # Every malformed idpub shares one bucket: varying garbage must not buy fresh windows.
+    named = idpub if IDPUB_FORMAT.fullmatch(idpub) else "malformed"
+    digest = hashlib.sha256(f"{remote_addr or '-'}|{named}".encode()).hexdigest()[:32]
+    return f"notify-failures:{digest}:{int(time.time()) // WINDOW_SECONDS}"
+
+
+def _reserve(bucket: str) -> int:
+    """Count one more request in `bucket` atomically and return the new count."""
+    try:
+        return cache.incr(bucket)
+    except ValueError:  # the window's first request
+        if cache.add(bucket, 1, timeout=WINDOW_SECONDS * 2):
+            return 1
+        return cache.incr(bucket)
+
+
+def _release(bucket: str) -> None:
+    """Give back the slot of a request whose checks passed (it was no failure)."""
+    with contextlib.suppress(ValueError):  # the window expired: nothing to give back
+        cache.decr(bucket)
+
+
+def refused_request_record(*, publisher: Publisher, remote_addr: str | None) -> None:
+    """Count one rate-limited request in the publisher's tally of the current hour."""
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    tally = RefusedRequestTally.objects.filter(publisher=publisher, hour=hour)
+    changes = {"count": F("count") + 1, "last_remote_addr": remote_addr, "last_at": now}
+    if tally.update(**changes):
+        return
+    try:
+        with transaction.atomic():
+            RefusedRequestTally.objects.create(
+                publisher=publisher, hour=hour, count=1, last_remote_addr=remote_addr, last_at=now
+            )
+    except IntegrityError:  # a concurrent request created the hour's row first
+        tally.update(**changes)
+
+
+def _too_many(*, incoming: Incoming, remote_addr: str | None) -> NotifyAnswer | None:
+    """Past the limit: return the 429 answer (counted, not stored), or None for a right key."""
+    publisher, refusal = authenticate(idpub=incoming.idpub, key=incoming.key)
+    if refusal is None:
+        return None
+    if publisher is not None:
+        refused_request_record(publisher=publisher, remote_addr=remote_addr)
+    return NotifyAnswer(429, Outcome.REJECTED, DETAIL_TOO_MANY)
+
+
+def notification_receive_throttled(incoming: Incoming) -> NotifyAnswer:
+    """Receive a POST to the Notify URL unless its address failed the checks too often."""
+    remote_addr = _client_address(incoming.remote_addr)
+    bucket = _bucket(remote_addr=remote_addr, idpub=incoming.idpub)
+    if _reserve(bucket) > FAILURE_LIMIT:
+        limited = _too_many(incoming=incoming, remote_addr=remote_addr)
+        if limited is not None:
+            return limited
+    answer = notification_receive(incoming)
+    if not _check_failed(incoming.idpub, answer.status):
+        _release(bucket)
+    return answer
+
+
+def notify_url_check_throttled(*, idpub: str, key: str, remote_addr: str | None) -> NotifyAnswer:
+    """Answer a GET of the Notify URL (a pasted-URL check); it stores nothing, even when limited.
+
+    A refusal answers 404 (unknown or malformed idpub) or 403 (bad key), as before.
+    """
+    remote_addr = _client_address(remote_addr)
+    bucket = _bucket(remote_addr=remote_addr, idpub=idpub)
+    over = _reserve(bucket) > FAILURE_LIMIT
+    _, refusal = authenticate(idpub=idpub, key=key)
+    if refusal is None:
+        _release(bucket)
+        return NotifyAnswer(200, "ready", READY)
+    if over:
+        return NotifyAnswer(429, Outcome.REJECTED, DETAIL_TOO_MANY)
+    status = 404 if refusal.status in (400, 404) else refusal.status
+    return NotifyAnswer(status, refusal.outcome, refusal.detail)
+
+
+def _check_failed(idpub: str, status: int) -> bool:
+    """Tell whether an answer was a failed idpub/key check (not a bad body of a good request)."""
+    return not IDPUB_FORMAT.fullmatch(idpub) or status in KEY_CHECK_FAILURES
