@@ -12,7 +12,11 @@ class FulfillmentConfig(AppConfig):
     verbose_name = "TrepStar fulfillment"
 
     def ready(self) -> None:
-        """Keep the staff and role groups' permissions current after every migrate."""
+        """Connect the post-migrate work, the project index hooks and the system checks."""
+        from fulfillment import checks  # noqa: F401 - registers the checks
         from fulfillment.services.accounts import groups_ensure_after_migrate
+        from fulfillment.signals import connect_post_migrate
 
+        # Keep the staff and role groups' permissions current after every migrate.
         post_migrate.connect(groups_ensure_after_migrate, sender=self)
+        connect_post_migrate(self)

@@ -4,24 +4,40 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from fulfillment import ecommerce_ids
 from fulfillment.models import Project
 from fulfillment.selectors import publisher_for_user, publishers_for_user
-from fulfillment.services.projects import project_save, project_shared_ids
+from fulfillment.services.projects import (
+    prices_check_confirmable,
+    project_prices_set,
+    project_save,
+    project_shared_ids,
+)
 
 from .base import PublisherScopedAdmin, is_staff_request, money_html, user_publisher_ids
 
 if TYPE_CHECKING:
     from django.db.models import Field
-    from django.forms import ModelForm
     from django.http import HttpRequest
 
 ADVANCED_HELP = (
     "Link this project to SamCart: every purchase of a product listed here becomes a TrepStar "
     f"order for this project. Example: {ecommerce_ids.EXAMPLE}"
 )
+PRICES_CONFIRMED_HELP = (
+    "Ticked, saving confirms these prices: hold orders of this project are re-priced and, "
+    "with the publisher's auto release, released. Untick to keep every order of this project "
+    "on hold (price not confirmed)."
+)
+PRICES_PENDING = (
+    "Pending: TrepStar has not confirmed this project's prices yet. Its orders wait on hold "
+    "(price not confirmed) and nothing is charged or produced until TrepStar confirms them."
+)
+PRICES_CONFIRMED = "Confirmed by TrepStar."
 SHARED_WARNING = (
     "SamCart product ID {id} is also listed by {projects}: a purchase of it creates one order "
     "for each of these projects (a bundle). Remove it from one of them if that is not meant."
@@ -36,20 +52,45 @@ def shared_warning(project: Project) -> list[str]:
     ]
 
 
+class ProjectForm(forms.ModelForm):
+    """The project form; for staff "prices confirmed" starts ticked: saving prices confirms."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Tick "prices confirmed" by default where the form has it (staff)."""
+        super().__init__(*args, **kwargs)
+        if "prices_confirmed" in self.fields:
+            self.initial["prices_confirmed"] = True
+            self.fields["prices_confirmed"].help_text = PRICES_CONFIRMED_HELP
+
+    def clean(self) -> dict[str, Any]:
+        """Refuse to confirm prices that are both zero."""
+        data = super().clean()
+        if data.get("prices_confirmed") and {"unit_cost", "shipping_cost"} <= data.keys():
+            try:
+                prices_check_confirmable(
+                    unit_cost=data["unit_cost"], shipping_cost=data["shipping_cost"]
+                )
+            except ValidationError as error:
+                self.add_error(None, error)
+        return data
+
+
 @admin.register(Project)
 class ProjectAdmin(PublisherScopedAdmin):
     """Projects: publishers set titles and SamCart ids; staff also set prices and owners."""
 
+    form = ProjectForm
     list_display = (
         "title",
         "publisher_name",
         "samcart_ids",
         "unit_price",
         "shipping_price",
+        "prices_confirmed",
         "is_active",
     )
     list_display_links = ("title",)
-    list_filter = ("is_active", "publisher")
+    list_filter = ("prices_confirmed", "is_active", "publisher")
     list_select_related = ("publisher",)
     search_fields = ("title", "ecommerce_id_string")
     staff_only_columns = ("publisher_name",)
@@ -77,6 +118,13 @@ class ProjectAdmin(PublisherScopedAdmin):
         """Show the shipping price per order as money."""
         return money_html(obj.shipping_cost)
 
+    @admin.display(description="prices")
+    def price_status(self, obj: Project | None) -> str:
+        """Say whether TrepStar confirmed the prices (the publisher's view of them)."""
+        if obj is not None and obj.prices_confirmed:
+            return PRICES_CONFIRMED
+        return PRICES_PENDING
+
     def _chooses_publisher(self, request: HttpRequest) -> bool:
         """Tell whether the form shows the publisher (staff, or a user of several publishers)."""
         return is_staff_request(request) or publishers_for_user(request.user).count() > 1
@@ -102,14 +150,14 @@ class ProjectAdmin(PublisherScopedAdmin):
     def _price_fields(request: HttpRequest) -> list[str]:
         """Return the price inputs for staff, or their read-only money displays."""
         if is_staff_request(request):
-            return ["unit_cost", "shipping_cost"]
-        return ["unit_price", "shipping_price"]
+            return ["unit_cost", "shipping_cost", "prices_confirmed"]
+        return ["price_status", "unit_price", "shipping_price"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
         """Prices are set by TrepStar staff; publishers read them."""
         fields = list(super().get_readonly_fields(request, obj))
         if not is_staff_request(request):
-            fields += ["unit_price", "shipping_price"]
+            fields += ["price_status", "unit_price", "shipping_price"]
         return fields
 
     def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> Any:
@@ -132,10 +180,28 @@ class ProjectAdmin(PublisherScopedAdmin):
         """Only staff delete projects (and only those without orders: orders protect them)."""
         return is_staff_request(request) and super().has_delete_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: Project, form: ModelForm, change: bool) -> None:
-        """Save through `project_save` (normalise, validate, re-index) and warn about bundles."""
+    def save_model(
+        self, request: HttpRequest, obj: Project, form: forms.ModelForm, change: bool
+    ) -> None:
+        """Save through the services and warn about bundles.
+
+        Staff save through `project_prices_set` (their form has the prices and the "prices
+        confirmed" box; hold orders follow, the message says how many); publishers through
+        `project_save`, which never touches prices or their confirmation.
+        """
         if not change and not self._chooses_publisher(request):
             obj.publisher = publisher_for_user(request.user)
-        project_save(project=obj)
+        if is_staff_request(request):
+            result = project_prices_set(
+                project=obj,
+                unit_cost=obj.unit_cost,
+                shipping_cost=obj.shipping_cost,
+                confirmed=obj.prices_confirmed,
+                actor=request.user,
+            )
+            if result.moved:
+                messages.info(request, result.message)
+        else:
+            project_save(project=obj, actor=request.user)
         for warning in shared_warning(obj):
             messages.warning(request, warning)

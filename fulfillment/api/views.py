@@ -143,7 +143,7 @@ class ProjectDetail(ScopedView, generics.RetrieveUpdateAPIView):
     def perform_update(self, serializer: ProjectSerializer) -> None:
         """Save through `project_update`, which re-indexes the SamCart ids."""
         serializer.instance = project_update(
-            project=serializer.instance, **serializer.validated_data
+            project=serializer.instance, actor=self.request.user, **serializer.validated_data
         )
 
 

@@ -3,17 +3,51 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 from fulfillment import ecommerce_ids
 
 from .base import CENT, ZERO, MoneyField, PublisherScopedQuerySet
 from .publishers import Publisher
 
+# Fields whose change moves index rows (the attnames too: bulk_update passes `publisher_id`).
+INDEXED_FIELDS = frozenset({"ecommerce_id_string", "publisher", "publisher_id"})
+
+
+def _sync_index(project_ids: list[int] | None, using: str) -> None:
+    """Re-index the given projects (all when None) through the one diff of the services."""
+    from fulfillment.services.project_index import projects_sync_cart_ids
+
+    projects_sync_cart_ids(project_ids=project_ids, using=using)
+
 
 class ProjectQuerySet(PublisherScopedQuerySet):
-    """Projects, scoped by publisher."""
+    """Projects, scoped by publisher; bulk writes keep the SamCart id index in step (§5).
+
+    `save()` is covered by the `post_save` hook (`fulfillment.signals`); these overrides cover
+    the writes that send no signal: `bulk_create`, `update` (and `bulk_update`, which calls it).
+    """
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Project]:
+        """Create the projects, then index them in the same transaction."""
+        with transaction.atomic(using=self.db, savepoint=False):
+            created = super().bulk_create(objs, *args, **kwargs)
+            ids = [p.pk for p in created if p.pk is not None]
+            # A backend that returns no pks: compare every project (two queries).
+            _sync_index(ids if len(ids) == len(created) else None, self.db)
+        return created
+
+    def update(self, **kwargs: Any) -> int:
+        """Update the rows; when an indexed field changes, re-index the rows it touched."""
+        if not INDEXED_FIELDS & kwargs.keys():
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            ids = list(self.values_list("pk", flat=True))
+            count = super().update(**kwargs)
+            _sync_index(ids, self.db)
+        return count
 
 
 class Project(models.Model):
@@ -71,7 +105,8 @@ class ProjectCartIdQuerySet(PublisherScopedQuerySet):
 class ProjectCartId(models.Model):
     """One SamCart product id of one project: the index that matching looks ids up in (§5).
 
-    Derived from `Project.ecommerce_id_string` by `services.project_sync_cart_ids`.
+    Derived from `Project.ecommerce_id_string`; kept in step on every write by
+    `services.project_index` (see `fulfillment.signals`).
     """
 
     publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="+")

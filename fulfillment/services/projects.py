@@ -1,29 +1,108 @@
-"""Project writes; they keep the SamCart id index (`ProjectCartId`) in step (SPEC §5)."""
+"""Project writes (SPEC §5, §7): validation, the SamCart id index, and prices.
+
+The index (`ProjectCartId`) follows every save through the model-level hooks of
+`fulfillment.signals` (see `services.project_index`). A change of a project's prices or of
+their confirmation re-prices its hold orders in the same transaction (`hold_orders_refresh`),
+so the list, the API, the account page and a release all see the new cost at once.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from fulfillment import ecommerce_ids
-from fulfillment.models import Project, ProjectCartId, Publisher
+from fulfillment.models import ZERO, Project, ProjectCartId, Publisher
+
+from .money import ReleaseResult, hold_orders_refresh, orders_release_all, publisher_lock
+from .project_index import projects_sync_cart_ids
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 EDITABLE_FIELDS = ("title", "ecommerce_id_string", "unit_cost", "shipping_cost", "is_active")
+PRICE_FIELDS = ("unit_cost", "shipping_cost", "prices_confirmed")
+PRICES_CONFIRMED_NOTE = "Prices confirmed."
+PRICES_UNCONFIRMED_NOTE = (
+    "Prices saved, not confirmed: orders of this project wait on hold (price not confirmed)."
+)
+ERROR_CONFIRM_FREE = (
+    "Set the prices before confirming them: $0.00 per copy and $0.00 per order would print "
+    "every order for free. Enter the prices, or untick “prices confirmed”."
+)
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """What saving a project's prices did to its hold orders."""
+
+    confirmed: bool
+    moved: bool = False  # whether the prices or their confirmation changed
+    repriced: int = 0
+    released: ReleaseResult | None = None
+
+    @property
+    def message(self) -> str:
+        """Say it for the person who saved the prices."""
+        parts = [PRICES_CONFIRMED_NOTE if self.confirmed else PRICES_UNCONFIRMED_NOTE]
+        s = "" if self.repriced == 1 else "s"
+        parts.append(f"{self.repriced} hold order{s} of this project updated.")
+        if self.released is not None:
+            parts.append(self.released.message)
+        return " ".join(parts)
 
 
 def project_sync_cart_ids(*, project: Project) -> None:
-    """Make the index rows of `project` match its eCommerceIDString exactly."""
-    wanted = set(ecommerce_ids.parse(project.ecommerce_id_string))
-    rows = ProjectCartId.objects.filter(project=project)
-    rows.exclude(external_id__in=wanted).delete()
-    rows.exclude(publisher_id=project.publisher_id).update(publisher_id=project.publisher_id)
-    present = set(rows.values_list("external_id", flat=True))
-    ProjectCartId.objects.bulk_create(
-        ProjectCartId(project=project, publisher_id=project.publisher_id, external_id=i)
-        for i in sorted(wanted - present)
-    )
+    """Make the index rows of `project` match its stored eCommerceIDString exactly."""
+    projects_sync_cart_ids(project_ids=[project.pk])
+
+
+def _stored_prices(*, project: Project) -> tuple[Decimal, Decimal, bool] | None:
+    """Return the prices and confirmation in the database (None for a new project)."""
+    if project.pk is None:
+        return None
+    stored = Project.objects.filter(pk=project.pk).values_list(*PRICE_FIELDS).first()
+    return stored  # type: ignore[return-value]
+
+
+def _prices_of(project: Project) -> tuple[Decimal, Decimal, bool]:
+    return project.unit_cost, project.shipping_cost, project.prices_confirmed
+
+
+def _project_write(*, project: Project, actor: AbstractBaseUser | None) -> PriceChange | None:
+    """Validate, normalise and save `project`; re-price its hold orders if prices moved.
+
+    Returns what the price change did, or None when no price or confirmation changed.
+    """
+    with transaction.atomic():
+        before = _stored_prices(project=project)
+        moved = before is not None and before != _prices_of(project)
+        if moved:
+            # The one lock order: the publisher first, then the project row, then its orders.
+            publisher_lock(publisher_id=project.publisher_id)
+        # Validate first, so a malformed eCommerceIDString is reported against its field (with
+        # any other field's errors) rather than as a bare error raised by `normalise`.
+        project.full_clean()
+        project.ecommerce_id_string = ecommerce_ids.normalise(project.ecommerce_id_string)
+        project.save()  # the post_save hook re-indexes the SamCart ids
+        if not moved:
+            return None
+        repriced = hold_orders_refresh(
+            publisher_id=project.publisher_id, project_id=project.pk, actor=actor
+        )
+        released = None
+        newly_confirmed = project.prices_confirmed and not before[2]  # type: ignore[index]
+        if newly_confirmed:
+            publisher = Publisher.objects.get(pk=project.publisher_id)
+            if publisher.auto_release:
+                released = orders_release_all(publisher=publisher, actor=actor)
+        return PriceChange(
+            confirmed=project.prices_confirmed, moved=True, repriced=repriced, released=released
+        )
 
 
 @transaction.atomic
@@ -32,8 +111,8 @@ def project_create(
     publisher: Publisher,
     title: str,
     ecommerce_id_string: str = "",
-    unit_cost: Decimal = Decimal("0.00"),
-    shipping_cost: Decimal = Decimal("0.00"),
+    unit_cost: Decimal = ZERO,
+    shipping_cost: Decimal = ZERO,
     is_active: bool = True,
     prices_confirmed: bool = False,
 ) -> Project:
@@ -53,27 +132,56 @@ def project_create(
     return project_save(project=project)
 
 
-@transaction.atomic
-def project_update(*, project: Project, **fields: Any) -> Project:
-    """Change the given fields of `project`, validate, save and re-index its SamCart ids."""
+def project_update(
+    *, project: Project, actor: AbstractBaseUser | None = None, **fields: Any
+) -> Project:
+    """Change the given fields of `project`, validate and save; hold orders follow its prices."""
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
     for name, value in fields.items():
         setattr(project, name, value)
-    return project_save(project=project)
+    return project_save(project=project, actor=actor)
 
 
-@transaction.atomic
-def project_save(*, project: Project) -> Project:
-    """Validate and save a new or changed project (admin forms call this) and re-index it."""
-    # Validate first, so a malformed eCommerceIDString is reported against its field (with
-    # any other field's errors) rather than as a bare error raised by `normalise`.
-    project.full_clean()
-    project.ecommerce_id_string = ecommerce_ids.normalise(project.ecommerce_id_string)
-    project.save()
-    project_sync_cart_ids(project=project)
+def project_save(*, project: Project, actor: AbstractBaseUser | None = None) -> Project:
+    """Validate and save a new or changed project (the admin's publisher path calls this).
+
+    The index follows the save. Should the prices or their confirmation have changed (a staff
+    script, a service call), the hold orders of the project are re-priced in the same
+    transaction; `project_prices_set` is the staff path that also reports what it did.
+    """
+    _project_write(project=project, actor=actor)
     return project
+
+
+def prices_check_confirmable(*, unit_cost: Decimal, shipping_cost: Decimal) -> None:
+    """Refuse to confirm prices that are both zero (an unset price is never confirmed)."""
+    if unit_cost == ZERO and shipping_cost == ZERO:
+        raise ValidationError({"prices_confirmed": ERROR_CONFIRM_FREE})
+
+
+def project_prices_set(
+    *,
+    project: Project,
+    unit_cost: Decimal,
+    shipping_cost: Decimal,
+    actor: AbstractBaseUser | None,
+    confirmed: bool = True,
+) -> PriceChange:
+    """Set a project's prices as TrepStar staff, confirmed unless `confirmed` is False (§7).
+
+    In one transaction: save (with any other change made to `project`), re-price its hold
+    orders (`hold_orders_refresh`: cost and hold reason, with events), and, when this confirms
+    the prices and the publisher has `auto_release`, release its hold orders oldest first.
+    """
+    if confirmed:
+        prices_check_confirmable(unit_cost=unit_cost, shipping_cost=shipping_cost)
+    project.unit_cost = unit_cost
+    project.shipping_cost = shipping_cost
+    project.prices_confirmed = confirmed
+    change = _project_write(project=project, actor=actor)
+    return change or PriceChange(confirmed=confirmed)
 
 
 def project_shared_ids(*, project: Project) -> dict[str, list[Project]]:
