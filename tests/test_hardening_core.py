@@ -8,23 +8,36 @@ findings 13 and 14 are in tests/test_concurrency_hardening.py (PostgreSQL).
 
 from __future__ import annotations
 
+import io
+import json
+import re
+from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 
 from fulfillment.models import (
     HoldReason,
     LedgerEntry,
+    Notification,
     Order,
     OrderEvent,
     OrderEventKind,
     OrderStatus,
+    Outcome,
     Project,
 )
+from fulfillment.services import notifications
 from fulfillment.services.money import deposit_record, orders_release
-from tests.factories import make_project, make_publisher, post_notify
+from fulfillment.services.notifications import notification_reprocess, reprocess_refusal
+from fulfillment.services.orders import order_delete, order_update
+from fulfillment.services.projects import project_create, project_update
+from tests.factories import make_project, make_publisher, post_notify, sample
 from tests.invariants import assert_money_invariants, dollars, order_body
 
 pytestmark = pytest.mark.django_db
@@ -48,9 +61,8 @@ def _details(order: Order, kind: str | None = None) -> list[str]:
 
 def test_an_unconfirmed_project_at_zero_holds_its_orders_whatever_the_balance(client):
     publisher = make_publisher(balance="500.00")
-    make_project(
-        publisher, "777001", unit_cost="0.00", shipping_cost="0.00", prices_confirmed=False
-    )
+    # As the admin saves a publisher's new project: no prices, nothing confirmed.
+    project_create(publisher=publisher, title="Free?", ecommerce_id_string="777001")
     order = _one_order(
         client, publisher, order_body(order_id=1001, product_id=777001, quantity=10_000)
     )
@@ -171,3 +183,296 @@ def test_refresh_leaves_charged_orders_alone(client):
     order.refresh_from_db()
     assert order.cost == dollars("7.00")
     assert_money_invariants(publisher)
+
+
+# Finding 10: billing replaces shipping only when no shipping field came at all.
+
+
+def _gift_body(order_id: int) -> bytes:
+    """A gift: the shipping address came, with the country mistyped; billing is in Austin."""
+    data = json.loads(order_body(order_id=order_id))
+    data["order"].update(
+        shipping_address="1 Gift Recipient Road",
+        shipping_city="Toronto",
+        shipping_state="ON",
+        shipping_zip="M5V 2T6",
+        shipping_country="Canda",
+    )
+    return json.dumps(data).encode()
+
+
+def test_an_incomplete_shipping_address_that_came_holds_instead_of_using_billing(client):
+    publisher = make_publisher(balance="100.00", use_billing_address=True)
+    make_project(publisher, "279813")
+    order = _one_order(client, publisher, _gift_body(1201))
+    assert (order.status, order.hold_reason) == (OrderStatus.HOLD, HoldReason.ADDRESS_INCOMPLETE)
+    assert (order.ship_street, order.ship_city, order.ship_country) == (
+        "1 Gift Recipient Road",
+        "Toronto",
+        "Canda",
+    )
+    assert not LedgerEntry.objects.filter(order=order).exists()
+    assert "(country)" in _details(order, OrderEventKind.HELD)[0]
+    assert_money_invariants(publisher)
+
+
+def test_billing_is_used_when_no_shipping_field_came(client):
+    publisher = make_publisher(balance="100.00", use_billing_address=True)
+    make_project(publisher, "279813")
+    data = json.loads(order_body(order_id=1202))
+    for key in list(data["order"]):
+        if key.startswith("shipping_"):
+            data["order"][key] = ""
+    order = _one_order(client, publisher, json.dumps(data).encode())
+    assert (order.status, order.ship_street, order.ship_city) == (
+        OrderStatus.IN_PRODUCTION,
+        "4410 Larkspur Lane",
+        "Austin",
+    )
+
+
+# Finding 17: one place for each rule.
+
+
+def test_each_charge_event_shows_the_balance_after_that_charge(client, funded_publisher):
+    post_notify(client, funded_publisher, sample("order_three_products"))
+    charged = [
+        detail
+        for detail in OrderEvent.objects.filter(kind=OrderEventKind.CHARGED)
+        .order_by("order_id")
+        .values_list("detail", flat=True)
+    ]
+    # $500 less 17.95, 3.20, 13.85 and 13.85, in the order they were paid.
+    assert charged == [
+        "Charged $17.95; balance now $482.05.",
+        "Charged $3.20; balance now $478.85.",
+        "Charged $13.85; balance now $465.00.",
+        "Charged $13.85; balance now $451.15.",
+    ]
+    assert_money_invariants(funded_publisher)
+
+
+def test_a_change_of_hold_reason_goes_through_the_status_writer_with_an_event(client):
+    publisher = make_publisher(balance="0.00")
+    make_project(publisher, "279813")
+    order = _one_order(client, publisher, order_body(order_id=1203, address=False))
+    assert order.hold_reason == HoldReason.ADDRESS_INCOMPLETE
+    order_update(order=order, actor=None, ship_street="12 Quay Street")
+    assert _details(order, OrderEventKind.EDITED)[-1] == (
+        "Hold reason now payment required (was address incomplete)."
+    )
+
+
+def test_address_completeness_is_one_rule_naming_what_is_missing():
+    from fulfillment.carts.base import Address
+    from fulfillment.services.money import order_address_complete
+
+    assert Address().missing_parts() == ("street", "city", "postal code", "country")
+    gift = Address(street="1 Gift Road", city="Toronto", postal_code="M5V", country="Canda")
+    assert gift.missing_parts() == ("country",)
+    assert not gift.is_complete()
+    order = Order(ship_street="1 Gift Road", ship_city="Toronto", ship_postal_code="M5V")
+    assert order_address_complete(order=order) is False
+    order.ship_country_code = "CA"
+    assert order_address_complete(order=order) is True
+
+
+SERVICES = Path(__file__).resolve().parent.parent / "fulfillment"
+STATUS_WRITE = re.compile(r"\.status\s*(,[^=\n]*)?=(?!=)|[(,]\s*status\s*=\s*OrderStatus\.")
+
+
+def test_only_the_status_module_assigns_an_order_status():
+    writers = [
+        f"{path.relative_to(SERVICES)}:{number}"
+        for path in SERVICES.rglob("*.py")
+        # models/ only declares constraints; migrations are history
+        if not {"migrations", "models"} & set(path.parts) and path.name != "status.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if STATUS_WRITE.search(line) and "filter(" not in line and "exclude(" not in line
+    ]
+    assert writers == []
+
+
+def test_the_cost_formula_is_written_once():
+    copies = [
+        f"{path.relative_to(SERVICES)}:{number}"
+        for path in SERVICES.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "unit_cost *" in line or "* project.unit_cost" in line
+    ]
+    assert len(copies) == 1, copies
+    assert copies[0].startswith("models/projects.py:")  # Project.cost_of
+
+
+# Finding 15: reprocess after a re-mapping must not charge the same SamCart line twice.
+
+
+def _remapped_world(client: Client):
+    publisher = make_publisher(balance="100.00")
+    almanac = make_project(publisher, "279813", title="Almanac")
+    post_notify(client, publisher, order_body(order_id=1001))
+    notification = Notification.objects.get()
+    first = Order.objects.get()
+    assert first.status == OrderStatus.IN_PRODUCTION
+    project_update(project=almanac, ecommerce_id_string="")
+    moved = make_project(publisher, "279813", title="Almanac, 2nd edition")
+    notification.refresh_from_db()
+    return publisher, notification, first, moved
+
+
+def test_reprocess_refuses_a_line_that_has_an_order_in_another_project(client):
+    publisher, notification, first, _ = _remapped_world(client)
+    before = (notification.outcome, notification.detail, notification.attempts)
+
+    answer = notification_reprocess(notification=notification)
+
+    assert answer.status == 409
+    assert answer.outcome == Outcome.CREATED
+    assert answer.detail == (
+        f"SamCart line 279813 of order 1001 already has order {first.pk} in project “Almanac”; "
+        "confirm to create another."
+    )
+    assert getattr(answer, "remapped_orders", None) == (first.pk,)
+    assert Order.objects.count() == 1
+    notification.refresh_from_db()
+    assert (notification.outcome, notification.detail, notification.attempts) == before
+    assert_money_invariants(publisher)
+
+
+def test_reprocess_creates_the_second_order_when_the_person_confirms(client):
+    publisher, notification, _, moved = _remapped_world(client)
+    answer = notification_reprocess(notification=notification, allow_remapped=True)
+    assert (answer.status, answer.outcome, answer.remapped_orders) == (200, Outcome.CREATED, ())
+    assert Order.objects.filter(project=moved).count() == 1
+    assert_money_invariants(publisher)
+
+
+def test_a_deleted_order_in_the_old_project_does_not_count(client):
+    publisher = make_publisher(balance="0.00")
+    old = make_project(publisher, "279813", title="Old")
+    post_notify(client, publisher, order_body(order_id=1002))
+    order_delete(order=Order.objects.get(), actor=None)
+    project_update(project=old, ecommerce_id_string="")
+    new = make_project(publisher, "279813", title="New")
+    answer = notification_reprocess(notification=Notification.objects.get())
+    assert (answer.status, answer.outcome) == (200, Outcome.CREATED)
+    assert Order.objects.filter(project=new).count() == 1
+
+
+def test_a_bundle_keeps_working_and_only_the_project_that_lost_the_id_counts(client):
+    publisher = make_publisher(balance="100.00")
+    workbook = make_project(publisher, "{294010}", title="Workbook")
+    make_project(publisher, "{294010}{298020}", title="Bundle")
+    post_notify(client, publisher, order_body(order_id=1003, product_id=294010))
+    notification = Notification.objects.get()
+    assert Order.objects.count() == 2
+
+    make_project(publisher, "294010", title="Poster")  # the bundle grows: one more order
+    answer = notification_reprocess(notification=notification)
+    assert (answer.status, answer.outcome) == (200, Outcome.CREATED), answer.detail
+    assert Order.objects.count() == 3
+
+    project_update(project=workbook, ecommerce_id_string="")
+    make_project(publisher, "294010", title="Workbook, 2nd edition")
+    answer = notification_reprocess(notification=notification)
+    workbook_order = Order.objects.get(project=workbook)
+    assert (answer.status, answer.remapped_orders) == (409, (workbook_order.pk,))
+    assert "“Workbook”" in answer.detail and "Bundle" not in answer.detail
+    assert Order.objects.count() == 3
+
+
+def test_the_first_processing_on_arrival_is_never_refused(client):
+    publisher = make_publisher(balance="100.00")
+    old = make_project(publisher, "279813", title="Old")
+    post_notify(client, publisher, order_body(order_id=1004))
+    project_update(project=old, ecommerce_id_string="")
+    make_project(publisher, "279813", title="New")
+    # A new notification for the same SamCart order (a resend after the re-mapping) is
+    # processed on arrival as before: exactly-once is per project.
+    response = post_notify(client, publisher, order_body(order_id=1004))
+    assert response.json()["outcome"] == Outcome.CREATED
+
+
+def test_the_command_refuses_remapped_lines_unless_allowed(client):
+    _, notification, _, moved = _remapped_world(client)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("reprocess_notifications", notification.pk, stdout=out, stderr=err)
+    assert Order.objects.filter(project=moved).count() == 0
+    assert "confirm to create another" in err.getvalue()
+    assert "refused" in out.getvalue()
+
+    call_command(
+        "reprocess_notifications", notification.pk, "--allow-remapped", stdout=out, stderr=err
+    )
+    assert Order.objects.filter(project=moved).count() == 1
+    assert "1 created" in out.getvalue()
+
+
+# Finding 16: a stored notification is never stranded.
+
+
+def _stuck(publisher, order_id: int, *, minutes: int = 2) -> Notification:
+    """A notification stored whose process died before processing it."""
+    stored = Notification.objects.create(
+        publisher=publisher,
+        raw_body=order_body(order_id=order_id),
+        content_type="application/json",
+        idpub_given=publisher.idpub,
+    )
+    Notification.objects.filter(pk=stored.pk).update(
+        received_at=timezone.now() - timedelta(minutes=minutes)
+    )
+    stored.refresh_from_db()
+    return stored
+
+
+def test_the_command_picks_stuck_notifications_by_default():
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "279813")
+    stuck = _stuck(publisher, 1601)
+    fresh = _stuck(publisher, 1602, minutes=0)
+    out = io.StringIO()
+    call_command("reprocess_notifications", stdout=out, stderr=io.StringIO())
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.outcome == Outcome.CREATED
+    assert fresh.outcome == Outcome.PENDING  # its first processing may still be running
+    assert Order.objects.get().notification_id == stuck.pk
+
+
+def test_a_stuck_notification_is_reprocessable_by_its_publisher():
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "279813")
+    stuck = _stuck(publisher, 1603)
+    assert reprocess_refusal(notification=stuck) == ""
+    assert notifications.notification_publisher_may_reprocess(notification=stuck)
+    assert Notification.objects.stuck().filter(pk=stuck.pk).exists()
+    answer = notification_reprocess(notification=stuck)
+    assert (answer.status, answer.outcome) == (200, Outcome.CREATED)
+
+
+def test_a_failed_reprocess_keeps_the_event_type_and_order_id(client, monkeypatch):
+    publisher = make_publisher(balance="100.00")
+    post_notify(client, publisher, order_body(order_id=1604))
+    stored = Notification.objects.get()
+    assert (stored.outcome, stored.event_type, stored.external_order_id) == (
+        Outcome.NO_MATCH,
+        "Order",
+        "1604",
+    )
+    make_project(publisher, "279813")
+
+    def explode(**kwargs: object) -> None:
+        raise RuntimeError("printer database unreachable")
+
+    monkeypatch.setattr(notifications, "orders_create_from_cart", explode)
+    answer = notification_reprocess(notification=stored)
+
+    assert (answer.status, answer.outcome) == (500, Outcome.ERROR)
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.event_type, stored.external_order_id) == (
+        Outcome.ERROR,
+        "Order",
+        "1604",
+    )
+    assert "printer database unreachable" in stored.detail

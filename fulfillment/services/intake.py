@@ -68,6 +68,45 @@ def existing_lines(*, publisher_id: int, order_id: str) -> dict[tuple[str, int],
     return {(product, project): status for product, project, status in rows}
 
 
+def remapped_orders(*, publisher_id: int, cart: CartNotification) -> list[Order]:
+    """Return the orders a reprocess would duplicate: same SamCart line, another project.
+
+    A line (SamCart order id + product id) counts when processing it now would create an order
+    in a matched project while the line already has an order (any status but `deleted`) in a
+    project that no longer matches it: the product was re-mapped since the first processing.
+    Orders in projects that still match (a bundle) never count.
+    """
+    if not cart.is_order:
+        return []
+    matches = matching_projects(publisher_id=publisher_id, product_ids=cart.product_ids)
+    rows = (
+        Order.objects.filter(
+            publisher_id=publisher_id,
+            source=SOURCE,
+            external_order_id=cart.order_id,
+            external_product_id__in=list(matches),
+        )
+        .select_related("project")
+        .order_by("id")
+    )
+    by_line: dict[str, list[Order]] = {}
+    for order in rows:
+        by_line.setdefault(order.external_product_id, []).append(order)
+    found: list[Order] = []
+    for product_id, projects in matches.items():
+        existing = by_line.get(product_id, [])
+        had = {order.project_id for order in existing}
+        matched = {project.pk for project in projects}
+        if matched <= had:
+            continue  # nothing new would be created for this line
+        found += [
+            order
+            for order in existing
+            if order.project_id not in matched and order.status != OrderStatus.DELETED
+        ]
+    return found
+
+
 def ship_to(*, cart: CartNotification, publisher: Publisher) -> Address:
     """Return the address to ship to (SPEC §6).
 

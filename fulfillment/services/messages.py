@@ -25,6 +25,9 @@ REFUND_FLAGGED = (
 )
 REFUND_NOTHING = 'SamCart event "{type}" for order {order}: no TrepStar order has that order ID.'
 DELETED_STAYS = " {count} line{s} you deleted stay{verb} deleted."
+REMAPPED_LINE = "SamCart line {product} of order {order} already has {orders}"
+REMAPPED_ORDER = "order {pk} in project “{project}”"
+REMAPPED = "{lines}; confirm to create another."
 HELD_PRICE_PENDING = (
     "On hold: TrepStar has not confirmed the prices of {project} yet. The order waits until "
     "they do, whatever the balance."
@@ -119,3 +122,18 @@ def refund(event_type: str, order_id: str, count: int) -> str:
     if count == 0:
         return REFUND_NOTHING.format(type=event_type, order=order_id or "(none)")
     return REFUND_FLAGGED.format(type=event_type, order=order_id, count=count, s=_plural(count))
+
+
+def remapped(orders: list[Order]) -> str:
+    """Name the existing orders of SamCart lines a reprocess would create a second order for."""
+    lines: dict[tuple[str, str], list[str]] = {}
+    for order in orders:
+        key = (order.external_order_id, order.external_product_id)
+        lines.setdefault(key, []).append(
+            REMAPPED_ORDER.format(pk=order.pk, project=order.project.title)
+        )
+    text = "; ".join(
+        REMAPPED_LINE.format(product=product, order=order_id, orders=" and ".join(named))
+        for (order_id, product), named in lines.items()
+    )
+    return REMAPPED.format(lines=text)

@@ -16,10 +16,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from fulfillment.carts import PayloadError, parse_samcart
-from fulfillment.models import Notification, Outcome, Publisher
+from fulfillment.models import REPROCESSABLE_OUTCOMES, Notification, Outcome, Publisher
+from fulfillment.models.notifications import STUCK_AFTER
 
 from . import messages
-from .intake import orders_create_from_cart
+from .intake import orders_create_from_cart, remapped_orders
 from .orders import REFUND_TYPES, orders_flag_cart_refunded
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ DETAIL_ERROR = (
     "reprocessed; nothing was created."
 )
 DETAIL_NOT_REPROCESSABLE = "This notification cannot be reprocessed: {why}."
+WHY_BEING_PROCESSED = "it is being processed now (it is stuck only after a minute)"
 READY = (
     "This Notify URL is ready for SamCart: paste it in SamCart under Settings → Integrations → "
     "Notify URL. Purchases will appear in TrepStar as orders."
@@ -68,6 +70,9 @@ class NotifyAnswer:
     outcome: str
     detail: str
     notification_id: int | None = None
+    # A reprocess refused because these orders already hold the same SamCart lines in other
+    # projects (the product was re-mapped): confirm with `allow_remapped=True` to go on.
+    remapped_orders: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,17 +154,28 @@ def notification_receive(incoming: Incoming) -> NotifyAnswer:
 
 
 def _finish(
-    notification: Notification, answer: NotifyAnswer, *, event_type: str, order_id: str
+    notification: Notification,
+    answer: NotifyAnswer,
+    *,
+    event_type: str | None,
+    order_id: str | None,
 ) -> NotifyAnswer:
-    """Record the outcome on the stored notification and return the answer naming it."""
+    """Record the outcome on the stored notification and return the answer naming it.
+
+    `None` for the event type or order id leaves what the row already holds.
+    """
+    known: dict[str, str] = {}
+    if event_type is not None:
+        known["event_type"] = event_type[:64]
+    if order_id is not None:
+        known["external_order_id"] = order_id[:64]
     Notification.objects.filter(pk=notification.pk).update(
         outcome=answer.outcome,
         detail=answer.detail,
         http_status=answer.status,
-        event_type=event_type[:64],
-        external_order_id=order_id[:64],
         processed_at=timezone.now(),
         attempts=F("attempts") + 1,
+        **known,
     )
     return NotifyAnswer(answer.status, answer.outcome, answer.detail, notification.pk)
 
@@ -200,11 +216,19 @@ def _process_atomic(notification: Notification) -> NotifyAnswer:
 
 
 def _fail(notification: Notification, error: Exception) -> NotifyAnswer:
-    """Mark the notification `error` with the reason; it stays reprocessable."""
+    """Mark the notification `error` with the reason; it stays reprocessable.
+
+    The event type and order id are kept: parsed again when the body parses, else left as the
+    row has them (a failed reprocess must not blank what an earlier pass recorded).
+    """
     logger.exception("Processing notification %s failed", notification.pk)
     reason = f"{type(error).__name__}: {str(error)[:200]}"
     answer = NotifyAnswer(500, Outcome.ERROR, DETAIL_ERROR.format(reason=reason))
-    return _finish(notification, answer, event_type="", order_id="")
+    try:
+        cart = parse_samcart(bytes(notification.raw_body), notification.content_type)
+    except Exception:  # the error being recorded matters, not this one
+        return _finish(notification, answer, event_type=None, order_id=None)
+    return _finish(notification, answer, event_type=cart.event_type, order_id=cart.order_id)
 
 
 def notification_process(*, notification: Notification) -> NotifyAnswer:
@@ -221,24 +245,76 @@ def notification_process(*, notification: Notification) -> NotifyAnswer:
         return _fail(notification, error)
 
 
+def notification_is_stuck(*, notification: Notification) -> bool:
+    """Tell whether it was stored over a minute ago and never processed (the process died)."""
+    return (
+        notification.outcome == Outcome.PENDING
+        and notification.received_at < timezone.now() - STUCK_AFTER
+    )
+
+
+def notification_publisher_may_reprocess(*, notification: Notification) -> bool:
+    """Tell whether its publisher (not only staff) may reprocess it: no_match, error, stuck."""
+    return notification.outcome in REPROCESSABLE_OUTCOMES or notification_is_stuck(
+        notification=notification
+    )
+
+
 def reprocess_refusal(*, notification: Notification) -> str:
-    """Return why `notification` cannot be reprocessed, or "" when it can."""
+    """Return why `notification` cannot be reprocessed, or "" when it can.
+
+    A stored notification is never stranded: one left without an outcome is reprocessable once
+    it is stuck (a minute after it arrived); before that its first processing may still run.
+    """
     if notification.publisher_id is None:
         return "it names no known publisher"
     if notification.body_truncated:
         return "its body was cut at the size limit"
     if notification.http_status == 403:
         return "its Notify URL key was wrong"
+    if notification.outcome == Outcome.PENDING and not notification_is_stuck(
+        notification=notification
+    ):
+        return WHY_BEING_PROCESSED
     return ""
 
 
-def notification_reprocess(*, notification: Notification) -> NotifyAnswer:
-    """Process a stored notification again; exactly-once makes this safe to repeat."""
+def _remapped_answer(notification: Notification) -> NotifyAnswer | None:
+    """Return the refusal of a reprocess that would duplicate a re-mapped line, or None."""
+    try:
+        cart = parse_samcart(bytes(notification.raw_body), notification.content_type)
+    except PayloadError:
+        return None  # processing rejects it and creates nothing
+    orders = remapped_orders(publisher_id=notification.publisher_id, cart=cart)
+    if not orders:
+        return None
+    return NotifyAnswer(
+        409,
+        notification.outcome,
+        messages.remapped(orders),
+        notification.pk,
+        remapped_orders=tuple(order.pk for order in orders),
+    )
+
+
+def notification_reprocess(
+    *, notification: Notification, allow_remapped: bool = False
+) -> NotifyAnswer:
+    """Process a stored notification again; exactly-once makes this safe to repeat.
+
+    Refused (409, nothing created, the notification unchanged) when it would create an order
+    for a SamCart line that already has one in another project, unless `allow_remapped`: the
+    person confirms that the same purchase is to be printed and charged again.
+    """
     why = reprocess_refusal(notification=notification)
     if why:
         return NotifyAnswer(
             409, notification.outcome, DETAIL_NOT_REPROCESSABLE.format(why=why), notification.pk
         )
+    if not allow_remapped:
+        refusal = _remapped_answer(notification)
+        if refusal is not None:
+            return refusal
     return notification_process(notification=notification)
 
 
