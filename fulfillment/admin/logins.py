@@ -1,4 +1,8 @@
-"""The staff page that creates a login acting for a publisher (user, group and link)."""
+"""Staff pages about the logins acting for a publisher: a new login, a login's role.
+
+A login is linked to a publisher only here, and always with a role (SPEC §3): a linked login
+is never left without rights, or with more than staff meant, by accident.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,16 @@ from typing import TYPE_CHECKING
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
+from django.shortcuts import get_object_or_404
 
-from fulfillment.services.accounts import publisher_user_create
+from fulfillment.services.accounts import (
+    Role,
+    publisher_user_create,
+    publisher_user_role_set,
+    publisher_user_unlink,
+    user_role,
+)
+from fulfillment.services.errors import ServiceError
 
 from .form_page import back_to_publisher, render_form_page, staff_publisher
 
@@ -18,13 +30,33 @@ if TYPE_CHECKING:
 
 USERNAME_TAKEN = "That username is taken."
 PASSWORDS_DIFFER = "The two passwords differ."
+ROLE_REQUIRED = "Choose what this login may do: manager or viewer."
+ROLE_HELP = (
+    "A manager spends the balance (releases orders) and changes orders and projects; a viewer "
+    "only reads. The role can be changed later from the publisher's page."
+)
+UNLINK = "unlink"
+
+
+def role_field(*, unlink: bool = False) -> forms.ChoiceField:
+    """Return the required role choice (radio buttons), optionally with "remove the link"."""
+    choices = [(role.value, role.label) for role in Role]
+    if unlink:
+        choices.append((UNLINK, "Remove — no longer acts for this publisher"))
+    return forms.ChoiceField(
+        choices=choices,
+        widget=forms.RadioSelect,
+        help_text=ROLE_HELP,
+        error_messages={"required": ROLE_REQUIRED},
+    )
 
 
 class PublisherLoginForm(forms.Form):
-    """A new login for a publisher's person."""
+    """A new login for a publisher's person, with its role."""
 
     username = forms.CharField(max_length=150)
     email = forms.EmailField(required=False)
+    role = role_field()
     password1 = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)
     password2 = forms.CharField(label="Password again", widget=forms.PasswordInput, strip=False)
 
@@ -50,6 +82,12 @@ class PublisherLoginForm(forms.Form):
         return data
 
 
+class LoginRoleForm(forms.Form):
+    """The role of an existing linked login, or removing its link."""
+
+    role = role_field(unlink=True)
+
+
 def publisher_login_view(
     model_admin: ModelAdmin, request: HttpRequest, object_id: str
 ) -> HttpResponse:
@@ -63,8 +101,12 @@ def publisher_login_view(
             username=data["username"],
             password=data["password1"],
             email=data["email"],
+            role=data["role"],
         )
-        messages.success(request, f"Login “{data['username']}” now acts for {publisher.name}.")
+        role = Role(data["role"])
+        messages.success(
+            request, f"Login “{data['username']}” now acts for {publisher.name} as {role}."
+        )
         return back_to_publisher(publisher)
     return render_form_page(
         model_admin,
@@ -74,4 +116,37 @@ def publisher_login_view(
         crumb="New login",
         intro="The person logs in at /admin/ and sees only this publisher's data.",
         submit_label="Create login",
+    )
+
+
+def publisher_login_role_view(
+    model_admin: ModelAdmin, request: HttpRequest, object_id: str, user_id: str
+) -> HttpResponse:
+    """Show and change the role of one login linked to the publisher (or remove the link)."""
+    publisher = staff_publisher(model_admin, request, object_id)
+    user = get_object_or_404(publisher.users.all(), pk=user_id if user_id.isdigit() else None)
+    current = user_role(user)
+    initial = {"role": current.value} if current else {}
+    form = LoginRoleForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        choice = form.cleaned_data["role"]
+        try:
+            if choice == UNLINK:
+                publisher_user_unlink(publisher=publisher, user=user)
+                messages.success(request, f"“{user}” no longer acts for {publisher.name}.")
+            else:
+                publisher_user_role_set(publisher=publisher, user=user, role=choice)
+                messages.success(request, f"“{user}” is now {Role(choice)} of {publisher.name}.")
+            return back_to_publisher(publisher)
+        except ServiceError as error:
+            form.add_error(None, str(error))
+    return render_form_page(
+        model_admin,
+        request,
+        publisher,
+        form,
+        crumb=f"Role of {user}",
+        intro=f"What “{user}” may do for {publisher.name}: now "
+        f"{current or 'no role (the login sees nothing)'}.",
+        submit_label="Save",
     )

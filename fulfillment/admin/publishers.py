@@ -4,29 +4,60 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin
-from django.contrib.auth import get_user_model
+from django.contrib import admin, messages
+from django.core import checks
+from django.db import DatabaseError
 from django.db.models import Count, Q, Sum
 from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
-from fulfillment.models import STAFF_GROUP, OrderStatus, Publisher
+from fulfillment.models import OrderStatus, Publisher
 from fulfillment.selectors import recent_ledger
+from fulfillment.services.accounts import logins_without_role, user_role
 from fulfillment.services.publishers import notify_url, publisher_save
 
 from .base import PublisherScopedAdmin, is_staff_request, money_html
 from .deposits import balance_entry_view
-from .logins import publisher_login_view
+from .logins import publisher_login_role_view, publisher_login_view
 
 if TYPE_CHECKING:
-    from django.db.models import ManyToManyField, QuerySet
-    from django.forms import Field, ModelForm
+    from collections.abc import Iterable
+
+    from django.apps import AppConfig
+    from django.db.models import QuerySet
+    from django.forms import ModelForm
     from django.http import HttpRequest, HttpResponse
     from django.urls import URLPattern
 
 HOLD = Q(orders__status=OrderStatus.HOLD, orders__is_test=False)
+NO_ROLE = "Logins acting for a publisher with no role (they see an empty admin): {names}."
+NO_ROLE_HINT = "Give each one a role (manager or viewer) from its publisher's page."
+
+
+def no_role_message() -> str | None:
+    """Name the linked logins that hold no role, or return None when every one has one."""
+    names = [user.get_username() for user in logins_without_role()]
+    return NO_ROLE.format(names=", ".join(names)) if names else None
+
+
+@checks.register(checks.Tags.security, checks.Tags.database)
+def check_linked_logins_have_a_role(
+    app_configs: Iterable[AppConfig] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: object,
+) -> list[checks.CheckMessage]:
+    """Warn about logins linked to a publisher without a role (`check --database default`)."""
+    if not databases:
+        return []
+    try:
+        message = no_role_message()
+    except DatabaseError:  # not migrated yet: `migrate` runs the checks before it migrates
+        return []
+    if message is None:
+        return []
+    return [checks.Warning(message, hint=NO_ROLE_HINT, id="fulfillment.W100")]
 
 
 @admin.register(Publisher)
@@ -43,16 +74,18 @@ class PublisherAdmin(PublisherScopedAdmin):
         "auto_release",
     )
     search_fields = ("name", "idpub", "email")
-    filter_horizontal = ("users",)
     change_form_template = "admin/fulfillment/publisher/change_form.html"
+    # Logins are linked on the "New login" page, always with a role, never by a raw widget.
     fieldsets = (
-        (None, {"fields": ("name", "email", "idpub", "balance_column", "users")}),
+        (None, {"fields": ("name", "email", "idpub", "balance_column")}),
         ("Notify URL", {"fields": ("notify_url_display", "key_rotation", "require_notify_key")}),
         ("Orders", {"fields": ("auto_release", "use_billing_address", "hold_column")}),
         ("Ledger", {"fields": ("ledger_table",)}),
     )
+    staff_fieldsets = (("Logins", {"fields": ("logins_table",)}),)
     readonly_fields = (
         "idpub",
+        "logins_table",
         "balance_column",
         "hold_column",
         "notify_url_display",
@@ -100,6 +133,31 @@ class PublisherAdmin(PublisherScopedAdmin):
             return "never rotated"
         return f"still accepted until {date_format(localtime(until), 'DATETIME_FORMAT')}"
 
+    @admin.display(description="logins acting for it")
+    def logins_table(self, obj: Publisher) -> str:
+        """List the linked logins with their role and a link to change it (staff only)."""
+        if obj.pk is None:
+            return "—"
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="{}">change role…</a></td></tr>',
+            (
+                (
+                    user.get_username(),
+                    user.email,
+                    _role_html(user),
+                    reverse("admin:fulfillment_publisher_login_role", args=[obj.pk, user.pk]),
+                )
+                for user in obj.users.order_by("username").prefetch_related("groups")
+            ),
+        )
+        return format_html(
+            '<table class="ts-events"><thead><tr><th>login</th><th>e-mail</th><th>role</th>'
+            '<th></th></tr></thead><tbody>{}</tbody></table><p><a href="{}">New login…</a></p>',
+            rows,
+            reverse("admin:fulfillment_publisher_login", args=[obj.pk]),
+        )
+
     @admin.display(description="latest entries")
     def ledger_table(self, obj: Publisher) -> str:
         """Show the latest ledger entries and a link to all of them."""
@@ -142,6 +200,21 @@ class PublisherAdmin(PublisherScopedAdmin):
         """Only staff delete publishers (those with projects or ledger entries are protected)."""
         return is_staff_request(request) and super().has_delete_permission(request, obj)
 
+    def get_fieldsets(self, request: HttpRequest, obj: Publisher | None = None) -> Any:
+        """Show staff the publisher's logins and their roles."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and is_staff_request(request):
+            return (*fieldsets, *self.staff_fieldsets)
+        return fieldsets
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Warn staff about linked logins that hold no role."""
+        if request.method == "GET" and is_staff_request(request):
+            _warn_no_role(request)
+        return super().changelist_view(request, extra_context)
+
     def save_model(
         self, request: HttpRequest, obj: Publisher, form: ModelForm, change: bool
     ) -> None:
@@ -157,20 +230,9 @@ class PublisherAdmin(PublisherScopedAdmin):
     ) -> HttpResponse:
         """Offer staff the deposit page and everyone the account page of the publisher."""
         extra = {"can_record_money": is_staff_request(request)}
+        if request.method == "GET" and extra["can_record_money"]:
+            _warn_no_role(request)
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
-
-    def formfield_for_manytomany(
-        self, db_field: ManyToManyField, request: HttpRequest, **kwargs: Any
-    ) -> Field | None:
-        """Offer publisher logins only (admin-flagged users who are not TrepStar staff)."""
-        if db_field.name == "users":
-            kwargs["queryset"] = (
-                get_user_model()
-                .objects.filter(is_staff=True, is_superuser=False)
-                .exclude(groups__name=STAFF_GROUP)
-                .order_by("username")
-            )
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_urls(self) -> list[URLPattern]:
         """Add the staff pages that record money and create publisher logins."""
@@ -180,8 +242,33 @@ class PublisherAdmin(PublisherScopedAdmin):
         login = self.admin_site.admin_view(
             lambda request, object_id: publisher_login_view(self, request, object_id)
         )
+        role = self.admin_site.admin_view(
+            lambda request, object_id, user_id: publisher_login_role_view(
+                self, request, object_id, user_id
+            )
+        )
         return [
             path("<path:object_id>/balance/", balance, name="fulfillment_publisher_balance"),
             path("<path:object_id>/login/", login, name="fulfillment_publisher_login"),
+            path(
+                "<path:object_id>/logins/<str:user_id>/role/",
+                role,
+                name="fulfillment_publisher_login_role",
+            ),
             *super().get_urls(),
         ]
+
+
+def _role_html(user: object) -> str:
+    """Show a login's role, or a warning when it holds none."""
+    role = user_role(user)
+    if role is None:
+        return format_html('<strong class="errornote">{}</strong>', "no role: sees nothing")
+    return str(role)
+
+
+def _warn_no_role(request: HttpRequest) -> None:
+    """Add a warning naming the linked logins that hold no role."""
+    message = no_role_message()
+    if message:
+        messages.warning(request, f"{message} {NO_ROLE_HINT}")

@@ -155,6 +155,17 @@ def publisher_user_role_set(
     return user
 
 
+@transaction.atomic
+def publisher_user_unlink(*, publisher: Publisher, user: AbstractBaseUser) -> AbstractBaseUser:
+    """Stop `user` acting for `publisher`; a login left acting for no one loses its role."""
+    if not publisher.users.filter(pk=user.pk).exists():
+        raise ServiceError(ERROR_NOT_LINKED.format(user=user, publisher=publisher))
+    publisher.users.remove(user)
+    if not user.publishers.exists():
+        user.groups.remove(*Group.objects.filter(name__in=ROLE_GROUPS))
+    return user
+
+
 def logins_without_role() -> QuerySet[AbstractBaseUser]:
     """Return the logins linked to a publisher that hold no role (they would see nothing)."""
     return (
