@@ -34,7 +34,7 @@ PRICES_CONFIRMED_HELP = (
     "on hold (price not confirmed)."
 )
 PRICES_PENDING = (
-    "Pending: TrepStar has not confirmed this project's prices yet. Its orders wait on hold "
+    "Pending: TrepStar has not confirmed the prices of this project yet. Its orders wait on hold "
     "(price not confirmed) and nothing is charged or produced until TrepStar confirms them."
 )
 PRICES_CONFIRMED = "Confirmed by TrepStar."

@@ -12,6 +12,7 @@ from django.db import transaction
 from fulfillment.models import LedgerKind, Publisher
 from fulfillment.services.accounts import groups_ensure, publisher_user_create, staff_user_create
 from fulfillment.services.money import ledger_record
+from fulfillment.services.project_index import projects_sync_cart_ids
 from fulfillment.services.projects import project_create
 from fulfillment.services.publishers import notify_url, publisher_create
 
@@ -53,6 +54,10 @@ class Command(BaseCommand):
             self._staff()
             for spec in PUBLISHERS:
                 self._publisher(spec)
+            # Whatever wrote projects before (a fixture, a data migration), the index matches.
+            repaired = projects_sync_cart_ids()
+        if repaired:
+            self.stdout.write(f"Repaired the SamCart id index of {len(repaired)} project(s).")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins (admin at /admin/):"))
         self.stdout.write(f"  TrepStar staff: {STAFF[0]} / {STAFF[1]}")
         for spec in PUBLISHERS:
