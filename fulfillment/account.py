@@ -1,4 +1,11 @@
-"""The account page (SPEC §9): publisher ID, Notify URL, key rotation, balance, hold orders."""
+"""The account page (SPEC §9): publisher ID, Notify URL, key rotation, balance, hold orders.
+
+It shows the secret Notify URL, so it is never cached (`Cache-Control: no-store, private`).
+Rotating the key changes the publisher's settings (`change_publisher`: managers and staff);
+*release all* spends the balance (`change_order`). A viewer sees the page read-only, and a POST
+without the permission answers 403. A POST or GET naming a publisher the login does not act
+for answers 404.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,21 @@ from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from fulfillment import ecommerce_ids
 from fulfillment.models import Publisher, is_trepstar_staff
-from fulfillment.selectors import hold_summary, publisher_for_account_page, recent_notifications
+from fulfillment.selectors import (
+    hold_summary,
+    publisher_for_account_page,
+    recent_notifications,
+    refused_requests,
+)
 from fulfillment.services.money import money, orders_release_all
 from fulfillment.services.publishers import PREVIOUS_KEY_GRACE, notify_url, publisher_rotate_key
 
@@ -24,7 +38,12 @@ KEY_ROTATED = (
     "New Notify URL key made. Paste the new URL into SamCart now; the previous one keeps "
     "working for {days} days."
 )
+NOT_YOURS = "No publisher with this ID is linked to your login."
+NO_PUBLISHER = "No publisher is linked to this login."
+MAY_NOT_ROTATE = "Your login may not make a new Notify URL key; ask a manager of your account."
+MAY_NOT_RELEASE = "Your login may not release orders; ask a manager of your account."
 RELEASE_PERMISSION = "fulfillment.change_order"
+ROTATE_KEY_PERMISSION = "fulfillment.change_publisher"
 
 
 def _account_url(publisher: Publisher, request: HttpRequest) -> str:
@@ -33,11 +52,21 @@ def _account_url(publisher: Publisher, request: HttpRequest) -> str:
     return f"{url}?publisher={publisher.idpub}" if is_trepstar_staff(request.user) else url
 
 
-def _publisher_or_404(request: HttpRequest) -> Publisher:
-    """Return the publisher a POST acts for: the user's own, or the one staff named."""
-    publisher = publisher_for_account_page(request.user, request.POST.get("publisher", ""))
+def _publisher_or_404(request: HttpRequest, idpub: str) -> Publisher | None:
+    """Return the publisher the request names (or the user's own); 404 for another one."""
+    publisher = publisher_for_account_page(request.user, idpub)
+    if publisher is None and idpub:
+        raise Http404(NOT_YOURS)
+    return publisher
+
+
+def _posted_publisher(request: HttpRequest, permission: str, refusal: str) -> Publisher:
+    """Return the publisher a POST acts for, after checking the user may do it."""
+    publisher = _publisher_or_404(request, request.POST.get("publisher", ""))
     if publisher is None:
-        raise Http404("No publisher is linked to this login.")
+        raise Http404(NO_PUBLISHER)
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(refusal)
     return publisher
 
 
@@ -51,17 +80,20 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "hold": hold,
         "hold_total": money(hold.total),
         "notifications": recent_notifications(publisher, limit=20),
+        "refused": refused_requests(publisher),
         "can_release": request.user.has_perm(RELEASE_PERMISSION),
+        "can_rotate": request.user.has_perm(ROTATE_KEY_PERMISSION),
         "example_ids": ecommerce_ids.EXAMPLE,
         "grace_days": PREVIOUS_KEY_GRACE.days,
     }
 
 
+@never_cache
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
     """Show the account page of the user's publisher (staff: `?publisher=<idpub>`)."""
-    publisher = publisher_for_account_page(request.user, request.GET.get("publisher", ""))
+    publisher = _publisher_or_404(request, request.GET.get("publisher", ""))
     context: dict[str, object] = {
         **admin.site.each_context(request),
         "title": "Account & Notify URL",
@@ -79,7 +111,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @require_POST
 def account_rotate_key(request: HttpRequest) -> HttpResponse:
     """Give the publisher a new Notify URL key; the previous one works for 7 more days."""
-    publisher = _publisher_or_404(request)
+    publisher = _posted_publisher(request, ROTATE_KEY_PERMISSION, MAY_NOT_ROTATE)
     publisher_rotate_key(publisher=publisher, actor=request.user)
     messages.success(request, KEY_ROTATED.format(days=PREVIOUS_KEY_GRACE.days))
     return HttpResponseRedirect(_account_url(publisher, request))
@@ -89,10 +121,7 @@ def account_rotate_key(request: HttpRequest) -> HttpResponse:
 @require_POST
 def account_release_all(request: HttpRequest) -> HttpResponse:
     """Release every order on hold that the balance covers, oldest first."""
-    publisher = _publisher_or_404(request)
-    if not request.user.has_perm(RELEASE_PERMISSION):
-        messages.error(request, "Your login may not release orders.")
-        return HttpResponseRedirect(_account_url(publisher, request))
+    publisher = _posted_publisher(request, RELEASE_PERMISSION, MAY_NOT_RELEASE)
     result = orders_release_all(publisher=publisher, actor=request.user)
     level = messages.WARNING if result.kept else messages.SUCCESS
     messages.add_message(request, level, result.message)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q, Sum
+from django.utils import timezone
 
 from fulfillment.models import (
     ZERO,
@@ -15,12 +17,16 @@ from fulfillment.models import (
     Order,
     OrderStatus,
     Publisher,
+    RefusedRequestTally,
     is_trepstar_staff,
 )
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
     from django.db.models import QuerySet
+
+
+REFUSED_PERIOD = timedelta(hours=24)  # the account page counts wrong-key requests this far back
 
 
 @dataclass(frozen=True)
@@ -47,16 +53,17 @@ def publisher_for_user(user: AbstractBaseUser | AnonymousUser) -> Publisher | No
 def publisher_for_account_page(
     user: AbstractBaseUser | AnonymousUser, idpub: str = ""
 ) -> Publisher | None:
-    """Return the publisher whose account page `user` sees.
+    """Return the publisher whose account page `user` sees, or None.
 
-    Staff may pick any publisher by `idpub`; a publisher user always gets their own (an
-    `idpub` naming another publisher is ignored, so it cannot reveal anything).
+    Without `idpub`: the user's own publisher (None for staff and unlinked logins). With one:
+    that publisher when staff ask or when the user acts for it, else None (the caller answers
+    404: never another publisher's page, and never the user's own one instead).
     """
-    if idpub and is_trepstar_staff(user):
+    if not idpub:
+        return publisher_for_user(user)
+    if is_trepstar_staff(user):
         return Publisher.objects.filter(idpub=idpub).first()
-    if idpub:
-        return publishers_for_user(user).filter(idpub=idpub).first() or publisher_for_user(user)
-    return publisher_for_user(user)
+    return publishers_for_user(user).filter(idpub=idpub).first()
 
 
 def hold_summary(publisher: Publisher) -> HoldSummary:
@@ -76,12 +83,51 @@ def hold_summary(publisher: Publisher) -> HoldSummary:
 
 
 def recent_notifications(publisher: Publisher, limit: int = 20) -> list[Notification]:
-    """Return the publisher's latest notifications, newest first, without their bodies."""
+    """Return the publisher's latest accepted notifications, newest first, without bodies.
+
+    Requests refused for a wrong key are left out (an attacker must not fill this list);
+    `refused_requests` counts them.
+    """
     return list(
         Notification.objects.for_publisher(publisher)
+        .accepted()
         .defer("raw_body")
         .order_by("-received_at", "-id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class RefusedRequests:
+    """Requests refused for a wrong key over a period: stored ones (403) and rate-limited ones."""
+
+    count: int
+    last_remote_addr: str | None
+    last_at: datetime | None
+
+
+def refused_requests(
+    publisher: Publisher, *, period: timedelta = REFUSED_PERIOD
+) -> RefusedRequests:
+    """Count the publisher's requests refused for a wrong key in the last `period`.
+
+    Rate-limited requests are tallied per hour, so their part covers whole hours.
+    """
+    since = timezone.now() - period
+    stored = (
+        Notification.objects.for_publisher(publisher).key_refused().filter(received_at__gte=since)
+    )
+    tallies = RefusedRequestTally.objects.for_publisher(publisher).filter(
+        hour__gte=since.replace(minute=0, second=0, microsecond=0)
+    )
+    count = stored.count() + (tallies.aggregate(n=Sum("count"))["n"] or 0)
+    latest = [
+        (n.received_at, n.remote_addr)
+        for n in stored.order_by("-received_at").only("received_at", "remote_addr")[:1]
+    ] + [(t.last_at, t.last_remote_addr) for t in tallies.order_by("-last_at")[:1]]
+    if not latest:
+        return RefusedRequests(count=count, last_remote_addr=None, last_at=None)
+    last_at, last_remote_addr = max(latest, key=lambda pair: pair[0])
+    return RefusedRequests(count=count, last_remote_addr=last_remote_addr, last_at=last_at)
 
 
 def order_events(order: Order) -> QuerySet:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
+from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
@@ -16,6 +19,7 @@ from fulfillment.services.money import ledger_record
 from fulfillment.services.notifications import notify_key_valid
 from fulfillment.services.publishers import notify_url
 from tests.admin_world import notify, order_body
+from tests.factories import notify_path
 
 pytestmark = pytest.mark.django_db
 
@@ -37,8 +41,12 @@ def test_page_shows_id_url_balance_hold_orders_and_steps(world, a_client):
     assert f'<strong id="publisher-id">{world.a.idpub}</strong>' in content
     url = notify_url(publisher=world.a).replace("&", "&amp;")
     assert f'value="{url}"' in content
-    assert 'id="copy-notify-url"' in content and "navigator.clipboard" in content
-    assert "execCommand" in content  # the fallback where the clipboard API is missing
+    assert 'id="copy-notify-url"' in content
+    assert '<script src="/static/fulfillment/account.js" defer></script>' in content
+    script = finders.find("fulfillment/account.js")
+    assert "navigator.clipboard" in Path(script).read_text()
+    # The fallback where the clipboard API is missing.
+    assert "execCommand" in Path(script).read_text()
     assert '<p class="ts-big" id="balance">$1.00</p>' in content
     assert "1 order · $7.00" in content
     assert "Plus 1 test order" in content
@@ -129,3 +137,97 @@ def test_selectors(world):
         Notification.objects.filter(publisher=world.b).order_by("-received_at", "-id")[1].pk,
     ]
     assert latest[0].outcome == Outcome.NO_MATCH
+
+
+# Issue 8: findings 1 (permissions), 17 (another publisher's idpub) and 3 (refused requests).
+
+
+def fresh_window() -> None:
+    """Start in a new rate-limit minute when less than 20 s are left of this one."""
+    left = 60 - time.time() % 60
+    if left < 20:
+        time.sleep(left + 0.05)
+
+
+def login_with(user, *codenames: str) -> Client:
+    """A client for `user` holding exactly these fulfillment permissions (no role group)."""
+    user.groups.clear()
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="fulfillment", codename__in=codenames)
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+VIEWER = ("view_publisher", "view_project", "view_order", "view_notification")
+
+
+def test_a_viewer_sees_the_page_read_only_and_its_posts_answer_403(world):
+    ledger_record(publisher_id=world.a.pk, amount=Decimal("10.00"), kind=LedgerKind.DEPOSIT)
+    viewer = login_with(world.a_user, *VIEWER)
+
+    content = viewer.get(reverse("account")).content.decode()
+    assert world.a.notify_key in content
+    assert 'id="rotate-key"' not in content and 'id="release-all"' not in content
+    assert "ask a manager of your account to make a new key" in content
+
+    assert viewer.post(reverse("account-rotate-key")).status_code == 403
+    assert viewer.post(reverse("account-release-all")).status_code == 403
+    assert Publisher.objects.get(pk=world.a.pk).notify_key == world.a.notify_key
+    assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.HOLD
+
+
+def test_rotating_the_key_needs_change_publisher(world):
+    releaser = login_with(world.a_user, *VIEWER, "change_order")
+    assert releaser.post(reverse("account-rotate-key")).status_code == 403
+    assert Publisher.objects.get(pk=world.a.pk).notify_key == world.a.notify_key
+
+    manager = login_with(world.a_user, *VIEWER, "change_publisher")
+    assert 'id="rotate-key"' in manager.get(reverse("account")).content.decode()
+    assert manager.post(reverse("account-rotate-key")).status_code == 302
+    assert Publisher.objects.get(pk=world.a.pk).notify_key != world.a.notify_key
+
+
+def test_a_post_naming_another_publisher_answers_404_and_changes_nothing(world, a_client):
+    ledger_record(publisher_id=world.a.pk, amount=Decimal("10.00"), kind=LedgerKind.DEPOSIT)
+    before = world.b_state()
+    for name in ("account-rotate-key", "account-release-all"):
+        for idpub in (world.b.idpub, "00000000", "not-an-id"):
+            response = a_client.post(reverse(name), {"publisher": idpub})
+            assert response.status_code == 404, (name, idpub)
+    assert world.b_state() == before
+    assert Publisher.objects.get(pk=world.a.pk).notify_key == world.a.notify_key  # not A's either
+    assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.HOLD
+    assert a_client.get(reverse("account"), {"publisher": world.b.idpub}).status_code == 404
+
+
+def test_naming_ones_own_publisher_still_works(world, a_client):
+    response = a_client.post(reverse("account-rotate-key"), {"publisher": world.a.idpub})
+    assert response.status_code == 302
+    assert Publisher.objects.get(pk=world.a.pk).notify_key != world.a.notify_key
+
+
+def test_wrong_key_requests_stay_out_of_the_last_20_and_are_counted(world, a_client):
+    fresh_window()
+    client = Client()
+    for n in range(25):
+        client.post(
+            notify_path(world.a, key=f"guess-{n}"),
+            data=b'{"type": "Order", "who": "flood-marker"}',
+            content_type="application/json",
+            REMOTE_ADDR="203.0.113.9",
+        )
+    content = a_client.get(reverse("account")).content.decode()
+
+    assert "No active project of publisher" in content  # the accepted ones are still listed
+    assert "The key in the Notify URL is missing or wrong" not in content  # refused ones are not
+    assert Notification.objects.filter(publisher=world.a, http_status=403).count() == 10
+    from fulfillment.models import RefusedRequestTally
+
+    tally = RefusedRequestTally.objects.get(publisher=world.a)
+    assert tally.count == 15
+    last = f"{tally.last_at:%H:%M}"
+    line = f"25 requests with a wrong key in the last 24 h, last from 203.0.113.9 at {last}."
+    assert line in content
+    assert "/admin/fulfillment/notification/?refused=1" in content
