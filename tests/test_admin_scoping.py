@@ -204,16 +204,18 @@ def test_new_project_of_a_publisher_gets_their_publisher(world, a_client):
     assert Project.objects.get(title="Mine").publisher == world.a
 
 
-def test_account_page_shows_only_own_publisher(world, a_client):
+def test_account_page_refuses_another_publisher(world, a_client):
+    """Naming a publisher the user is not linked to answers 404 (issue 8, finding 17)."""
     response = a_client.get(reverse("account"), {"publisher": world.b.idpub})
-    assert response.status_code == 200
-    assert world.a.idpub in response.content.decode()
+    assert response.status_code == 404
     assert_no_secrets(response, world.b_secrets)
     before = world.b_state()
-    a_client.post(reverse("account-rotate-key"), {"publisher": world.b.idpub})
-    a_client.post(reverse("account-release-all"), {"publisher": world.b.idpub})
+    for name in ("account-rotate-key", "account-release-all"):
+        response = a_client.post(reverse(name), {"publisher": world.b.idpub})
+        assert response.status_code == 404
     assert world.b_state() == before
-    assert Publisher.objects.get(pk=world.a.pk).notify_key != world.a.notify_key
+    assert Publisher.objects.get(pk=world.a.pk).notify_key == world.a.notify_key
+    assert world.a.idpub in a_client.get(reverse("account")).content.decode()
 
 
 def test_extra_model_permissions_do_not_widen_the_scope(world, a_client):

@@ -11,7 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core import checks
 from django.db import models
 from django.http import Http404
 from django.utils.formats import date_format
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 NOT_FOUND = "Nothing here: the object does not exist or belongs to another publisher."
+# No searchable field is longer than 255 characters; a longer search matches nothing, and a
+# very long one is a query the database may refuse (SQLite caps LIKE patterns at 50,000 bytes).
+MAX_SEARCH_LENGTH = 256
+SEARCH_TOO_LONG = f"Search for at most {MAX_SEARCH_LENGTH} characters."
 
 
 def is_staff_request(request: HttpRequest) -> bool:
@@ -117,6 +122,21 @@ class PublisherScopedAdmin(admin.ModelAdmin):
     staff_only_filters: tuple[str, ...] = ()
     list_per_page = 50
 
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        """Add to Django's admin checks: every staff-only name is a column or filter here.
+
+        A staff-only name that matches nothing hides nothing, and publishers then see the
+        column it was meant to hide (issue 8, finding 17).
+        """
+        errors = super().check(**kwargs)
+        columns = set(self.list_display)
+        filters = {_filter_name(f) for f in self.list_filter}
+        for name in set(self.staff_only_columns) - columns:
+            errors.append(_staff_only_error(self, "staff_only_columns", name, "E201"))
+        for name in set(self.staff_only_filters) - filters:
+            errors.append(_staff_only_error(self, "staff_only_filters", name, "E202"))
+        return errors
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         """Return only the rows the user may see (`for_user`)."""
         return super().get_queryset(request).for_user(request.user)
@@ -170,6 +190,15 @@ class PublisherScopedAdmin(admin.ModelAdmin):
             kwargs["queryset"] = scoped
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        """Search as Django does, but answer an over-long search with a message, not a query."""
+        if len(search_term) > MAX_SEARCH_LENGTH:
+            self.message_user(request, SEARCH_TOO_LONG, messages.WARNING)
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         """Hide staff-only columns from publishers."""
         columns = super().get_list_display(request)
@@ -183,6 +212,19 @@ class PublisherScopedAdmin(admin.ModelAdmin):
         if is_staff_request(request):
             return tuple(filters)
         return tuple(f for f in filters if _filter_name(f) not in self.staff_only_filters)
+
+
+def _staff_only_error(
+    model_admin: admin.ModelAdmin, attribute: str, name: str, code: str
+) -> checks.Error:
+    """Return the check error for a staff-only name that is not in the list."""
+    where = "list_display" if attribute == "staff_only_columns" else "list_filter"
+    return checks.Error(
+        f"{type(model_admin).__name__}.{attribute} names {name!r}, which is not in {where}: "
+        "publishers would see what it was meant to hide.",
+        obj=type(model_admin),
+        id=f"fulfillment.{code}",
+    )
 
 
 def _filter_name(spec: Any) -> str:

@@ -15,7 +15,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
 
     list_display = (
         "created_at",
-        "publisher",
+        "publisher_name",
         "kind",
         "amount_column",
         "order",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -16,17 +14,24 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from fulfillment.models import REPROCESSABLE_OUTCOMES, Notification, Outcome
-from fulfillment.services.notifications import notification_reprocess
+from fulfillment.models import Notification, Outcome
+from fulfillment.text import pretty_body
 
 from .base import (
     PublisherScopedAdmin,
     ReadOnlyAdminMixin,
     badge,
-    is_staff_request,
     short_datetime,
     titled,
 )
+from .notification_filters import (
+    REFUSED_PARAM,
+    KeyCheckFilter,
+    OutcomeFilter,
+    is_stuck,
+    refused_summary,
+)
+from .reprocess import confirmation_page, may_reprocess, reprocess_all
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -43,29 +48,7 @@ OUTCOME_TONES = {
     Outcome.ERROR: "warning",
     Outcome.PENDING: "production",
 }
-NOT_YOURS_TO_REPROCESS = (
-    "Notification #{pk} is “{outcome}”: you can reprocess notifications whose outcome is "
-    "“no project matched” or “error” (after fixing a project's eCommerceIDString)."
-)
-
-
-def pretty_body(raw: bytes, content_type: str) -> str:
-    """Return the body for people: indented JSON, form fields one per line, or escaped text."""
-    text = raw.decode("utf-8", errors="backslashreplace")
-    try:
-        return json.dumps(json.loads(raw.decode("utf-8")), indent=2, ensure_ascii=False)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        pass
-    if "form-urlencoded" in content_type.lower() and "=" in text:
-        pairs = parse_qsl(text, keep_blank_values=True)
-        if pairs:
-            return "\n".join(f"{key} = {value}" for key, value in pairs)
-    return text
-
-
-def may_reprocess(request: HttpRequest, notification: Notification) -> bool:
-    """Tell whether the user may reprocess it: staff any, publishers no_match and error only."""
-    return is_staff_request(request) or notification.outcome in REPROCESSABLE_OUTCOMES
+STUCK_BADGE = "stuck — reprocess it"
 
 
 @admin.register(Notification)
@@ -83,7 +66,8 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
     )
     list_display_links = ("received",)
     list_filter = (
-        "outcome",
+        KeyCheckFilter,
+        ("outcome", OutcomeFilter),
         ("event_type", titled(admin.AllValuesFieldListFilter, "SamCart event")),
         ("is_test", titled(admin.BooleanFieldListFilter, "test notification")),
         "publisher",
@@ -96,6 +80,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
     date_hierarchy = "received_at"
     actions = ("reprocess",)
     change_form_template = "admin/fulfillment/notification/change_form.html"
+    change_list_template = "admin/fulfillment/notification/change_list.html"
     fieldsets = (
         (None, {"fields": ("received_at", "outcome_column", "detail", "linked_orders")}),
         ("What SamCart sent", {"fields": ("event", "external_order_id", "body")}),
@@ -151,7 +136,9 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
 
     @admin.display(description="outcome", ordering="outcome")
     def outcome_column(self, obj: Notification) -> str:
-        """Show the outcome as a coloured label."""
+        """Show the outcome as a coloured label; "stuck" when it was never processed."""
+        if is_stuck(obj):
+            return badge(STUCK_BADGE, "warning")
         return badge(obj.get_outcome_display(), OUTCOME_TONES.get(obj.outcome, "production"))
 
     @admin.display(description="detail")
@@ -200,28 +187,18 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
         """Let staff and publishers with the change permission reprocess notifications."""
         return request.user.has_perm("fulfillment.change_notification")
 
-    def _reprocess_one(self, request: HttpRequest, notification: Notification) -> None:
-        """Reprocess one notification (if allowed) and report the answer."""
-        if not may_reprocess(request, notification):
-            outcome = notification.get_outcome_display()
-            self.message_user(
-                request,
-                NOT_YOURS_TO_REPROCESS.format(pk=notification.pk, outcome=outcome),
-                messages.WARNING,
-            )
-            return
-        answer = notification_reprocess(notification=notification)
-        label = Outcome(answer.outcome).label if answer.outcome in Outcome.values else "—"
-        level = messages.SUCCESS if answer.status < 300 else messages.WARNING
-        self.message_user(
-            request, f"Notification #{notification.pk}: {label}. {answer.detail}", level
-        )
-
     @admin.action(description="Reprocess selected notifications", permissions=["reprocess"])
-    def reprocess(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        """Process the chosen notifications again; exactly-once makes this safe to repeat."""
-        for notification in queryset.order_by("received_at", "id"):
-            self._reprocess_one(request, notification)
+    def reprocess(
+        self, request: HttpRequest, queryset: QuerySet[Notification]
+    ) -> HttpResponse | None:
+        """Process the chosen notifications again; ask first before a line gets a second order."""
+        waiting = reprocess_all(self, request, queryset.order_by("received_at", "id"))
+        if not waiting:
+            return None
+        changelist = request.get_full_path()
+        return confirmation_page(
+            self, request, waiting, form_action=changelist, cancel_url=changelist, as_action=True
+        )
 
     def get_urls(self) -> list[URLPattern]:
         """Add the reprocess button of the notification page."""
@@ -232,12 +209,28 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
         ]
 
     def reprocess_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """Reprocess one notification from its page, then show the page again."""
+        """Reprocess one notification from its page (asking first when needed), then show it."""
         if not self.has_reprocess_permission(request):
             raise PermissionDenied
         notification = get_object_or_404(self.get_queryset(request), pk=pk)
-        self._reprocess_one(request, notification)
-        return HttpResponseRedirect(reverse("admin:fulfillment_notification_change", args=[pk]))
+        waiting = reprocess_all(self, request, [notification])
+        page = reverse("admin:fulfillment_notification_change", args=[pk])
+        if waiting:
+            return confirmation_page(
+                self, request, waiting, form_action=request.path, cancel_url=page, as_action=False
+            )
+        return HttpResponseRedirect(page)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Say how many requests were refused for a wrong key (they are one filter away)."""
+        extra = {
+            "refused": refused_summary(request),
+            "showing_refused": request.GET.get(REFUSED_PARAM) == "1",
+            "refused_param": REFUSED_PARAM,
+        }
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
 
     def change_view(
         self,

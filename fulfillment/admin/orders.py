@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import date_format
@@ -27,10 +28,12 @@ from .base import (
     money_html,
     short_datetime,
 )
+from .order_form import HoldOrderForm, quantity_field_options
 from .shipping import ship_view
 
 if TYPE_CHECKING:
-    from django.db.models import QuerySet
+    from django.db.models import Field, QuerySet
+    from django.forms import Field as FormField
     from django.forms import ModelForm
     from django.http import HttpRequest, HttpResponse
     from django.urls import URLPattern
@@ -107,6 +110,7 @@ class OrderAdmin(PublisherScopedAdmin):
     search_help_text = "Search by customer name or email, SamCart order ID or product ID."
     actions = ("release_orders", "delete_orders", "ship_orders")
     change_form_template = "admin/fulfillment/order/change_form.html"
+    form = HoldOrderForm
 
     @admin.display(description="order", ordering="id")
     def number(self, obj: Order) -> str:
@@ -245,14 +249,23 @@ class OrderAdmin(PublisherScopedAdmin):
         """Only TrepStar staff mark orders as shipped."""
         return is_staff_request(request)
 
+    def formfield_for_dbfield(
+        self, db_field: Field, request: HttpRequest, **kwargs: Any
+    ) -> FormField | None:
+        """Limit the quantity to 1..MAX_QUANTITY, as the intake and the API do."""
+        if db_field.name == "quantity":
+            kwargs.update(quantity_field_options())
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_model(self, request: HttpRequest, obj: Order, form: ModelForm, change: bool) -> None:
-        """Save through `order_update`, which recomputes the cost and records the edit."""
-        fields = {name: form.cleaned_data[name] for name in EDITABLE_ON_HOLD}
+        """Save what changed through `order_update`, which recomputes the cost and records it."""
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
         try:
             order_update(order=obj, actor=request.user, **fields)
-        except ServiceError as error:
+        except (ServiceError, ValidationError) as error:
             request._order_not_saved = True
-            messages.error(request, str(error))
+            text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            messages.error(request, text)
 
     def log_change(self, request: HttpRequest, obj: Order, message: Any) -> Any:
         """Log the change only when the order was saved."""
