@@ -3,6 +3,8 @@
 import logging
 import re
 
+from gunicorn import glogging
+
 # A `key=` (or `notify_key=`…) parameter wherever it starts: after `?` or `&`, at the start of a
 # bare query string, or percent-encoded inside another URL (`%26key%3D…`).
 _KEY_PARAM = re.compile(
@@ -32,3 +34,16 @@ class RedactNotifyKeyFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class GunicornLogger(glogging.Logger):
+    """Gunicorn's logger with every line redacted: the access log's request line, query string
+    and referer, and error-log lines that quote a request (`logger_class` in gunicorn.conf.py).
+    """
+
+    def setup(self, cfg: object) -> None:
+        """Set gunicorn's handlers up, then filter both of its loggers (once, also on reload)."""
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            if not any(isinstance(f, RedactNotifyKeyFilter) for f in log.filters):
+                log.addFilter(RedactNotifyKeyFilter())
