@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.admin_world import World
+from tests.admin_world import World, notify, order_body
+from tests.factories import make_project, make_publisher, make_publisher_user
+from tests.test_browser_admin import CHROMIUM, PASSWORD
+from tests.test_browser_admin import browser as browser
+from tests.test_browser_admin import login as browser_login
+from tests.test_browser_admin import site as site
 
 pytestmark = pytest.mark.django_db
 
@@ -90,8 +96,6 @@ def test_every_html_page_has_a_strict_policy_and_no_inline_script(world):
         parser = InlineCode()
         parser.feed(response.content.decode())
         assert parser.found == [], f"{name}: {parser.found} would be blocked"
-        if name == "browsable API":
-            continue  # DRF's own page: its code-highlighting <style> is blocked (cosmetic only)
         nonces = set(parser.style_nonces)
         allowed = {s.removeprefix("'nonce-").removesuffix("'") for s in policy["style-src"]}
         assert nonces <= allowed, f"{name}: a <style> without this response's nonce"
@@ -139,3 +143,40 @@ def test_schema_is_served_to_a_login_with_a_token(world):
     response = Client().get(reverse("api-schema"), HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 200
     assert b"/api/v1/orders/" in response.content
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's /usr/bin/chromium")
+def test_chromium_reports_no_policy_violation_on_the_admin_and_account_pages(browser, site):
+    """The policy is enforced by a real browser: no page of ours trips it."""
+    publisher = make_publisher(name="Strict Press")
+    make_project(publisher, "279813", title="Strict Almanac")
+    hold = notify(publisher, order_body(order_id="55550001")).orders.get()
+    make_publisher_user(publisher, "strict", PASSWORD)
+    violations: list[str] = []
+    page = browser_login(browser, site, "strict")
+    page.on(
+        "console",
+        lambda m: (
+            violations.append(f"{page.url}: {m.text}") if "Security Policy" in m.text else None
+        ),
+    )
+    page.on("pageerror", lambda error: violations.append(f"{page.url}: {error}"))
+    for path in (
+        "/admin/",
+        "/admin/fulfillment/order/",
+        f"/admin/fulfillment/order/{hold.pk}/change/",
+        "/admin/fulfillment/project/add/",
+        "/admin/fulfillment/notification/",
+        "/account/",
+        "/api/v1/orders/",
+    ):
+        response = page.goto(path)
+        assert response.status == 200, path
+        page.wait_for_load_state("load")
+    page.goto("/account/")
+    page.click("#copy-notify-url")
+    page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
+    page.context.close()
+    assert violations == []
