@@ -67,12 +67,14 @@ def order_body(
     quantity: int = 1,
     address: bool = True,
     billing: bool = True,
+    shipping: bool = True,
     extra_products: tuple[tuple[int | str, int], ...] = (),
 ) -> bytes:
     """Return a SamCart Order body (from the `order_products_array` sample) with new values.
 
     `address=False` drops the shipping street (an incomplete address); `billing=False` empties
-    the billing address too.
+    the billing address too; `shipping=False` sends no shipping field at all (a product that
+    collects none: the only case where the billing address may be used, SPEC §6).
     """
     data = json.loads(sample("order_products_array"))
     data["order"]["id"] = order_id
@@ -84,6 +86,9 @@ def order_body(
         data["products"].append(product)
     if not address:
         data["order"]["shipping_address"] = ""
+    if not shipping:
+        for key in [k for k in data["order"] if k.startswith("shipping_")]:
+            data["order"][key] = ""
     if not billing:
         for key in ("billing_address", "billing_city", "billing_zip", "billing_country"):
             data["customer"][key] = ""

@@ -33,7 +33,7 @@ from fulfillment.services.money import (
 )
 from fulfillment.services.notifications import Incoming, notification_receive
 from fulfillment.services.orders import order_delete, order_ship, order_update
-from fulfillment.services.projects import project_update
+from fulfillment.services.projects import project_prices_set, project_update
 from tests.factories import make_project, make_publisher
 from tests.invariants import assert_money_invariants, order_body
 
@@ -43,13 +43,17 @@ CENT = Decimal("0.01")
 ORDER_IDS = itertools.count(1)
 
 # Project title → (eCommerceIDString, unit cost, shipping cost). SamCart product "B" is listed
-# by two projects (a bundle), "Z" is free, and "N" (in `new_order`) matches nothing.
+# by two projects (a bundle), "Z" is free, "D" is a draft whose prices TrepStar has not
+# confirmed yet (its orders hold with `price_pending` until `confirm_prices`), and "N" (in
+# `new_order`) matches nothing.
 PROJECTS = {
     "Almanac": ("{A}", "6.50", "4.95"),
     "Workbook": ("{B}", "3.20", "0.00"),
     "Bundle": ("{B}{C}", "8.90", "4.95"),
     "Free": ("{Z}", "0.00", "0.00"),
+    "Draft": ("{D}", "2.00", "1.00"),
 }
+UNCONFIRMED = frozenset({"Draft"})
 
 
 def dollars(low: int, high: int) -> st.SearchStrategy[Decimal]:
@@ -89,6 +93,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.lines: dict[int, Line] = {}
         self.prices: dict[str, tuple[Decimal, Decimal]] = {}
         self.projects: dict[str, Project] = {}
+        self.confirmed: dict[str, bool] = {}
         self.sent: list[tuple[bytes, bool]] = []
 
     # Model helpers
@@ -96,6 +101,12 @@ class MoneyMachine(RuleBasedStateMachine):
     def cost(self, project: str, quantity: int) -> Decimal:
         unit, shipping = self.prices[project]
         return unit * quantity + shipping
+
+    def reason(self, line: Line) -> str:
+        """The one hold-reason rule: price pending, else address incomplete, else payment."""
+        if not self.confirmed[line.project]:
+            return HoldReason.PRICE_PENDING
+        return HoldReason.PAYMENT_REQUIRED if line.complete else HoldReason.ADDRESS_INCOMPLETE
 
     def ids(self, status: str | None = None) -> list[int]:
         return sorted(pk for pk, line in self.lines.items() if status in (None, line.status))
@@ -107,6 +118,8 @@ class MoneyMachine(RuleBasedStateMachine):
             line = self.lines[pk]
             if line.status != S.HOLD or line.test or not line.complete:
                 continue
+            if not self.confirmed[line.project]:
+                continue  # never charged, and blocks no younger order
             cost = self.cost(line.project, line.quantity)
             if not can_pay(self.balance, cost):
                 blocked = True
@@ -119,7 +132,11 @@ class MoneyMachine(RuleBasedStateMachine):
     def payable_queue(self) -> list[int]:
         """Return the hold orders a release would consider: real, complete address."""
         return [
-            pk for pk in self.ids(S.HOLD) if not self.lines[pk].test and self.lines[pk].complete
+            pk
+            for pk in self.ids(S.HOLD)
+            if not self.lines[pk].test
+            and self.lines[pk].complete
+            and self.confirmed[self.lines[pk].project]
         ]
 
     def pick(self, data: st.DataObject, status: str) -> Order:
@@ -139,13 +156,20 @@ class MoneyMachine(RuleBasedStateMachine):
         )
         self.balance = Decimal(balance)
         for title, (ids, unit, shipping) in PROJECTS.items():
+            confirmed = title not in UNCONFIRMED
             self.projects[title] = make_project(
-                self.publisher, ids, title=title, unit_cost=unit, shipping_cost=shipping
+                self.publisher,
+                ids,
+                title=title,
+                unit_cost=unit,
+                shipping_cost=shipping,
+                prices_confirmed=confirmed,
             )
             self.prices[title] = (Decimal(unit), Decimal(shipping))
+            self.confirmed[title] = confirmed
 
     @rule(
-        product=st.sampled_from(["A", "B", "C", "Z", "N"]),
+        product=st.sampled_from(["A", "B", "C", "Z", "D", "N"]),
         quantity=st.integers(min_value=1, max_value=4),
         address=st.sampled_from(["complete", "no street", "billing only"]),
         test=st.booleans(),
@@ -157,6 +181,7 @@ class MoneyMachine(RuleBasedStateMachine):
             quantity=quantity,
             address=address == "complete",
             billing=address == "billing only",
+            shipping=address != "billing only",
         )
         answer = self.receive(body, test)
         matched = sorted(
@@ -179,7 +204,9 @@ class MoneyMachine(RuleBasedStateMachine):
             cost = self.cost(title, quantity)
             assert order.cost == cost
             assert order.is_test == test
-            if not complete:
+            if not self.confirmed[title]:
+                status, reason = S.HOLD, HoldReason.PRICE_PENDING
+            elif not complete:
                 status, reason = S.HOLD, HoldReason.ADDRESS_INCOMPLETE
             elif not test and can_pay(self.balance - spent, cost):
                 status, reason = S.IN_PRODUCTION, ""
@@ -250,9 +277,7 @@ class MoneyMachine(RuleBasedStateMachine):
         if street is not None:
             line.complete = bool(street)
         line.cost = self.cost(line.project, quantity)
-        line.hold_reason = (
-            HoldReason.PAYMENT_REQUIRED if line.complete else HoldReason.ADDRESS_INCOMPLETE
-        )
+        line.hold_reason = self.reason(line)
         assert updated.cost == line.cost
 
     @precondition(lambda self: len(self.ids()) > len(self.ids(S.HOLD)))
@@ -317,6 +342,25 @@ class MoneyMachine(RuleBasedStateMachine):
     def change_price(self, title: str, unit: Decimal) -> None:
         project_update(project=self.projects[title], unit_cost=unit)
         self.prices[title] = (unit, self.prices[title][1])
+        self.reprice(title)
+
+    @precondition(lambda self: not all(self.confirmed.values()))
+    @rule(unit=dollars(1, 1500))
+    def confirm_prices(self, unit: Decimal) -> None:
+        """TrepStar staff set and confirm the draft's prices: its hold orders follow (§7)."""
+        project = self.projects["Draft"]
+        shipping = self.prices["Draft"][1]
+        change = project_prices_set(
+            project=project, unit_cost=unit, shipping_cost=shipping, actor=None
+        )
+        self.prices["Draft"] = (unit, shipping)
+        self.confirmed["Draft"] = True
+        self.reprice("Draft")
+        if self.publisher.auto_release:
+            expected = self.model_release(self.ids(S.HOLD))
+            assert change.released is not None
+            assert [o.pk for o in change.released.released] == expected
+            assert change.released.balance == self.balance
 
     # Helpers calling the product
 
@@ -337,9 +381,14 @@ class MoneyMachine(RuleBasedStateMachine):
         for pk in ids:
             line = self.lines[pk]
             if line.status == S.HOLD:
-                line.hold_reason = (
-                    HoldReason.PAYMENT_REQUIRED if line.complete else HoldReason.ADDRESS_INCOMPLETE
-                )
+                line.hold_reason = self.reason(line)
+
+    def reprice(self, title: str) -> None:
+        """A hold order's cost (and reason) follows its project's prices (§7)."""
+        for line in self.lines.values():
+            if line.project == title and line.status == S.HOLD:
+                line.cost = self.cost(title, line.quantity)
+                line.hold_reason = self.reason(line)
 
     # After every step
 
