@@ -233,3 +233,25 @@ def test_cache_url_redis_selects_djangos_builtin_backend():
     assert config["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert config["LOCATION"] == "redis://127.0.0.1:6379/1"
     assert environ.Env.cache_url_config("locmemcache://")["BACKEND"].endswith("LocMemCache")
+
+
+def test_a_cache_outage_never_loses_a_notification(funded_publisher):
+    """The limit fails open: with Redis unreachable, SamCart's orders still arrive (logged)."""
+    down = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        }
+    }
+    with override_settings(CACHES=down):
+        good = Client().post(
+            notify_path(funded_publisher),
+            data=sample("order_products_array"),
+            content_type="application/json",
+        )
+        bad = post(Client(), funded_publisher, b"{}")
+        check = Client().get(notify_path(funded_publisher))
+
+    assert good.status_code == 200 and good.json()["outcome"] == Outcome.CREATED
+    assert bad.status_code == 403
+    assert check.status_code == 200

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import logging
 import time
 
 from django.core.cache import cache
@@ -35,6 +36,8 @@ from .notifications import (
     authenticate,
     notification_receive,
 )
+
+logger = logging.getLogger(__name__)
 
 FAILURE_LIMIT = 10  # failed checks per window, per client address and idpub
 WINDOW_SECONDS = 60
@@ -62,7 +65,7 @@ def _bucket(*, remote_addr: str | None, idpub: str) -> str:
     return f"notify-failures:{digest}:{int(time.time()) // WINDOW_SECONDS}"
 
 
-def _reserve(bucket: str) -> int:
+def _count(bucket: str) -> int:
     """Count one more request in `bucket` atomically and return the new count."""
     try:
         return cache.incr(bucket)
@@ -72,9 +75,18 @@ def _reserve(bucket: str) -> int:
         return cache.incr(bucket)
 
 
+def _reserve(bucket: str) -> int:
+    """Reserve a slot in `bucket`; 0 when the cache is down (the limit fails open)."""
+    try:
+        return _count(bucket)
+    except Exception:  # Redis down or full: SamCart's orders matter more than the limit
+        logger.exception("Notify URL rate limit: the cache failed; not limiting")
+        return 0
+
+
 def _release(bucket: str) -> None:
     """Give back the slot of a request whose checks passed (it was no failure)."""
-    with contextlib.suppress(ValueError):  # the window expired: nothing to give back
+    with contextlib.suppress(Exception):  # window expired, or the cache is down: nothing to do
         cache.decr(bucket)
 
 
