@@ -29,8 +29,8 @@ from fulfillment.models import (
     Outcome,
     Publisher,
 )
+from fulfillment.services import notifications
 from fulfillment.services.money import ledger_record, orders_release
-from fulfillment.services.notifications import notification_process
 from tests.factories import make_project, make_publisher, notify_path, sample
 from tests.invariants import assert_money_invariants, order_body
 
@@ -151,7 +151,21 @@ def test_a_notification_is_stored_while_the_publisher_row_is_locked(plain, store
 # Finding 14: a Refund racing a release of the same orders follows the one lock order.
 
 
-def test_a_refund_racing_a_release_of_the_same_orders_does_not_deadlock():
+def _flag_by_id_without_publisher_lock(
+    *, publisher_id: int, order_id: str, product_ids: tuple[str, ...], event_type: str
+) -> int:
+    """The control: refund flagging as before issue 8 (no publisher lock, rows in id order)."""
+    lines = Order.objects.filter(publisher_id=publisher_id, external_order_id=order_id)
+    targets = list(lines.filter(external_product_id__in=product_ids, cart_refunded=False))
+    return Order.objects.filter(pk__in=[o.pk for o in targets]).update(cart_refunded=True)
+
+
+@pytest.mark.parametrize("control", [False, True], ids=["one-lock-order", "control-old-order"])
+def test_a_refund_racing_a_release_of_the_same_orders_does_not_deadlock(control, monkeypatch):
+    if control:
+        monkeypatch.setattr(
+            notifications, "orders_flag_cart_refunded", _flag_by_id_without_publisher_lock
+        )
     publisher = make_publisher(balance="0.00")
     make_project(publisher, "279813", unit_cost="10.00", shipping_cost="0")
     make_project(publisher, "294010", unit_cost="10.00", shipping_cost="0")
@@ -191,7 +205,9 @@ def test_a_refund_racing_a_release_of_the_same_orders_does_not_deadlock():
         pids,
         lambda: orders_release(publisher=publisher, order_ids=[first.pk, second.pk], actor=None),
     )
-    refunder = Worker("refund", pids, lambda: notification_process(notification=refund))
+    refunder = Worker(
+        "refund", pids, lambda: notifications.notification_process(notification=refund)
+    )
     try:
         release.start()
         _wait_until_blocked(pids, "release", release.done)
@@ -200,6 +216,13 @@ def test_a_refund_racing_a_release_of_the_same_orders_does_not_deadlock():
     finally:
         finish_blocker.set()
     holder.outcome()
+    if control:  # PostgreSQL detects the deadlock and kills one of the two
+        release.join(GIVE_UP)
+        refunder.join(GIVE_UP)
+        answer = refunder.result
+        errors = [repr(release.error), getattr(answer, "detail", "")]
+        assert any("deadlock" in text.lower() for text in errors), errors
+        return
     released = release.outcome()
     answer = refunder.outcome()
 
