@@ -17,7 +17,7 @@ MAX_RELEASE = 1_000  # ids in one release request
 class OrderEventSerializer(serializers.ModelSerializer):
     """One event in an order's life."""
 
-    actor = serializers.StringRelatedField()
+    actor = serializers.StringRelatedField(allow_null=True)  # null: SamCart or the system
 
     class Meta:
         model = OrderEvent
