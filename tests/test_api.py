@@ -167,4 +167,24 @@ def test_openapi_schema_and_docs(world):
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     assert "/api/v1/orders/release/" in schema.json()["paths"]
-    assert api.get("/api/docs/").status_code == 200
+    browser = APIClient()
+    browser.force_login(make_staff_user())  # the docs page needs a logged-in session
+    assert browser.get("/api/docs/").status_code == 200
+    assert APIClient().get("/api/schema/").status_code in (401, 403)
+
+
+def test_the_schema_documents_the_filters_with_their_allowed_values(world):
+    api = APIClient()
+    api.force_authenticate(make_staff_user())
+
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+
+    orders = {p["name"]: p for p in schema["paths"]["/api/v1/orders/"]["get"]["parameters"]}
+    assert {"status", "hold_reason", "project", "external_order_id", "q", "is_test"} <= set(orders)
+    assert "payment_required" in orders["hold_reason"]["schema"]["enum"]
+    assert orders["project"]["schema"]["type"] == "integer"
+    notes = schema["paths"]["/api/v1/notifications/"]["get"]["parameters"]
+    outcome = next(p for p in notes if p["name"] == "outcome")
+    assert "no_match" in outcome["schema"]["enum"]
+    quantity = schema["components"]["schemas"]["Order"]["properties"]["quantity"]
+    assert (quantity["minimum"], quantity["maximum"]) == (1, 10_000)
