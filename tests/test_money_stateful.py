@@ -73,6 +73,7 @@ class Line:
     project: str
     quantity: int
     complete: bool
+    rest: bool  # city, postal code and country are there (only the street may be missing)
     test: bool
     status: str
     hold_reason: str
@@ -213,7 +214,8 @@ class MoneyMachine(RuleBasedStateMachine):
                 spent += cost
             else:
                 status, reason = S.HOLD, HoldReason.PAYMENT_REQUIRED
-            self.lines[order.pk] = Line(title, quantity, complete, test, status, reason, cost)
+            rest = address != "billing only" or self.publisher.use_billing_address
+            self.lines[order.pk] = Line(title, quantity, complete, rest, test, status, reason, cost)
         self.balance -= spent
 
     @rule(
@@ -275,7 +277,7 @@ class MoneyMachine(RuleBasedStateMachine):
         line = self.lines[order.pk]
         line.quantity = quantity
         if street is not None:
-            line.complete = bool(street)
+            line.complete = bool(street) and line.rest
         line.cost = self.cost(line.project, quantity)
         line.hold_reason = self.reason(line)
         assert updated.cost == line.cost
