@@ -260,7 +260,7 @@ def test_the_api_shows_prices_confirmed_and_no_one_sets_prices_through_it(who):
         format="json",
     )
 
-    assert response.status_code in (200, 400, 403)
+    assert response.status_code == 200, response.content  # read-only fields are ignored
     project.refresh_from_db()
     assert (project.unit_cost, project.shipping_cost, project.prices_confirmed) == (
         Decimal("0.00"),
