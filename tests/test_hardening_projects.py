@@ -18,6 +18,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.test import Client
 from django.urls import reverse
@@ -427,3 +428,24 @@ def test_a_notification_racing_a_price_confirmation_gets_the_confirmed_price():
     order = Order.objects.get(publisher=publisher)
     assert order.hold_reason != "price_pending", "held for a price that was confirmed"
     assert (order.status, order.cost) == (OrderStatus.IN_PRODUCTION, Decimal("5.00"))
+
+
+def test_a_project_with_orders_cannot_move_to_another_publisher(seven_dollar_hold):
+    """A sibling of finding 11: its orders would stay with one publisher, its prices another."""
+    from fulfillment.services.projects import ERROR_MOVE_WITH_ORDERS, project_save
+
+    publisher, project, _ = seven_dollar_hold
+    other = make_publisher()
+    staff = logged_in(make_staff_user())
+
+    response = staff.post(change_url(project), staff_project_form(project, publisher=other.pk))
+
+    assert response.status_code == 200
+    assert ERROR_MOVE_WITH_ORDERS in response.content.decode()
+    project.refresh_from_db()
+    assert project.publisher_id == publisher.pk
+    project.publisher = other
+    with pytest.raises(ValidationError) as refused:
+        project_save(project=project)
+    assert refused.value.message_dict == {"publisher": [ERROR_MOVE_WITH_ORDERS]}
+    assert Project.objects.get(pk=project.pk).publisher_id == publisher.pk

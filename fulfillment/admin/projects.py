@@ -13,6 +13,7 @@ from fulfillment.models import Project
 from fulfillment.selectors import publisher_for_user, publishers_for_user
 from fulfillment.services.projects import (
     prices_check_confirmable,
+    project_check_move,
     project_prices_set,
     project_save,
     project_shared_ids,
@@ -63,8 +64,13 @@ class ProjectForm(forms.ModelForm):
             self.fields["prices_confirmed"].help_text = PRICES_CONFIRMED_HELP
 
     def clean(self) -> dict[str, Any]:
-        """Refuse to confirm prices that are both zero."""
+        """Refuse to confirm prices that are both zero, or to move a project with orders."""
         data = super().clean()
+        if data.get("publisher") is not None:
+            try:
+                project_check_move(project=self.instance, publisher_id=data["publisher"].pk)
+            except ValidationError as error:
+                self.add_error(None, error)
         if data.get("prices_confirmed") and {"unit_cost", "shipping_cost"} <= data.keys():
             try:
                 prices_check_confirmable(

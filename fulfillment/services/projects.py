@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from fulfillment import ecommerce_ids
-from fulfillment.models import ZERO, Project, ProjectCartId, Publisher
+from fulfillment.models import ZERO, Order, Project, ProjectCartId, Publisher
 
 from .money import ReleaseResult, hold_orders_refresh, orders_release_all, publisher_lock
 from .project_index import projects_sync_cart_ids
@@ -33,6 +33,10 @@ PRICES_UNCONFIRMED_NOTE = (
 ERROR_CONFIRM_FREE = (
     "Set the prices before confirming them: $0.00 per copy and $0.00 per order would print "
     "every order for free. Enter the prices, or untick “prices confirmed”."
+)
+ERROR_MOVE_WITH_ORDERS = (
+    "This project already has orders, which stay with their publisher: it cannot move to "
+    "another publisher. Create a new project for the other publisher instead."
 )
 
 
@@ -79,6 +83,7 @@ def _project_write(*, project: Project, actor: AbstractBaseUser | None) -> Price
     Returns what the price change did, or None when no price or confirmation changed.
     """
     with transaction.atomic():
+        project_check_move(project=project, publisher_id=project.publisher_id)
         before = _stored_prices(project=project)
         moved = before is not None and before != _prices_of(project)
         if moved:
@@ -153,6 +158,15 @@ def project_save(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     """
     _project_write(project=project, actor=actor)
     return project
+
+
+def project_check_move(*, project: Project, publisher_id: int | None) -> None:
+    """Refuse to give a project with orders to another publisher (its orders stay behind)."""
+    if project.pk is None or publisher_id is None:
+        return
+    stored = Project.objects.filter(pk=project.pk).values_list("publisher_id", flat=True).first()
+    if stored not in (None, publisher_id) and Order.objects.filter(project_id=project.pk).exists():
+        raise ValidationError({"publisher": ERROR_MOVE_WITH_ORDERS})
 
 
 def prices_check_confirmable(*, unit_cost: Decimal, shipping_cost: Decimal) -> None:
