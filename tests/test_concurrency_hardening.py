@@ -235,3 +235,51 @@ def test_a_refund_racing_a_release_of_the_same_orders_does_not_deadlock(control,
             OrderEvent.objects.filter(order=order, kind=OrderEventKind.CART_REFUNDED).count() == 1
         )
     assert_money_invariants(publisher)
+
+
+# Found on the way (a sibling of 11/13): intake matched projects before taking the publisher
+# lock, so a purchase racing a price change was charged the price read before the change.
+
+
+def _wait_until_waiting_in_transaction(pids: dict[str, int], name: str, done) -> None:
+    """Like `_wait_until_blocked`, from inside a transaction (pg_locks is live there)."""
+    deadline = time.monotonic() + GIVE_UP
+    while time.monotonic() < deadline:
+        pid = pids.get(name)
+        if pid is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", [pid]
+                )
+                if cursor.fetchone()[0]:
+                    return
+        if done.is_set():
+            pytest.fail(f"{name} finished instead of waiting on a lock")
+        time.sleep(0.01)
+    pytest.fail(f"{name} never waited on a lock")
+
+
+def test_a_purchase_racing_a_price_change_is_charged_the_new_price():
+    from fulfillment.services.projects import project_update
+
+    publisher = make_publisher(balance="100.00")
+    project = make_project(publisher, "279813", unit_cost="5.00", shipping_cost="2.00")
+    path = notify_path(publisher)
+    pids: dict[str, int] = {}
+    poster = Worker(
+        "poster",
+        pids,
+        lambda: Client().post(
+            path, data=order_body(order_id=1401), content_type="application/json"
+        ),
+    )
+    with transaction.atomic():
+        project_update(project=project, unit_cost=Decimal("50.00"))  # locks the publisher
+        poster.start()
+        _wait_until_waiting_in_transaction(pids, "poster", poster.done)
+    response = poster.outcome()
+
+    assert response.json()["outcome"] == Outcome.CREATED
+    order = Order.objects.get(publisher=publisher)
+    assert (order.status, order.cost) == (OrderStatus.IN_PRODUCTION, Decimal("52.00"))
+    assert_money_invariants(publisher)

@@ -208,13 +208,15 @@ def orders_create_from_cart(
     *, publisher_id: int, notification_id: int, cart: CartNotification, is_test: bool
 ) -> IntakeResult:
     """Create the orders of a purchase once; charge what the balance covers, hold the rest."""
-    # Matching needs no lock; taking the lock after it keeps the locked stretch short.
+    # Lock first, then match: a price change or confirmation takes the same lock before it
+    # writes the project, so the prices and `prices_confirmed` read here are the committed ones
+    # (matching before the lock charged the old price of a project re-priced in between).
+    # `no_match` costs the same statements (the lock replaces the idpub look-up).
+    publisher = publisher_lock(publisher_id=publisher_id)
     matches = matching_projects(publisher_id=publisher_id, product_ids=cart.product_ids)
     unmatched = [i for i in cart.product_ids if i not in matches]
     if not matches:
-        idpub = Publisher.objects.values_list("idpub", flat=True).get(pk=publisher_id)
-        return IntakeResult(Outcome.NO_MATCH, messages.no_match(idpub, unmatched))
-    publisher = publisher_lock(publisher_id=publisher_id)
+        return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher.idpub, unmatched))
     existing = existing_lines(publisher_id=publisher.pk, order_id=cart.order_id)
     address = ship_to(cart=cart, publisher=publisher)
     new_orders = [
