@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
-from fulfillment.models import STUCK_AFTER, Notification, Outcome, RefusedRequestTally
+from fulfillment.models import Notification, RefusedRequestTally
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,14 +32,6 @@ REFUSED_PARAM = "refused"
 STUCK_PARAM = "stuck"
 REFUSED_WINDOW = timedelta(hours=24)
 STUCK_LABEL = "stuck (never processed)"
-
-
-def is_stuck(notification: Notification) -> bool:
-    """Tell whether the notification was stored over a minute ago and never processed."""
-    return (
-        notification.outcome == Outcome.PENDING
-        and notification.received_at < timezone.now() - STUCK_AFTER
-    )
 
 
 class KeyCheckFilter(admin.SimpleListFilter):

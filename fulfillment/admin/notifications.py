@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from fulfillment.models import Notification, Outcome
+from fulfillment.services.notifications import notification_is_stuck
 from fulfillment.text import pretty_body
 
 from .base import (
@@ -28,7 +29,6 @@ from .notification_filters import (
     REFUSED_PARAM,
     KeyCheckFilter,
     OutcomeFilter,
-    is_stuck,
     refused_summary,
 )
 from .reprocess import confirmation_page, may_reprocess, reprocess_all
@@ -137,7 +137,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
     @admin.display(description="outcome", ordering="outcome")
     def outcome_column(self, obj: Notification) -> str:
         """Show the outcome as a coloured label; "stuck" when it was never processed."""
-        if is_stuck(obj):
+        if notification_is_stuck(notification=obj):
             return badge(STUCK_BADGE, "warning")
         return badge(obj.get_outcome_display(), OUTCOME_TONES.get(obj.outcome, "production"))
 

@@ -15,11 +15,14 @@ from django.contrib import messages
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from fulfillment.models import REPROCESSABLE_OUTCOMES, Notification, Order, Outcome
-from fulfillment.services.notifications import NotifyAnswer, notification_reprocess
+from fulfillment.models import Notification, Order, Outcome
+from fulfillment.services.notifications import (
+    NotifyAnswer,
+    notification_publisher_may_reprocess,
+    notification_reprocess,
+)
 
 from .base import is_staff_request
-from .notification_filters import is_stuck
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -39,10 +42,8 @@ CONFIRM_TITLE = "Create orders for SamCart lines that already have one?"
 
 def may_reprocess(request: HttpRequest, notification: Notification) -> bool:
     """Tell whether the user may reprocess it: staff any; publishers no_match, error, stuck."""
-    return (
-        is_staff_request(request)
-        or notification.outcome in REPROCESSABLE_OUTCOMES
-        or is_stuck(notification)
+    return is_staff_request(request) or notification_publisher_may_reprocess(
+        notification=notification
     )
 
 
