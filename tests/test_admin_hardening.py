@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from fulfillment.admin.base import PublisherScopedAdmin, _filter_name
-from fulfillment.models import Notification, Order, OrderStatus, Outcome
+from fulfillment.models import Notification, Order, OrderStatus, Outcome, Publisher
 from fulfillment.services.orders import EDITABLE_ON_HOLD
 from tests.admin_world import World, notify, order_body
 from tests.factories import post_notify
@@ -354,3 +354,28 @@ def test_an_over_long_search_says_so(world, a_web):
     assert texts(response) == ["Search for at most 256 characters."]
     found = a_web.get(reverse("admin:fulfillment_order_changelist"), {"q": "Rosalind"})
     assert world.a_hold in found.context["cl"].result_list
+
+
+# Siblings found on the way: staff pages with hostile values --------------------------------
+
+
+@pytest.mark.parametrize("ids", ["²", "1,²,3", "99999999999999999999", "-1", "%00"])
+def test_ship_page_ignores_ids_that_are_not_plain_numbers(world, staff_client, ids):
+    # "²".isdigit() is True but int("²") raises: the page answered 500.
+    url = reverse("admin:fulfillment_order_ship")
+    assert staff_client.get(url, {"ids": ids}).status_code == 302
+    assert staff_client.post(url, {"order": ids.split(",")}).status_code == 302
+    assert Order.objects.get(pk=world.b_production.pk).status == OrderStatus.IN_PRODUCTION
+
+
+@pytest.mark.parametrize("kind", ["deposit", "adjustment"])
+def test_a_deposit_the_balance_cannot_hold_is_a_form_error(world, staff_client, kind):
+    # The balance column holds 10 digits before the point; on PostgreSQL this answered 500.
+    url = reverse("admin:fulfillment_publisher_balance", args=[world.b.pk])
+    data = {"kind": kind, "amount": "9999999999.99", "note": "typo"}
+    response = staff_client.post(url, data)
+    assert response.status_code == 200
+    assert response.context["form"].errors["amount"] == [
+        "Enter at most $1,000,000.00 either way; record a larger sum in parts."
+    ]
+    assert Publisher.objects.get(pk=world.b.pk).balance == world.b.balance

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django import forms
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
 NOTE_REQUIRED = "Say why: an adjustment needs a note."
+# Far above any real deposit and far below what the balance column holds (10 digits before the
+# point): a larger amount is a typo, and the database would refuse the balance it makes.
+MAX_ENTRY = Decimal("1000000.00")
+ENTRY_TOO_LARGE = f"Enter at most {money(MAX_ENTRY)} either way; record a larger sum in parts."
 
 
 class BalanceEntryForm(forms.Form):
@@ -31,7 +36,14 @@ class BalanceEntryForm(forms.Form):
         initial=LedgerKind.DEPOSIT,
         widget=forms.RadioSelect,
     )
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, help_text="In dollars: 250.00")
+    amount = forms.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=-MAX_ENTRY,
+        max_value=MAX_ENTRY,
+        error_messages={"min_value": ENTRY_TOO_LARGE, "max_value": ENTRY_TOO_LARGE},
+        help_text="In dollars: 250.00",
+    )
     note = forms.CharField(max_length=255, required=False, help_text="Shown in the ledger.")
 
     def clean(self) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
@@ -20,13 +21,15 @@ if TYPE_CHECKING:
 
 MAX_TRACKING = Order._meta.get_field("tracking_number").max_length
 NOTHING_TO_SHIP = "None of the chosen orders is in production, so none can be shipped."
+# ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+_ORDER_ID = re.compile(r"[0-9]{1,18}")
 
 
 def _chosen_ids(request: HttpRequest) -> list[int]:
     """Return the order ids named by the request (`?ids=1,2` or the posted `order` fields)."""
     raw = request.POST.getlist("order") if request.method == "POST" else []
     raw = raw or request.GET.get("ids", "").split(",")
-    return [int(value) for value in raw if value.strip().isdigit()]
+    return [int(value) for value in raw if _ORDER_ID.fullmatch(value.strip())]
 
 
 def _ship_all(request: HttpRequest, orders: list[Order]) -> None:
