@@ -392,14 +392,6 @@ def _wait_for_a_lock_wait() -> None:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services.intake matches projects before taking the publisher lock and builds orders "
-        "from those project rows: a confirmation committed in between is not seen. Fix: read "
-        "the matched projects' prices again under the lock."
-    ),
-)
 def test_a_notification_racing_a_price_confirmation_gets_the_confirmed_price():
     from fulfillment.services.projects import project_prices_set
 

@@ -140,3 +140,15 @@ def test_a_locked_login_keeps_its_api_token_and_tests_keep_force_login(login):
 
     assert api.status_code == 200  # the token is another secret: no password is tried
     assert forced.get(reverse("account")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_staff_group_may_unlock_logins_in_the_admin():
+    """A staff member who is not a superuser can see and delete Axes' access attempts."""
+    from fulfillment.services.accounts import groups_ensure
+    from tests.factories import make_staff_user
+
+    groups_ensure()
+    staff = make_staff_user()
+    assert staff.has_perm("axes.view_accessattempt")
+    assert staff.has_perm("axes.delete_accessattempt")

@@ -173,7 +173,12 @@ def test_order_status_strings():
 
 
 def test_order_hold_reason_strings():
-    assert choice_values(Order, "hold_reason") == {"", "payment_required", "address_incomplete"}
+    assert choice_values(Order, "hold_reason") == {
+        "",
+        "payment_required",
+        "address_incomplete",
+        "price_pending",
+    }
 
 
 def test_notification_outcome_strings():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import transaction
+from django.db.models import Q
 
 from fulfillment.models import STAFF_GROUP, Publisher
 
@@ -76,6 +77,12 @@ ROLE_LABELS = {
     Role.VIEWER: "Viewer — reads orders, projects, notifications and the ledger; changes nothing",
 }
 ROLE_GROUPS = (MANAGER_GROUP, VIEWER_GROUP)
+STAFF_AXES_PERMISSIONS = (
+    "view_accessattempt",
+    "delete_accessattempt",
+    "view_accessfailurelog",
+    "view_accesslog",
+)
 
 
 def _permissions(codenames: tuple[str, ...]) -> QuerySet[Permission]:
@@ -93,8 +100,12 @@ def groups_ensure() -> dict[str, Group]:
     groups = {
         name: Group.objects.get_or_create(name=name)[0] for name in (STAFF_GROUP, *ROLE_GROUPS)
     }
+    # Staff run everything of the app, and unlock logins locked by django-axes.
     groups[STAFF_GROUP].permissions.set(
-        Permission.objects.filter(content_type__app_label="fulfillment")
+        Permission.objects.filter(
+            Q(content_type__app_label="fulfillment")
+            | Q(content_type__app_label="axes", codename__in=STAFF_AXES_PERMISSIONS)
+        )
     )
     groups[MANAGER_GROUP].permissions.set(_permissions(MANAGER_PERMISSIONS))
     groups[VIEWER_GROUP].permissions.set(_permissions(VIEWER_PERMISSIONS))

@@ -115,6 +115,11 @@ def authenticate(*, idpub: str, key: str) -> tuple[Publisher | None, NotifyAnswe
     return publisher, None
 
 
+def _storable(text: str) -> str:
+    """Return header or query text a database column can hold (PostgreSQL refuses NUL)."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _store(
     incoming: Incoming, *, publisher: Publisher | None, keep: int, **fields: object
 ) -> Notification:
@@ -122,11 +127,11 @@ def _store(
     return Notification.objects.create(
         publisher=publisher,
         remote_addr=incoming.remote_addr,
-        content_type=incoming.content_type[:200],
+        content_type=_storable(incoming.content_type)[:200],
         raw_body=incoming.body[:keep],
         body_size=incoming.body_size,
         body_truncated=len(incoming.body) > keep or incoming.body_size > len(incoming.body),
-        idpub_given=incoming.idpub[:64],
+        idpub_given=_storable(incoming.idpub)[:64],
         is_test=incoming.is_test,
         **fields,
     )
