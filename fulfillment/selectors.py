@@ -108,25 +108,44 @@ class RefusedRequests:
 def refused_requests(
     publisher: Publisher, *, period: timedelta = REFUSED_PERIOD
 ) -> RefusedRequests:
-    """Count the publisher's requests refused for a wrong key in the last `period`.
+    """Count the publisher's requests refused for a wrong key in the last `period`."""
+    return refused_requests_among(
+        Notification.objects.for_publisher(publisher),
+        RefusedRequestTally.objects.for_publisher(publisher),
+        period=period,
+    )
+
+
+def refused_requests_for_user(
+    user: AbstractBaseUser | AnonymousUser, *, period: timedelta = REFUSED_PERIOD
+) -> RefusedRequests:
+    """Count the refused requests of every publisher `user` may see (staff: all)."""
+    return refused_requests_among(
+        Notification.objects.for_user(user),
+        RefusedRequestTally.objects.for_user(user),
+        period=period,
+    )
+
+
+def refused_requests_among(
+    notifications: QuerySet[Notification],
+    tallies: QuerySet[RefusedRequestTally],
+    *,
+    period: timedelta = REFUSED_PERIOD,
+) -> RefusedRequests:
+    """Count stored wrong-key requests (403 rows) and rate-limited ones (tallies) in `period`.
 
     Rate-limited requests are tallied per hour, so their part covers whole hours.
     """
     since = timezone.now() - period
-    stored = (
-        Notification.objects.for_publisher(publisher).key_refused().filter(received_at__gte=since)
-    )
-    tallies = RefusedRequestTally.objects.for_publisher(publisher).filter(
-        hour__gte=since.replace(minute=0, second=0, microsecond=0)
-    )
-    count = stored.count() + (tallies.aggregate(n=Sum("count"))["n"] or 0)
+    stored = notifications.key_refused().filter(received_at__gte=since)
+    recent_tallies = tallies.filter(hour__gte=since.replace(minute=0, second=0, microsecond=0))
+    count = stored.count() + (recent_tallies.aggregate(n=Sum("count"))["n"] or 0)
     latest = [
         (n.received_at, n.remote_addr)
         for n in stored.order_by("-received_at").only("received_at", "remote_addr")[:1]
-    ] + [(t.last_at, t.last_remote_addr) for t in tallies.order_by("-last_at")[:1]]
-    if not latest:
-        return RefusedRequests(count=count, last_remote_addr=None, last_at=None)
-    last_at, last_remote_addr = max(latest, key=lambda pair: pair[0])
+    ] + [(t.last_at, t.last_remote_addr) for t in recent_tallies.order_by("-last_at")[:1]]
+    last_at, last_remote_addr = max(latest, key=lambda pair: pair[0], default=(None, None))
     return RefusedRequests(count=count, last_remote_addr=last_remote_addr, last_at=last_at)
 
 

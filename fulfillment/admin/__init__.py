@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from . import ledger, notifications, orders, projects, publishers
-from .base import PublisherScopedAdmin
+from .base import PublisherScopedAdmin, bound_every_search
 
 admin.site.site_header = "TrepStar Fulfillment"
 admin.site.site_title = "TrepStar Fulfillment"
@@ -11,5 +11,6 @@ admin.site.index_title = "Orders, projects and SamCart notifications"
 admin.site.site_url = None  # no public site; the account page is linked in the user tools
 # Order and notification lists are wide; they need the room more than a second navigation.
 admin.site.enable_nav_sidebar = False
+bound_every_search(admin.site)
 
 __all__ = ["PublisherScopedAdmin", "ledger", "notifications", "orders", "projects", "publishers"]

@@ -8,18 +8,12 @@ never processed is listed as stuck after a minute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import build_q_object_from_lookup_parameters
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
-from django.utils import timezone
-
-from fulfillment.models import Notification, RefusedRequestTally
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -30,7 +24,6 @@ if TYPE_CHECKING:
 
 REFUSED_PARAM = "refused"
 STUCK_PARAM = "stuck"
-REFUSED_WINDOW = timedelta(hours=24)
 STUCK_LABEL = "stuck (never processed)"
 
 
@@ -110,30 +103,3 @@ class OutcomeFilter(admin.ChoicesFieldListFilter):
             "query_string": changelist.get_query_string({STUCK_PARAM: "1"}, others),
             "display": STUCK_LABEL,
         }
-
-
-@dataclass(frozen=True)
-class RefusedSummary:
-    """Requests refused for a wrong key in the last 24 hours, among those the user may see."""
-
-    count: int
-    last_addr: str | None
-    last_at: datetime | None
-
-
-def refused_summary(request: HttpRequest) -> RefusedSummary:
-    """Count stored wrong-key requests plus the rate-limited ones counted in tallies (24 h)."""
-    since = timezone.now() - REFUSED_WINDOW
-    rows = Notification.objects.for_user(request.user).key_refused().filter(received_at__gte=since)
-    tallies = RefusedRequestTally.objects.for_user(request.user).filter(
-        hour__gte=since.replace(minute=0, second=0, microsecond=0)
-    )
-    counted = tallies.aggregate(total=Sum("count"))["total"] or 0
-    latest = [
-        (n.received_at, n.remote_addr)
-        for n in rows.order_by("-received_at").only("received_at", "remote_addr")[:1]
-    ]
-    latest += [(t.last_at, t.last_remote_addr) for t in tallies.order_by("-last_at")[:1]]
-    last_at, last_addr = max(latest, key=lambda pair: pair[0], default=(None, None))
-    count = rows.count() + counted
-    return RefusedSummary(count=count, last_addr=last_addr, last_at=last_at)

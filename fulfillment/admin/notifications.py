@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from fulfillment.models import Notification, Outcome
+from fulfillment.selectors import refused_requests_for_user
 from fulfillment.services.notifications import notification_is_stuck
 from fulfillment.text import pretty_body
 
@@ -29,7 +30,6 @@ from .notification_filters import (
     REFUSED_PARAM,
     KeyCheckFilter,
     OutcomeFilter,
-    refused_summary,
 )
 from .reprocess import confirmation_page, may_reprocess, reprocess_all
 
@@ -226,7 +226,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
     ) -> HttpResponse:
         """Say how many requests were refused for a wrong key (they are one filter away)."""
         extra = {
-            "refused": refused_summary(request),
+            "refused": refused_requests_for_user(request.user),
             "showing_refused": request.GET.get(REFUSED_PARAM) == "1",
             "refused_param": REFUSED_PARAM,
         }
