@@ -114,6 +114,8 @@ STORAGES = {
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fulfillment@trepstar.example")
+# Where publishers are told to write to add funds or ask for help (account page, docs).
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@trepstar.example")
 
 # Public base URL used to print each publisher's Notify URL (account page, demo data).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
