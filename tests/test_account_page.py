@@ -91,8 +91,9 @@ def test_release_all_releases_what_the_balance_covers(world, a_client):
     assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.IN_PRODUCTION
     assert Order.objects.get(pk=second.pk).status == OrderStatus.HOLD
     message = " ".join(texts(response))
-    assert "Released 1 order ($7.00); balance now $4.00." in message
-    assert "1 not released" in message
+    assert "Released 1 order ($7.00): #" in message
+    assert "balance $11.00 → $4.00." in message
+    assert "1 order still on hold: order #" in message
 
 
 def test_release_all_needs_the_change_order_permission(world):

@@ -94,8 +94,8 @@ def test_release_never_charges_a_price_pending_order_and_it_blocks_nobody(client
     result = orders_release(publisher=publisher, order_ids=[first.pk, second.pk], actor=None)
 
     assert [o.pk for o in result.released] == [second.pk]
-    assert result.kept == [(result.kept[0][0], "its price is not confirmed by TrepStar yet")]
-    assert f"order {first.pk} its price is not confirmed by TrepStar yet" in result.message
+    assert result.kept == [(result.kept[0][0], "waits for TrepStar to confirm its price")]
+    assert f"order #{first.pk} waits for TrepStar to confirm its price" in result.message
     first.refresh_from_db()
     assert (first.status, first.hold_reason) == (OrderStatus.HOLD, "price_pending")
     assert pending.prices_confirmed is False

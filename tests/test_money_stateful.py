@@ -113,18 +113,20 @@ class MoneyMachine(RuleBasedStateMachine):
         return sorted(pk for pk, line in self.lines.items() if status in (None, line.status))
 
     def model_release(self, ids: list[int]) -> list[int]:
-        """Apply SPEC §7's release to the model; return the ids it charges, oldest first."""
-        released, blocked = [], False
+        """Apply SPEC §7's release to the model; return the ids it charges, oldest first.
+
+        The one queue rule: oldest first, each order the balance covers is charged, one it
+        does not cover stays on hold and the release goes on to the next.
+        """
+        released = []
         for pk in sorted(ids):
             line = self.lines[pk]
             if line.status != S.HOLD or line.test or not line.complete:
                 continue
             if not self.confirmed[line.project]:
-                continue  # never charged, and blocks no younger order
+                continue  # never charged
             cost = self.cost(line.project, line.quantity)
-            if not can_pay(self.balance, cost):
-                blocked = True
-            elif not blocked:
+            if can_pay(self.balance, cost):
                 self.balance -= cost
                 line.status, line.hold_reason, line.cost = S.IN_PRODUCTION, "", cost
                 released.append(pk)

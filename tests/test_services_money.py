@@ -352,43 +352,47 @@ def queue(client, pub):
     return orders
 
 
-def test_release_charges_oldest_first_and_stops_at_the_first_it_cannot_pay(pub, queue):
+def test_release_charges_oldest_first_and_goes_on_past_an_order_it_cannot_pay(pub, queue):
     user = make_publisher_user(pub)
     deposit_record(publisher=pub, amount=dollars("30.00"), actor=None)
     q1, q2, q3, q4 = queue
 
     result = orders_release(publisher=pub, order_ids=[q4.pk, q3.pk, q2.pk, q1.pk], actor=user)
 
-    # 30.00 − 24.45 = 5.55: Q2 (11.45) is 5.90 short; Q3 (3.20) is affordable but younger.
-    assert [o.pk for o in result.released] == [q1.pk]
-    assert [o.pk for o, _ in result.kept] == [q2.pk, q3.pk, q4.pk]
-    assert result.balance == dollars("5.55")
-    assert pub.balance == dollars("5.55")
+    # 30.00 − 24.45 = 5.55: Q2 (11.45) is 5.90 short and stays; Q3 (3.20) still goes (the one
+    # queue rule: the release goes on); 2.35 left, so Q4 (11.45) is 9.10 short.
+    assert [o.pk for o in result.released] == [q1.pk, q3.pk]
+    assert [o.pk for o, _ in result.kept] == [q2.pk, q4.pk]
+    assert result.balance == dollars("2.35")
+    assert pub.balance == dollars("2.35")
     statuses = dict(Order.objects.filter(pk__in=[o.pk for o in queue]).values_list("pk", "status"))
     assert statuses == {
         q1.pk: OrderStatus.IN_PRODUCTION,
         q2.pk: OrderStatus.HOLD,
-        q3.pk: OrderStatus.HOLD,
+        q3.pk: OrderStatus.IN_PRODUCTION,
         q4.pk: OrderStatus.HOLD,
     }
-    assert "$5.90" in result.message  # the shortfall of the order that stopped the queue
-    assert f"order {q2.pk} needs $5.90 more" in result.message
+    assert f"order #{q2.pk} needs $5.90 more" in result.message
+    assert f"order #{q4.pk} needs $9.10 more" in result.message
+    assert f"#{q1.pk} and #{q3.pk}" in result.message
+    assert "balance $30.00 → $2.35" in result.message
     assert _event_kinds(Order.objects.get(pk=q1.pk))[-1] == (OrderEventKind.RELEASED, user.pk)
-    assert _charges(pub) == {q1.pk: dollars("-24.45")}
+    assert _charges(pub) == {q1.pk: dollars("-24.45"), q3.pk: dollars("-3.20")}
     assert_money_invariants(pub)
 
 
-def test_release_message_tells_younger_orders_they_wait_behind_an_older_one(pub, queue):
+def test_one_queue_rule_for_a_selection_and_for_a_single_order(pub, queue):
+    """Releasing an order alone or within a selection gives it the same answer (issue 9 #9)."""
     deposit_record(publisher=pub, amount=dollars("30.00"), actor=None)
-    _, q2, q3, _ = queue
+    q1, q2, q3, _ = queue
+    orders_release(publisher=pub, order_ids=[q1.pk], actor=None)  # 5.55 left
 
-    result = orders_release(publisher=pub, order_ids=[o.pk for o in queue], actor=None)
+    together = orders_release(publisher=pub, order_ids=[q2.pk, q3.pk], actor=None)
 
-    reasons = dict((o.pk, why) for o, why in result.kept)
-    assert reasons[q2.pk] == "needs $5.90 more (costs $11.45)"
-    # Q3 costs 3.20 and 5.55 would pay it: it waits for Q2, it does not lack 3.20.
-    assert reasons[q3.pk] == (f"waits behind older order {q2.pk}, which the balance does not cover")
-    assert "$3.20" not in result.message.split(f"order {q3.pk} ")[1].split(";")[0]
+    assert [o.pk for o in together.released] == [q3.pk]
+    reasons = dict((o.pk, why) for o, why in together.kept)
+    assert reasons == {q2.pk: "needs $5.90 more (costs $11.45)"}
+    assert "waits behind" not in together.message
 
 
 def test_release_only_the_selected_orders(pub, queue):
@@ -521,7 +525,7 @@ def test_deposit_with_auto_release_releases_oldest_first(pub, queue):
 
     _, released = deposit_record(publisher=pub, amount=dollars("36"), actor=staff)
 
-    # 36 − 24.45 − 11.45 = 0.10: Q3 is 3.10 short and Q4 waits behind it.
+    # 36 − 24.45 − 11.45 = 0.10: Q3 is 3.10 short and Q4 11.35 short.
     assert released is not None
     assert [o.pk for o in released.released] == [q1.pk, q2.pk]
     assert [o.pk for o, _ in released.kept] == [q3.pk, q4.pk]

@@ -10,7 +10,13 @@ from django.contrib import messages
 
 from fulfillment.models import LedgerKind, Publisher
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import adjustment_record, deposit_record, money
+from fulfillment.services.money import (
+    QUEUE_RULE,
+    adjustment_record,
+    deposit_message,
+    deposit_record,
+    money,
+)
 
 from .form_page import back_to_publisher, render_form_page, staff_publisher
 
@@ -60,21 +66,17 @@ def _record(request: HttpRequest, publisher: Publisher, data: dict) -> None:
         _, released = deposit_record(
             publisher=publisher, amount=data["amount"], actor=request.user, note=data["note"]
         )
-        messages.success(
-            request,
-            f"Deposit of {money(data['amount'])} recorded for {publisher.name}; "
-            f"balance now {money(publisher.balance)}.",
-        )
-        if released is not None:
-            messages.info(request, f"Auto-release: {released.message}")
+        text = deposit_message(publisher=publisher, amount=data["amount"], released=released)
+        level = messages.WARNING if released is not None and released.kept else messages.SUCCESS
+        messages.add_message(request, level, text)
         return
     adjustment_record(
         publisher=publisher, amount=data["amount"], actor=request.user, note=data["note"]
     )
     messages.success(
         request,
-        f"Adjustment of {money(data['amount'])} recorded for {publisher.name}; "
-        f"balance now {money(publisher.balance)}.",
+        f"Adjustment of {money(data['amount'])} recorded for {publisher.name}. Balance "
+        f"{money(publisher.balance - data['amount'])} → {money(publisher.balance)}.",
     )
 
 
@@ -106,5 +108,6 @@ def _intro(publisher: Publisher) -> str:
     """Say what the balance is and what a deposit will do."""
     text = f"Current balance: {money(publisher.balance)}."
     if publisher.auto_release:
-        text += " Auto-release is on: a deposit releases orders on hold, oldest first."
+        text += " Auto-release is on: a deposit releases orders on hold. "
+        text += QUEUE_RULE.replace("your", "the publisher's")
     return text

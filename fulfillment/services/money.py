@@ -38,9 +38,8 @@ ERROR_NEGATIVE_BALANCE = "That would make the balance negative ({balance} − {a
 ERROR_DEPOSIT_NOT_POSITIVE = "A deposit must be more than zero."
 ERROR_ADJUSTMENT_ZERO = "An adjustment cannot be zero."
 ERROR_NOT_CENTS = "An amount is dollars and cents: at most two decimal places ({amount})."
-NEEDS = "needs"  # starts the reason of the order a release stops at
 CENT = Decimal("0.01")
-KEPT_PRICE_PENDING = "its price is not confirmed by TrepStar yet"
+KEPT_PRICE_PENDING = "waits for TrepStar to confirm its price"
 COST_CHANGED = "Cost now {cost} (was {was}): the project's prices changed."
 
 
@@ -139,33 +138,57 @@ def order_charge_locked(
     )
 
 
+# The one queue rule (SPEC §7), said the same way in messages, on the account page and in docs.
+QUEUE_RULE = (
+    "Release charges your hold orders oldest first; an order your balance does not cover stays"
+    " on hold and the next ones still go."
+)
+
+
+def order_numbers(orders: Iterable[Order]) -> str:
+    """Name orders for people: "#5, #6 and #8"."""
+    names = [f"#{order.pk}" for order in orders]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def plural(count: int, word: str) -> str:
+    """Return "1 order" or "3 orders"."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 @dataclass
 class ReleaseResult:
     """What a release did, with a message for the person who asked."""
 
     released: list[Order] = field(default_factory=list)
     kept: list[tuple[Order, str]] = field(default_factory=list)
+    balance_before: Decimal = ZERO
     balance: Decimal = ZERO
 
     @property
+    def total(self) -> Decimal:
+        """Return what the release charged."""
+        return sum((o.cost for o in self.released), ZERO)
+
+    @property
     def message(self) -> str:
-        """Say what was released and why the rest stays on hold."""
-        total = sum((o.cost for o in self.released), ZERO)
-        parts = [
-            f"Released {len(self.released)} order{'s' if len(self.released) != 1 else ''}"
-            f" ({money(total)}); balance now {money(self.balance)}."
-        ]
+        """Say what was released, the balance before and after, and why the rest stays."""
+        if self.released:
+            parts = [
+                f"Released {plural(len(self.released), 'order')} ({money(self.total)}): "
+                f"{order_numbers(self.released)}; balance {money(self.balance_before)} → "
+                f"{money(self.balance)}."
+            ]
+        else:
+            parts = [f"Released no order; balance {money(self.balance)}."]
         if self.kept:
-            reasons = "; ".join(f"order {o.pk} {why}" for o, why in self.kept)
-            parts.append(f"{len(self.kept)} not released: {reasons}.")
+            reasons = "; ".join(f"order #{o.pk} {why}" for o, why in self.kept)
+            parts.append(f"{plural(len(self.kept), 'order')} still on hold: {reasons}.")
         return " ".join(parts)
 
 
-def _release_reason(*, order: Order, balance: Decimal, blocker: Order | None) -> str | None:
-    """Return why `order` cannot be charged now, or None when it can.
-
-    `blocker` is the older selected order the balance fell short of: younger ones wait behind it.
-    """
+def _release_reason(*, order: Order, balance: Decimal) -> str | None:
+    """Return why `order` cannot be charged now, or None when it can."""
     if order.status != OrderStatus.HOLD:
         return f"is {order.get_status_display()}"
     if order.is_test:
@@ -177,19 +200,20 @@ def _release_reason(*, order: Order, balance: Decimal, blocker: Order | None) ->
     cost = order_compute_cost(order=order)
     if not can_pay(balance=balance, cost=cost):
         if cost <= balance:  # only a zero balance refuses an order it covers
-            return f"{NEEDS} money: a zero balance pays no order (costs {money(cost)})"
-        return f"{NEEDS} {money(cost - balance)} more (costs {money(cost)})"
-    if blocker is not None:
-        return f"waits behind older order {blocker.pk}, which the balance does not cover"
+            return f"needs money: a zero balance pays no order (costs {money(cost)})"
+        return f"needs {money(cost - balance)} more (costs {money(cost)})"
     return None
 
 
 def orders_release(
     *, publisher: Publisher, order_ids: Iterable[int], actor: AbstractBaseUser | None
 ) -> ReleaseResult:
-    """Charge the chosen hold orders oldest first while the balance covers each (SPEC §7).
+    """Charge the chosen hold orders by the one queue rule, `QUEUE_RULE` (SPEC §7).
 
-    Once the balance falls short, younger orders wait too, so they never jump the queue.
+    Oldest first, each order the balance covers is charged; one it does not cover stays on
+    hold with its shortfall and the release goes on to the next. The same rule whether one
+    order, a selection, *release all* or a deposit's auto-release asks, and the same as on
+    arrival, where a new order is charged when the balance covers it.
     """
     with transaction.atomic():
         locked = publisher_lock(publisher_id=publisher.pk)
@@ -199,18 +223,15 @@ def orders_release(
             .filter(publisher=locked, pk__in=list(order_ids))
             .order_by("created_at", "id")
         )
-        result = ReleaseResult()
-        blocker: Order | None = None
+        result = ReleaseResult(balance_before=locked.balance)
         for order in orders:
-            reason = _release_reason(order=order, balance=locked.balance, blocker=blocker)
+            reason = _release_reason(order=order, balance=locked.balance)
             if reason is None:
                 order_charge_locked(
                     publisher=locked, order=order, actor=actor, kind=OrderEventKind.RELEASED
                 )
                 result.released.append(order)
                 continue
-            if blocker is None and reason.startswith(NEEDS):
-                blocker = order
             order_sync_hold_reason(order=order, actor=actor)
             result.kept.append((order, reason))
         result.balance = locked.balance
@@ -294,6 +315,36 @@ def deposit_record(
         )
     publisher.refresh_from_db(fields=["balance"])
     return entry, released
+
+
+def deposit_message(
+    *, publisher: Publisher, amount: Decimal, released: ReleaseResult | None
+) -> str:
+    """Say what a deposit did: the balance before and after, and what auto-release released.
+
+    `publisher.balance` is the balance after the deposit and its release (deposit_record
+    refreshes it), so the balance before is that minus the deposit plus what was charged.
+    """
+    spent = released.total if released is not None else ZERO
+    after_deposit = publisher.balance + spent
+    text = (
+        f"Deposit of {money(amount)} recorded for {publisher.name}. Balance "
+        f"{money(after_deposit - amount)} → {money(after_deposit)}."
+    )
+    if released is None:
+        return text
+    if released.released:
+        text += (
+            f" Auto-release released {plural(len(released.released), 'order')}"
+            f" ({money(spent)}): {order_numbers(released.released)}; balance now"
+            f" {money(publisher.balance)}."
+        )
+    elif released.kept:
+        text += " Auto-release released no order."
+    if released.kept:
+        reasons = "; ".join(f"order #{o.pk} {why}" for o, why in released.kept)
+        text += f" {plural(len(released.kept), 'order')} still on hold: {reasons}."
+    return text
 
 
 def adjustment_record(
