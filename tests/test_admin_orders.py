@@ -177,7 +177,16 @@ def test_release_action_says_why_an_order_stays(world, a_client):
 
 
 def test_delete_action_sets_status_deleted_and_refuses_others(world, staff_client):
-    response = act(staff_client, "delete_orders", [world.b_hold.pk, world.b_production.pk])
+    response = staff_client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "delete_orders",
+            "_selected_action": [world.b_hold.pk, world.b_production.pk],
+            "index": 0,
+            "confirmed": "yes",
+        },
+        follow=True,
+    )
     assert Order.objects.get(pk=world.b_hold.pk).status == OrderStatus.DELETED
     assert Order.objects.get(pk=world.b_production.pk).status == OrderStatus.IN_PRODUCTION
     messages = " ".join(texts(response))
@@ -188,7 +197,7 @@ def test_delete_action_sets_status_deleted_and_refuses_others(world, staff_clien
 def test_release_and_delete_buttons_on_the_order_page(world, a_client):
     url = reverse(CHANGELIST)
     data = {"action": "delete_orders", "_selected_action": world.a_hold.pk, "index": 0}
-    a_client.post(url, data)
+    a_client.post(url, {**data, "confirmed": "yes"})
     assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.DELETED
     content = a_client.get(reverse("admin:fulfillment_order_change", args=[world.a_hold.pk]))
     assert "Release this order" not in content.content.decode()

@@ -132,7 +132,11 @@ def test_release_of_mixed_selection_touches_only_own_orders(world, a_client):
     before = world.b_state()
     a_client.post(
         reverse("admin:fulfillment_order_changelist"),
-        {"action": "delete_orders", "_selected_action": [world.a_hold.pk, world.b_hold.pk]},
+        {
+            "action": "delete_orders",
+            "_selected_action": [world.a_hold.pk, world.b_hold.pk],
+            "confirmed": "yes",
+        },
     )
     assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.DELETED
     assert world.b_state() == before

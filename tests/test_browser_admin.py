@@ -146,6 +146,9 @@ def test_publisher_and_staff_flows(browser, site):
     # Delete the other one from the list.
     page.goto("/admin/fulfillment/order/")
     run_action(page, "delete_orders", [drop.pk])
+    assert f"Order #{drop.pk}" in page.inner_text("#delete-orders")
+    assert Order.objects.get(pk=drop.pk).status == OrderStatus.HOLD  # asked first
+    page.click("#confirm-delete")
     assert f"Deleted order #{drop.pk}" in messages(page)
     assert Order.objects.get(pk=drop.pk).status == OrderStatus.DELETED
 

@@ -18,7 +18,7 @@ from fulfillment.models import Order, OrderStatus, Publisher
 from fulfillment.selectors import order_events
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.money import orders_release
-from fulfillment.services.orders import EDITABLE_ON_HOLD, order_delete, order_update
+from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update
 
 from .base import (
     PublisherScopedAdmin,
@@ -28,6 +28,7 @@ from .base import (
     money_html,
     short_datetime,
 )
+from .order_delete import orders_delete_action
 from .order_form import HoldOrderForm, quantity_field_options
 from .shipping import ship_view
 
@@ -317,21 +318,10 @@ class OrderAdmin(PublisherScopedAdmin):
             level = messages.WARNING if result.kept else messages.SUCCESS
             self.message_user(request, prefix + result.message, level)
 
-    @admin.action(description="Delete selected orders on hold", permissions=["hold_delete"])
-    def delete_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        """Delete the chosen hold orders (status `deleted`); say which could not be."""
-        deleted: list[str] = []
-        refused: list[str] = []
-        for order in queryset.order_by("created_at", "id"):
-            try:
-                order_delete(order=order, actor=request.user)
-                deleted.append(f"#{order.pk}")
-            except ServiceError as error:
-                refused.append(str(error))
-        if deleted:
-            self.message_user(request, f"Deleted order {', '.join(deleted)}.", messages.SUCCESS)
-        if refused:
-            self.message_user(request, " ".join(refused), messages.WARNING)
+    @admin.action(description="Delete selected orders on hold…", permissions=["hold_delete"])
+    def delete_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        """Ask on a confirmation page, then delete the chosen hold orders (status `deleted`)."""
+        return orders_delete_action(self, request, queryset)
 
     @admin.action(description="Mark selected orders as shipped…", permissions=["ship"])
     def ship_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
