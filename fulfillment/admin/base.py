@@ -151,6 +151,9 @@ class PublisherScopedAdmin(BoundedSearchMixin, admin.ModelAdmin):
     staff_only_columns: tuple[str, ...] = ()
     staff_only_filters: tuple[str, ...] = ()
     list_per_page = 50
+    # What an empty list says instead of "0 objects" (templates/admin/fulfillment/change_list.html).
+    empty_text = "Nothing here yet."
+    empty_link_text = ""  # a link to the account page under `empty_text`, when it helps
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         """Add to Django's admin checks: every staff-only name is a column or filter here.

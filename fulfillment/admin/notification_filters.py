@@ -15,6 +15,8 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import build_q_object_from_lookup_parameters
 from django.core.exceptions import ValidationError
 
+from fulfillment.models import Outcome, is_trepstar_staff
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
 REFUSED_PARAM = "refused"
 STUCK_PARAM = "stuck"
 STUCK_LABEL = "stuck (never processed)"
+# Outcomes a publisher's own notifications never have: a request naming no known publisher
+# belongs to nobody, so only staff are offered it.
+STAFF_ONLY_OUTCOMES = frozenset({Outcome.UNKNOWN_PUBLISHER})
 
 
 class KeyCheckFilter(admin.SimpleListFilter):
@@ -67,6 +72,7 @@ class OutcomeFilter(admin.ChoicesFieldListFilter):
         self, field: Any, request: HttpRequest, params: dict, *args: Any, **kwargs: Any
     ) -> None:
         self.stuck = params.get(STUCK_PARAM, [""])[-1] == "1"
+        self.staff = is_trepstar_staff(request.user)
         super().__init__(field, request, params, *args, **kwargs)
 
     def expected_parameters(self) -> list[str]:
@@ -93,6 +99,8 @@ class OutcomeFilter(admin.ChoicesFieldListFilter):
             "display": "All",
         }
         for value, title in self.field.flatchoices:
+            if value in STAFF_ONLY_OUTCOMES and not self.staff:
+                continue
             yield {
                 "selected": chosen is not None and str(value) in chosen,
                 "query_string": changelist.get_query_string({self.lookup_kwarg: value}, others),

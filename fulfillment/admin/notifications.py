@@ -77,6 +77,11 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
     list_select_related = ("publisher",)
     search_fields = ("external_order_id",)
     search_help_text = "Search by SamCart order ID."
+    empty_text = (
+        "No notifications yet. Every request SamCart sends to your Notify URL is listed here"
+        " with what TrepStar did with it."
+    )
+    empty_link_text = "Your Notify URL and how to check it"
     date_hierarchy = "received_at"
     actions = ("reprocess",)
     change_form_template = "admin/fulfillment/notification/change_form.html"

@@ -109,6 +109,11 @@ class OrderAdmin(PublisherScopedAdmin):
     list_select_related = ("project", "publisher")
     search_fields = ("ship_name", "customer_email", "external_order_id", "external_product_id")
     search_help_text = "Search by customer name or email, SamCart order ID or product ID."
+    empty_text = (
+        "No orders yet. An order appears here as soon as SamCart sends a sale to your Notify URL"
+        " and it names a SamCart product listed in one of your projects."
+    )
+    empty_link_text = "Your Notify URL and how to set up SamCart"
     actions = ("release_orders", "delete_orders", "ship_orders")
     change_form_template = "admin/fulfillment/order/change_form.html"
     form = HoldOrderForm

@@ -103,6 +103,10 @@ class ProjectAdmin(PublisherScopedAdmin):
     staff_only_filters = ("publisher",)
     autocomplete_fields = ("publisher",)
     readonly_fields = ("created_at", "updated_at")
+    empty_text = (
+        "No projects yet. Add a project for each product you sell on SamCart and list its"
+        " SamCart product ids in Advanced Settings → eCommerceIDString."
+    )
 
     @admin.display(description="publisher", ordering="publisher__name")
     def publisher_name(self, obj: Project) -> str:

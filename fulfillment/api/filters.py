@@ -31,8 +31,14 @@ def allowed(choices: type[TextChoices]) -> tuple[tuple[str, str], ...]:
 
 
 def choice_filter(choices: type[TextChoices], help_text: str) -> django_filters.ChoiceFilter:
-    """Return an exact filter on one of `choices`; another value's error names the allowed ones."""
-    values = ", ".join(value for value, _ in allowed(choices))
+    """Return an exact filter on one of `choices`; another value's error names the allowed ones.
+
+    The API takes the codes (`hold`); the admin shows their labels ("on hold"), so the help
+    text and the error give both: "hold (on hold), in_production (in production)…".
+    """
+    values = ", ".join(
+        value if value == label else f"{value} ({label})" for value, label in allowed(choices)
+    )
     return django_filters.ChoiceFilter(
         choices=allowed(choices),
         help_text=f"{help_text} One of: {values}.",
