@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -21,17 +22,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from fulfillment import ecommerce_ids
-from fulfillment.models import Publisher, is_trepstar_staff
+from fulfillment.models import REPROCESSABLE_OUTCOMES, ZERO, Publisher, is_trepstar_staff
 from fulfillment.selectors import (
+    HoldSummary,
     hold_summary,
     publisher_for_account_page,
     recent_notifications,
     refused_requests,
 )
-from fulfillment.services.money import money, orders_release_all
+from fulfillment.services.money import QUEUE_RULE, money, orders_release_all
 from fulfillment.services.publishers import PREVIOUS_KEY_GRACE, notify_url, publisher_rotate_key
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from django.http import HttpRequest, HttpResponse
 
 KEY_ROTATED = (
@@ -43,6 +47,13 @@ NO_PUBLISHER = "No publisher is linked to this login."
 MAY_NOT_ROTATE = "Your login may not make a new Notify URL key; ask a manager of your account."
 MAY_NOT_RELEASE = "Your login may not release orders; ask a manager of your account."
 RELEASE_PERMISSION = "fulfillment.change_order"
+REPROCESS_PERMISSION = "fulfillment.change_notification"
+ADD_FUNDS = (
+    "To add funds, pay TrepStar and write to {email} with your publisher ID {idpub} and the "
+    "amount: TrepStar records the deposit{auto}."
+)
+AUTO_RELEASE_ON = ", and your orders on hold are released at once (auto-release is on)"
+AUTO_RELEASE_OFF = "; then release your orders on hold here"
 ROTATE_KEY_PERMISSION = "fulfillment.change_publisher"
 
 
@@ -70,9 +81,34 @@ def _posted_publisher(request: HttpRequest, permission: str, refusal: str) -> Pu
     return publisher
 
 
+def _release_note(hold: HoldSummary, balance: Decimal, can_release: bool) -> tuple[bool, str]:
+    """Say whether *release all* is offered and, either way, what it does or why it is not."""
+    if not hold.count:
+        return False, "No orders on hold."
+    if not can_release:
+        return False, MAY_NOT_RELEASE
+    if not hold.payable:
+        return False, (
+            f"None of your {hold.count} orders on hold waits only for money: each needs a "
+            "complete address or TrepStar's prices first (see them)."
+        )
+    if hold.cheapest is None or balance <= ZERO or balance < hold.cheapest:
+        return False, (
+            f"Your balance {money(balance)} covers none of your {hold.payable} order"
+            f"{'s' if hold.payable != 1 else ''} waiting for payment ({money(hold.payable_total)})"
+            f"; add {money(hold.payable_total - balance)} to release "
+            f"{'them all' if hold.payable != 1 else 'it'}."
+        )
+    return True, QUEUE_RULE
+
+
 def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, object]:
     """Gather what the page shows about one publisher."""
     hold = hold_summary(publisher)
+    can_release = request.user.has_perm(RELEASE_PERMISSION)
+    offer_release, release_note = _release_note(hold, publisher.balance, can_release)
+    short = publisher.balance <= ZERO or publisher.balance < hold.payable_total
+    auto = AUTO_RELEASE_ON if publisher.auto_release else AUTO_RELEASE_OFF
     return {
         "publisher": publisher,
         "notify_url": notify_url(publisher=publisher),
@@ -81,7 +117,16 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "hold_total": money(hold.total),
         "notifications": recent_notifications(publisher, limit=20),
         "refused": refused_requests(publisher),
-        "can_release": request.user.has_perm(RELEASE_PERMISSION),
+        "can_release": can_release,
+        "offer_release": offer_release,
+        "release_note": release_note,
+        "add_funds": ADD_FUNDS.format(
+            email=settings.SUPPORT_EMAIL, idpub=publisher.idpub, auto=auto
+        )
+        if short
+        else "",
+        "can_reprocess": request.user.has_perm(REPROCESS_PERMISSION),
+        "reprocessable": REPROCESSABLE_OUTCOMES,
         "can_rotate": request.user.has_perm(ROTATE_KEY_PERMISSION),
         "example_ids": ecommerce_ids.EXAMPLE,
         "grace_days": PREVIOUS_KEY_GRACE.days,

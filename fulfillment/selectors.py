@@ -7,15 +7,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
+from fulfillment.carts.base import PayloadError
+from fulfillment.carts.samcart import parse_samcart
 from fulfillment.models import (
+    REPROCESSABLE_OUTCOMES,
     ZERO,
+    HoldReason,
     LedgerEntry,
     Notification,
     Order,
     OrderStatus,
+    ProjectCartId,
     Publisher,
     RefusedRequestTally,
     is_trepstar_staff,
@@ -27,15 +32,32 @@ if TYPE_CHECKING:
 
 
 REFUSED_PERIOD = timedelta(hours=24)  # the account page counts wrong-key requests this far back
+# After an eCommerceIDString is fixed, the `no_match` notifications of this long ago are offered
+# for reprocessing (SamCart retries nothing; older purchases are someone's decision).
+NAMING_PERIOD = timedelta(days=90)
+NAMING_LIMIT = 500  # bodies parsed at most, newest first
 
 
 @dataclass(frozen=True)
 class HoldSummary:
-    """The publisher's orders waiting on hold: real ones (count, total cost) and test ones."""
+    """The publisher's orders waiting on hold: real ones (count, total cost) and test ones.
+
+    `payable` counts those only money keeps on hold (`payment_required`), `cheapest` is the
+    lowest cost among them (None without any): the account page says whether the balance
+    covers any of them.
+    """
 
     count: int
     total: Decimal
     test_count: int
+    payable: int = 0
+    payable_total: Decimal = ZERO
+    cheapest: Decimal | None = None
+
+    @property
+    def other(self) -> int:
+        """Count the real hold orders that wait for something other than money."""
+        return self.count - self.payable
 
 
 def publishers_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Publisher]:
@@ -68,6 +90,7 @@ def publisher_for_account_page(
 
 def hold_summary(publisher: Publisher) -> HoldSummary:
     """Count the publisher's hold orders and add up what they cost (test orders apart)."""
+    payable = Q(is_test=False, hold_reason=HoldReason.PAYMENT_REQUIRED)
     totals = (
         Order.objects.for_publisher(publisher)
         .filter(status=OrderStatus.HOLD)
@@ -75,11 +98,54 @@ def hold_summary(publisher: Publisher) -> HoldSummary:
             count=Count("pk", filter=Q(is_test=False)),
             total=Sum("cost", filter=Q(is_test=False)),
             test_count=Count("pk", filter=Q(is_test=True)),
+            payable=Count("pk", filter=payable),
+            payable_total=Sum("cost", filter=payable),
+            cheapest=Min("cost", filter=payable),
         )
     )
     return HoldSummary(
-        count=totals["count"], total=totals["total"] or ZERO, test_count=totals["test_count"]
+        count=totals["count"],
+        total=totals["total"] or ZERO,
+        test_count=totals["test_count"],
+        payable=totals["payable"],
+        payable_total=totals["payable_total"] or ZERO,
+        cheapest=totals["cheapest"],
     )
+
+
+def notifications_naming(
+    publisher: Publisher, product_ids: set[str] | frozenset[str]
+) -> tuple[list[Notification], set[str]]:
+    """Return the publisher's recent `no_match` and `error` notifications naming `product_ids`.
+
+    What a publisher may reprocess after fixing an eCommerceIDString (SPEC §8): their bodies
+    are parsed again (the cart parser, newest first, at most NAMING_LIMIT of the last
+    NAMING_PERIOD), oldest first, with the ids of `product_ids` they named.
+    """
+    if not product_ids:
+        return [], set()
+    candidates = (
+        Notification.objects.for_publisher(publisher)
+        .accepted()
+        .filter(
+            outcome__in=REPROCESSABLE_OUTCOMES,
+            received_at__gte=timezone.now() - NAMING_PERIOD,
+        )
+        .only("pk", "raw_body", "content_type", "received_at", "outcome", "detail")
+        .order_by("-received_at", "-id")[:NAMING_LIMIT]
+    )
+    named: list[Notification] = []
+    ids: set[str] = set()
+    for notification in candidates:
+        try:
+            parsed = parse_samcart(bytes(notification.raw_body), notification.content_type)
+        except PayloadError:
+            continue
+        found = set(parsed.product_ids) & set(product_ids)
+        if found:
+            named.append(notification)
+            ids |= found
+    return named[::-1], ids
 
 
 def recent_notifications(publisher: Publisher, limit: int = 20) -> list[Notification]:
@@ -161,3 +227,23 @@ def recent_ledger(publisher: Publisher, limit: int = 10) -> list[LedgerEntry]:
         .select_related("order", "created_by")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def cart_ids_of_other_projects(
+    *, publisher_id: int, project_id: int | None
+) -> dict[str, list[str]]:
+    """Map each SamCart id the publisher's other projects list to those projects' titles.
+
+    The project form warns with it, as the person types, when an id is already another
+    project's (a bundle: one purchase makes an order for each).
+    """
+    rows = (
+        ProjectCartId.objects.filter(publisher_id=publisher_id)
+        .exclude(project_id=project_id)
+        .order_by("external_id", "project__title")
+        .values_list("external_id", "project__title")
+    )
+    shared: dict[str, list[str]] = {}
+    for external_id, title in rows:
+        shared.setdefault(external_id, []).append(title)
+    return shared

@@ -52,7 +52,11 @@ def test_page_shows_id_url_balance_hold_orders_and_steps(world, a_client):
     assert "Plus 1 test order" in content
     assert "Settings → Integrations → Notify URL" in content
     assert "Advanced Settings → eCommerceIDString" in content
-    assert 'id="release-all"' in content and 'id="rotate-key"' in content
+    assert 'id="rotate-key"' in content
+    # $1.00 pays none of the hold orders: no button, but the page says why and what to add.
+    assert 'id="release-all"' not in content
+    assert "Your balance $1.00 covers none of your 1 order waiting for payment ($7.00)" in content
+    assert "add $6.00 to release it." in content
     assert "No active project of publisher" in content  # a notification's detail
 
 

@@ -12,7 +12,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from fulfillment.models import Notification, Outcome
 from fulfillment.selectors import refused_requests_for_user
@@ -32,6 +32,7 @@ from .notification_filters import (
     OutcomeFilter,
 )
 from .reprocess import confirmation_page, may_reprocess, reprocess_all
+from .reprocess_named import reprocess_named_view
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -208,8 +209,12 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
     def get_urls(self) -> list[URLPattern]:
         """Add the reprocess button of the notification page."""
         view = self.admin_site.admin_view(require_POST(self.reprocess_view))
+        named = self.admin_site.admin_view(
+            require_GET(lambda request: reprocess_named_view(self, request))
+        )
         return [
             path("<int:pk>/reprocess/", view, name="fulfillment_notification_reprocess"),
+            path("reprocess/", named, name="fulfillment_notification_reprocess_named"),
             *super().get_urls(),
         ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -10,7 +11,12 @@ from django.core.exceptions import ValidationError
 
 from fulfillment import ecommerce_ids
 from fulfillment.models import Project
-from fulfillment.selectors import publisher_for_user, publishers_for_user
+from fulfillment.selectors import (
+    cart_ids_of_other_projects,
+    notifications_naming,
+    publisher_for_user,
+    publishers_for_user,
+)
 from fulfillment.services.projects import (
     prices_check_confirmable,
     project_check_move,
@@ -20,6 +26,7 @@ from fulfillment.services.projects import (
 )
 
 from .base import PublisherScopedAdmin, is_staff_request, money_html, user_publisher_ids
+from .reprocess_named import reprocess_offer
 
 if TYPE_CHECKING:
     from django.db.models import Field
@@ -103,6 +110,10 @@ class ProjectAdmin(PublisherScopedAdmin):
     staff_only_filters = ("publisher",)
     autocomplete_fields = ("publisher",)
     readonly_fields = ("created_at", "updated_at")
+
+    class Media:
+        js = ("fulfillment/project_form.js",)
+
     empty_text = (
         "No projects yet. Add a project for each product you sell on SamCart and list its"
         " SamCart product ids in Advanced Settings → eCommerceIDString."
@@ -215,3 +226,37 @@ class ProjectAdmin(PublisherScopedAdmin):
             project_save(project=obj, actor=request.user)
         for warning in shared_warning(obj):
             messages.warning(request, warning)
+        named, ids = notifications_naming(
+            obj.publisher, set(ecommerce_ids.parse(obj.ecommerce_id_string))
+        )
+        offer = reprocess_offer(named, ids)
+        if offer:
+            messages.info(request, offer)
+
+    def get_form(
+        self, request: HttpRequest, obj: Project | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        """Give the eCommerceIDString input the ids of the other projects, for the live warning.
+
+        `project_form.js` warns as the person types an id another project lists (a bundle);
+        the warnings of the stored value are in the help text too, for a page without scripts.
+        """
+        form = super().get_form(request, obj, change=change, **kwargs)
+        field = form.base_fields.get("ecommerce_id_string")
+        publisher_id = obj.publisher_id if obj is not None else self._own_publisher_id(request)
+        if field is None or publisher_id is None:
+            return form
+        shared = cart_ids_of_other_projects(
+            publisher_id=publisher_id, project_id=obj.pk if obj is not None else None
+        )
+        field.widget.attrs["data-shared-ids"] = json.dumps(shared)
+        field.widget.attrs["data-warning-template"] = SHARED_WARNING
+        if obj is not None:
+            field.help_text = " ".join([str(field.help_text or ""), *shared_warning(obj)]).strip()
+        return form
+
+    @staticmethod
+    def _own_publisher_id(request: HttpRequest) -> int | None:
+        """Return the id of the one publisher the login acts for (None for staff or several)."""
+        ids = user_publisher_ids(request)
+        return next(iter(ids)) if len(ids) == 1 else None
