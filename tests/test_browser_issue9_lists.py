@@ -189,3 +189,34 @@ def test_ledger_shows_the_balance_after_each_entry(browser, site, busy_publisher
     busy_publisher.refresh_from_db()
     assert cells[0] == f"${busy_publisher.balance:,.2f}"  # newest entry: the balance now
     assert cells[-1] == "$40.00"  # the opening deposit
+
+
+def test_the_bundle_warning_shows_while_typing(browser, site):
+    publisher = make_publisher(name="Bundle Press")
+    make_project(publisher, "294010", title="Workbook")
+    atlas = make_project(publisher, "300300", title="Atlas")
+    make_publisher_user(publisher, "bundler", PASSWORD)
+    page = login(browser, site, "bundler")
+    page.goto(f"/admin/fulfillment/project/{atlas.pk}/change/")
+    warning = page.locator("#shared-id-warning")
+    assert warning.is_hidden()
+    page.fill("#id_ecommerce_id_string", "{300300}{294010}")
+    assert warning.is_visible()
+    assert "294010 is also listed by “Workbook”" in warning.inner_text()
+    shot(page, "project-bundle-warning")
+    page.fill("#id_ecommerce_id_string", "300300")
+    assert warning.is_hidden()
+
+
+def test_a_zero_balance_account_page_says_how_to_add_funds(browser, site, settings):
+    settings.SUPPORT_EMAIL = "billing@trepstar.example"
+    publisher = make_publisher(name="Empty Wallet Press")
+    make_project(publisher, "279813", title="Almanac")
+    notify(publisher, order_body(order_id="44400001"))
+    make_publisher_user(publisher, "wallet", PASSWORD)
+    page = login(browser, site, "wallet")
+    page.goto("/account/")
+    shot(page, "account-zero-balance")
+    assert "billing@trepstar.example" in page.inner_text("#add-funds")
+    assert page.locator("#release-all").count() == 0
+    assert "covers none" in page.inner_text("#release-note")
