@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-DEV_ENV := DEBUG=1
+# The Notify URLs that `make run` prints and shows must reach this server: on PORT, unless
+# PUBLIC_BASE_URL is given.
+PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+DEV_ENV := DEBUG=1 PUBLIC_BASE_URL=$(PUBLIC_BASE_URL)
 
 .PHONY: run test lint format migrate demo check-deploy clean
 

@@ -111,7 +111,7 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
     auto = AUTO_RELEASE_ON if publisher.auto_release else AUTO_RELEASE_OFF
     return {
         "publisher": publisher,
-        "notify_url": notify_url(publisher=publisher),
+        "notify_url": notify_url(publisher=publisher, request=request),
         "balance": money(publisher.balance),
         "hold": hold,
         "hold_total": money(hold.total),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
+from django.templatetags.static import static
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -14,6 +17,7 @@ from fulfillment.services.throttle import (
     notify_url_check_throttled,
 )
 
+FAVICON = "fulfillment/favicon.svg"
 TRUTHY = {"1", "true", "yes", "on"}
 
 
@@ -32,22 +36,50 @@ def _answer(answer: NotifyAnswer) -> JsonResponse:
     payload: dict[str, object] = {"outcome": answer.outcome, "detail": answer.detail}
     if answer.notification_id is not None:
         payload["notification"] = answer.notification_id
-    response = JsonResponse(payload, status=answer.status)
+    # Real UTF-8 ("→", not "\u2192"): JSON is UTF-8 by definition, and people read these.
+    response = JsonResponse(
+        payload,
+        status=answer.status,
+        content_type="application/json; charset=utf-8",
+        json_dumps_params={"ensure_ascii": False},
+    )
     if answer.status == 429:
         response["Retry-After"] = str(WINDOW_SECONDS)
+    return response
+
+
+def _wants_html(request: HttpRequest) -> bool:
+    """Tell whether a person opened the URL in a browser (HTML asked for, not JSON)."""
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+def _page(request: HttpRequest, answer: NotifyAnswer) -> HttpResponse:
+    """Return the small page a browser gets: the same check, in words; never cached."""
+    context = {"ready": answer.status == 200, "detail": answer.detail}
+    response = TemplateResponse(
+        request, "fulfillment/notify_check.html", context, status=answer.status
+    )
+    if answer.status == 429:
+        response["Retry-After"] = str(WINDOW_SECONDS)
+    add_never_cache_headers(response)  # the URL holds the key
     return response
 
 
 @csrf_exempt
 @transaction.non_atomic_requests
 @require_http_methods(["GET", "POST"])
-def samcart_notify(request: HttpRequest) -> JsonResponse:
-    """Receive one SamCart notification, or check a pasted URL on GET (stores nothing)."""
+def samcart_notify(request: HttpRequest) -> HttpResponse:
+    """Receive one SamCart notification, or check a pasted URL on GET (stores nothing).
+
+    A GET from a browser gets a small page in words; any other client the JSON answer.
+    """
     idpub = request.GET.get("idpub", "")
     key = request.GET.get("key", "")
     remote_addr = request.META.get("REMOTE_ADDR") or None
     if request.method == "GET":
-        return _answer(notify_url_check_throttled(idpub=idpub, key=key, remote_addr=remote_addr))
+        answer = notify_url_check_throttled(idpub=idpub, key=key, remote_addr=remote_addr)
+        return _page(request, answer) if _wants_html(request) else _answer(answer)
     body, size = _read_body(request)
     incoming = Incoming(
         idpub=idpub,
@@ -59,3 +91,8 @@ def samcart_notify(request: HttpRequest) -> JsonResponse:
         remote_addr=remote_addr,
     )
     return _answer(notification_receive_throttled(incoming))
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Send browsers asking for /favicon.ico to the icon (static URL worked out per request)."""
+    return HttpResponseRedirect(static(FAVICON))

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "csp",
     "axes",
     "fulfillment",
@@ -117,8 +118,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fulfillment@trepstar
 # Where publishers are told to write to add funds or ask for help (account page, docs).
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@trepstar.example")
 
-# Public base URL used to print each publisher's Notify URL (account page, demo data).
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Public base URL of Notify URLs (account page, admin, commands). Unset, pages use the address
+# the browser used (a host Django accepts: ALLOWED_HOSTS) and commands http://127.0.0.1:8000;
+# `make run` sets it from PORT. Set it in production: the URL SamCart must reach.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 
 # Security: secure by default, relaxed only for local development.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -181,6 +184,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     # The schema and its docs need a login (token or session), like the API itself.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from our own static files (drf-spectacular-sidecar): pinned, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -1,13 +1,17 @@
 """URL configuration."""
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, reverse_lazy
+from django.views.generic import RedirectView
 
 from fulfillment.account import account, account_release_all, account_rotate_key
 from fulfillment.health import healthz
-from fulfillment.views import samcart_notify
+from fulfillment.views import favicon, samcart_notify
 
 urlpatterns = [
+    # People who open the site land in the admin (it asks for a login first).
+    path("", RedirectView.as_view(url=reverse_lazy("admin:index")), name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("account/", account, name="account"),
     path("account/rotate-key/", account_rotate_key, name="account-rotate-key"),

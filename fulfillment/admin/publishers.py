@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core import checks
 from django.db import DatabaseError
@@ -93,6 +94,15 @@ class PublisherAdmin(PublisherScopedAdmin):
         "ledger_table",
     )
 
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Publisher | None:
+        """Remember the page's address, so the Notify URL shown works from this browser."""
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and not settings.PUBLIC_BASE_URL:
+            obj._page_base_url = request.build_absolute_uri("/")
+        return obj
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Publisher]:
         """Add each publisher's count and total of real orders on hold."""
         return (
@@ -123,7 +133,10 @@ class PublisherAdmin(PublisherScopedAdmin):
         """Show the full Notify URL to paste into SamCart."""
         if obj.pk is None:
             return "Shown once the publisher is saved."
-        return format_html("<code>{}</code>", notify_url(publisher=obj))
+        base = getattr(obj, "_page_base_url", None)  # set by get_object: the browser's address
+        return format_html(
+            '<code class="ts-notify-url">{}</code>', notify_url(publisher=obj, base_url=base)
+        )
 
     @admin.display(description="previous key")
     def key_rotation(self, obj: Publisher) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rest_framework.permissions import SAFE_METHODS, DjangoModelPermissions
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -63,3 +63,14 @@ class AdminModelPermissions(DjangoModelPermissions):
         """Return `app_label.<action>_<model>` for `model`."""
         meta = model._meta
         return template % {"app_label": meta.app_label, "model_name": meta.model_name}
+
+
+class AdminLogin(BasePermission):
+    """The admin's login rule alone (the API root, which shows no model's rows)."""
+
+    message = NOT_STAFF
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        """Let in active logins with `is_staff`, as the admin does."""
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active and user.is_staff)

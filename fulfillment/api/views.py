@@ -12,6 +12,7 @@ from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from fulfillment.models import Notification, Order, Project, Publisher
@@ -21,7 +22,7 @@ from fulfillment.services.orders import order_delete, order_update
 from fulfillment.services.projects import project_update
 
 from .filters import FilterBackend, NotificationFilter, OrderFilter
-from .permissions import AdminModelPermissions
+from .permissions import AdminLogin, AdminModelPermissions
 from .serializers import (
     NotificationSerializer,
     OrderSerializer,
@@ -29,6 +30,28 @@ from .serializers import (
     ReleaseResultSerializer,
     ReleaseSerializer,
 )
+
+
+class ApiRoot(APIView):
+    """The API's entry point: links to each list, the schema and the docs."""
+
+    permission_classes = (AdminLogin,)
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, format: str | None = None) -> Response:
+        """Return the links (the browsable API shows them as a page)."""
+        return Response(
+            {
+                name: reverse(url_name, request=request, format=format)
+                for name, url_name in (
+                    ("orders", "api-orders"),
+                    ("projects", "api-projects"),
+                    ("notifications", "api-notifications"),
+                    ("schema", "api-schema"),
+                    ("docs", "api-docs"),
+                )
+            }
+        )
 
 
 class ScopedView:

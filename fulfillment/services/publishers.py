@@ -13,6 +13,7 @@ from fulfillment.models import Publisher, new_notify_key
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+    from django.http import HttpRequest
 
 PREVIOUS_KEY_GRACE = timedelta(days=7)
 PUBLISHER_SETTINGS = ("name", "email", "require_notify_key", "auto_release", "use_billing_address")
@@ -40,9 +41,22 @@ def publisher_rotate_key(*, publisher: Publisher, actor: AbstractBaseUser | None
     return locked
 
 
-def notify_url(*, publisher: Publisher, base_url: str | None = None) -> str:
-    """Return the full Notify URL the publisher pastes into SamCart."""
-    base = (base_url or settings.PUBLIC_BASE_URL).rstrip("/")
+LOCAL_BASE_URL = "http://127.0.0.1:8000"  # commands, when PUBLIC_BASE_URL is not set
+
+
+def notify_url(
+    *, publisher: Publisher, base_url: str | None = None, request: HttpRequest | None = None
+) -> str:
+    """Return the full Notify URL the publisher pastes into SamCart.
+
+    The base is, first found: `base_url`, the PUBLIC_BASE_URL setting, the address of
+    `request` (the one the browser used, its host checked against ALLOWED_HOSTS), then
+    LOCAL_BASE_URL. So a demo on another port hands out URLs that work.
+    """
+    base = base_url or settings.PUBLIC_BASE_URL
+    if not base and request is not None:
+        base = request.build_absolute_uri("/")
+    base = (base or LOCAL_BASE_URL).rstrip("/")
     return f"{base}/samcart/notify/?idpub={publisher.idpub}&key={publisher.notify_key}"
 
 

@@ -73,7 +73,9 @@ class Command(BaseCommand):
         """Declare the target and the notification's contents."""
         parser.add_argument("--url", help="Full Notify URL (with idpub and key).")
         parser.add_argument("--idpub", help="Build the URL for this publisher instead.")
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="With --idpub.")
+        parser.add_argument(
+            "--base-url", default="", help="With --idpub. Default: PUBLIC_BASE_URL."
+        )
         parser.add_argument("--type", default="Order", dest="event_type")
         parser.add_argument("--product", action="append", default=[], help="Repeatable.")
         parser.add_argument("--quantity", type=int, default=1)
@@ -107,7 +109,7 @@ class Command(BaseCommand):
             status, answer = error.code, error.read().decode()
         except urllib.error.URLError as error:
             raise CommandError(f"Could not reach {url.split('?')[0]}: {error.reason}") from error
-        self.stdout.write(f"{status} {answer}")
+        self.stdout.write(f"{status} {_readable(answer)}")
 
     def _url(self, options: dict[str, Any]) -> str:
         if options["url"]:
@@ -116,10 +118,26 @@ class Command(BaseCommand):
             publisher = Publisher.objects.filter(idpub=options["idpub"]).first()
             if publisher is None:
                 raise CommandError(f"No publisher {options['idpub']}.")
-            url = notify_url(publisher=publisher, base_url=options["base_url"])
+            url = notify_url(publisher=publisher, base_url=options["base_url"] or None)
         else:
             raise CommandError("Give --url or --idpub.")
         return url + ("&test=1" if options["test"] else "")
+
+
+def _readable(answer: str) -> str:
+    """Return a JSON answer with real characters ("→", not "\\u2192"); other text as it is."""
+    try:
+        return json.dumps(json.loads(answer), ensure_ascii=False)
+    except ValueError:
+        return answer
+
+
+def _readable(answer: str) -> str:
+    """Return a JSON answer with real characters ("→", not "\\u2192"); other text as it is."""
+    try:
+        return json.dumps(json.loads(answer), ensure_ascii=False)
+    except ValueError:
+        return answer
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
