@@ -105,7 +105,7 @@ def test_edit_on_hold_recomputes_cost_and_records_event(world, a_client):
     assert order.cost == Decimal("17.00")  # 5.00 × 3 + 2.00
     event = order.events.get(kind=OrderEventKind.EDITED)
     assert event.actor == world.a_user
-    assert "quantity" in event.detail and "$17.00" in event.detail
+    assert "Quantity: 1 → 3" in event.detail and "cost $7.00 → $17.00" in event.detail
 
 
 def test_edit_page_shows_events_and_editable_fields_on_hold(world, a_client):

@@ -33,6 +33,11 @@ class Address:
         )
         return tuple(name for name, value in parts if not value.strip())
 
+    def missing_text(self) -> str:
+        """Say what is missing for people: "missing: street, postal code, a known country"."""
+        names = ["a known country" if n == "country" else n for n in self.missing_parts()]
+        return f"missing: {', '.join(names)}" if names else ""
+
     def is_complete(self) -> bool:
         """Return whether the address has what a parcel needs: street, city, postcode, country.
 

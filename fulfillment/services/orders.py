@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import capfirst
 
 from fulfillment.countries import country_code
-from fulfillment.models import Order, OrderEvent, OrderEventKind, OrderStatus
+from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
+from fulfillment.models import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
+from fulfillment.text import visible
 
 from .errors import ERROR_NOT_ON_HOLD, NotEditable
-from .money import money, order_compute_cost, publisher_lock
+from .money import money, order_compute_cost, orders_release, publisher_lock
 from .status import order_lock, order_sync_hold_reason, order_transition
 
 if TYPE_CHECKING:
@@ -29,6 +33,62 @@ EDITABLE_ON_HOLD = (
 )
 
 
+ERROR_COUNTRY = (
+    '"{value}" is not a country we know. Type its English name (United States, Germany), '
+    "its two-letter code (US, DE) or pick one from the list."
+)
+# Old and new values in an order's history are shortened to this many characters.
+HISTORY_VALUE_LENGTH = 60
+
+
+def field_label(name: str) -> str:
+    """Return the label people see for an order field: `ship_street` → "Street"."""
+    return str(capfirst(Order._meta.get_field(name).verbose_name))
+
+
+def order_update_check(**fields: Any) -> None:
+    """Apply the rules of an order edit to the changed values; raise field-keyed errors.
+
+    The quantity is a whole number from 1 to MAX_QUANTITY; a country, when given, must be one
+    `country_code` knows (an empty one is allowed: the order then waits, address incomplete).
+    The admin form and the API run the same check before saving.
+    """
+    errors: dict[str, list[str]] = {}
+    if "quantity" in fields:
+        quantity = fields["quantity"]
+        whole = isinstance(quantity, int) and not isinstance(quantity, bool)
+        if not whole or not 1 <= quantity <= MAX_QUANTITY:
+            errors["quantity"] = [ERROR_QUANTITY]
+    if "ship_country" in fields:
+        value = fields["ship_country"]
+        if not isinstance(value, str) or (value.strip() and not country_code(value)):
+            shown = _short(value if isinstance(value, str) else repr(value))
+            errors["ship_country"] = [ERROR_COUNTRY.format(value=shown)]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _short(value: object) -> str:
+    """Return a value for the order history: visible characters, shortened, "(empty)" if none."""
+    text = visible(str(value)).strip()
+    if not text:
+        return "(empty)"
+    if len(text) > HISTORY_VALUE_LENGTH:
+        return text[: HISTORY_VALUE_LENGTH - 1] + "…"
+    return text
+
+
+def _edit_detail(*, before: dict[str, Any], order: Order, changed: list[str]) -> str:
+    """Say what an edit changed: "Street: 1 Old Rd → 2 New St; cost $11.45 → $13.40"."""
+    parts = [
+        f"{field_label(name)}: {_short(before[name])} → {_short(getattr(order, name))}"
+        for name in changed
+    ]
+    if order.cost != before["cost"]:
+        parts.append(f"cost {money(before['cost'])} → {money(order.cost)}")
+    return f"{'; '.join(parts)}."
+
+
 def _locked_hold_order(*, order: Order) -> Order:
     """Lock the publisher then the order, and insist it is still on hold."""
     publisher_lock(publisher_id=order.publisher_id)
@@ -41,13 +101,21 @@ def _locked_hold_order(*, order: Order) -> Order:
 
 
 def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any) -> Order:
-    """Change the quantity, customer or shipping fields of a hold order; recompute its cost."""
+    """Change the quantity, customer or shipping fields of a hold order; recompute its cost.
+
+    Changed values go through `order_update_check` and the model's validation (field-keyed
+    ValidationError). When the edit completes the address of an order held for it and the
+    publisher has auto-release on, the order is released in the same transaction (by the one
+    queue rule, `orders_release`).
+    """
     unknown = set(fields) - set(EDITABLE_ON_HOLD)
     if unknown:
         raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         locked = _locked_hold_order(order=order)
         changed = [name for name, value in fields.items() if getattr(locked, name) != value]
+        order_update_check(**{name: fields[name] for name in changed})
+        before = {name: getattr(locked, name) for name in (*changed, "cost", "hold_reason")}
         for name in changed:
             setattr(locked, name, fields[name])
         locked.ship_country_code = country_code(locked.ship_country)
@@ -58,11 +126,17 @@ def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any)
         locked.full_clean(exclude=[f.name for f in Order._meta.fields if f.name not in derived])
         locked.save()
         if changed:
-            detail = f"Changed {', '.join(changed)}; cost now {money(locked.cost)}."
+            detail = _edit_detail(before=before, order=locked, changed=changed)
             OrderEvent.objects.create(
                 order=locked, kind=OrderEventKind.EDITED, actor=actor, detail=detail
             )
-        order_sync_hold_reason(order=locked, actor=actor)
+        moved = order_sync_hold_reason(order=locked, actor=actor)
+        fixed = moved and before["hold_reason"] == HoldReason.ADDRESS_INCOMPLETE
+        if fixed and locked.hold_reason == HoldReason.PAYMENT_REQUIRED:
+            publisher = locked.publisher
+            if publisher.auto_release:
+                orders_release(publisher=publisher, order_ids=[locked.pk], actor=actor)
+                locked.refresh_from_db()
     return locked
 
 
@@ -92,7 +166,7 @@ def order_ship(*, order: Order, actor: AbstractBaseUser | None, tracking_number:
 
 
 REFUND_TYPES = frozenset({"refund", "partialrefund", "cancel"})
-REFUND_EVENT = 'SamCart sent "{type}" for this order: refunded in SamCart — delete?'
+REFUND_EVENT = 'SamCart sent "{type}" for this order: refunded in SamCart.'
 
 
 def orders_flag_cart_refunded(
