@@ -3,10 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-# The Notify URLs that `make run` prints and shows must reach this server: on PORT, unless
-# PUBLIC_BASE_URL is given.
+# Notify URLs must reach this server. Printed ones (demo data) use PUBLIC_BASE_URL, by default
+# this server on PORT; pages build theirs from the address the browser used, unless
+# PUBLIC_BASE_URL was given (environment or `make run PUBLIC_BASE_URL=...`).
+ifeq ($(origin PUBLIC_BASE_URL),undefined)
+SERVER_BASE_URL :=
+else
+SERVER_BASE_URL = $(PUBLIC_BASE_URL)
+endif
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 DEV_ENV := DEBUG=1 PUBLIC_BASE_URL=$(PUBLIC_BASE_URL)
+SERVER_ENV := DEBUG=1 PUBLIC_BASE_URL=$(SERVER_BASE_URL)
 
 .PHONY: run test lint format migrate demo check-deploy clean
 
@@ -23,7 +30,7 @@ demo: migrate
 	$(DEV_ENV) $(PY) manage.py demo_data
 
 run: demo
-	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(SERVER_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
