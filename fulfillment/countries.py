@@ -126,3 +126,10 @@ def _index() -> dict[str, str]:
         index[_normalise(alias)] = code
     index.pop("", None)
     return index
+
+
+@functools.lru_cache(maxsize=1)
+def country_names() -> tuple[str, ...]:
+    """Return the country names a form offers: pycountry's common or short names, sorted."""
+    names = {getattr(c, "common_name", None) or c.name for c in pycountry.countries}
+    return tuple(sorted(names))

@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
-from fulfillment.models import Order, OrderStatus, Publisher
+from fulfillment.models import HoldReason, Order, OrderStatus, Publisher
 from fulfillment.selectors import order_events
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import orders_release
-from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update
+from fulfillment.services.money import can_pay, money, order_compute_cost, orders_release
+from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
+from fulfillment.services.status import order_address
 
 from .base import (
     PublisherScopedAdmin,
@@ -29,7 +32,7 @@ from .base import (
     short_datetime,
 )
 from .order_delete import orders_delete_action
-from .order_form import HoldOrderForm, quantity_field_options
+from .order_form import HoldOrderForm, country_field_options, quantity_field_options
 from .shipping import ship_view
 
 if TYPE_CHECKING:
@@ -39,7 +42,13 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
     from django.urls import URLPattern
 
-REFUNDED_WARNING = "refunded in SamCart — delete?"
+REFUNDED_WARNING = "refunded in SamCart — delete?"  # only hold orders are offered a delete
+REFUNDED_INFO = "refunded in SamCart"
+ADD_FUNDS = (
+    "To add funds, pay TrepStar and write to {email} with your publisher ID {idpub} and the "
+    "amount: TrepStar records the deposit{auto}."
+)
+RELEASE_OFFER = "Order #{order} can be released now: your balance {balance} covers its {cost}."
 STATUS_TONES = {
     OrderStatus.HOLD: "hold",
     OrderStatus.IN_PRODUCTION: "production",
@@ -60,6 +69,9 @@ DISPLAY_FIELDS = (
     "updated_at",
     "ship_country_code",
     "events_table",
+    "address_missing",
+    "billing_address",
+    "payment_summary",
 )
 
 
@@ -76,8 +88,12 @@ def status_badges(order: Order) -> str:
     parts = [badge(status_text(order), STATUS_TONES.get(order.status, "hold"))]
     if order.is_test:
         parts.append(badge("TEST", "test"))
-    if order.cart_refunded:
+    if order.status == OrderStatus.HOLD and order.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
+        parts.append(badge(order_address(order=order).missing_text(), "warning"))
+    if order.cart_refunded and order.status == OrderStatus.HOLD:
         parts.append(badge(f"⚠ {REFUNDED_WARNING}", "warning"))
+    elif order.cart_refunded:
+        parts.append(badge(REFUNDED_INFO, "test"))
     return format_html_join(" ", "{}", ((p,) for p in parts))
 
 
@@ -163,8 +179,19 @@ class OrderAdmin(PublisherScopedAdmin):
 
     @admin.display(description="cost")
     def cost_summary(self, obj: Order) -> str:
-        """Show the cost and how it is made: price per copy × quantity + shipping."""
+        """Show the cost and how it is made: price per copy × quantity + shipping.
+
+        The breakdown uses the project's prices and is shown only when it adds up to the
+        order's cost: a charged order keeps the cost it was charged at, and the prices may
+        have changed since.
+        """
         project = obj.project
+        if order_compute_cost(order=obj) != obj.cost:
+            return format_html(
+                '{} <span class="ts-muted">(charged at this cost; the project\'s prices have'
+                " changed since)</span>",
+                money_html(obj.cost),
+            )
         how = (
             f"{money_html(project.unit_cost)} × {obj.quantity} + "
             f"{money_html(project.shipping_cost)} shipping"
@@ -173,6 +200,53 @@ class OrderAdmin(PublisherScopedAdmin):
         return format_html(
             '{} <span class="ts-muted">({}; {})</span>', money_html(obj.cost), how, frozen
         )
+
+    @admin.display(description="address")
+    def address_missing(self, obj: Order) -> str:
+        """Say what the shipping address lacks ("missing: street, a known country")."""
+        text = order_address(order=obj).missing_text()
+        return f"Incomplete, {text}." if text else "Complete."
+
+    @admin.display(description="billing address from SamCart")
+    def billing_address(self, obj: Order) -> str:
+        """Show the billing address SamCart sent, to copy into the shipping address."""
+        billing = order_billing_address(order=obj)
+        if billing is None:
+            return "SamCart sent no billing address with this order."
+        lines = [
+            (label, value)
+            for label, value in (
+                ("Street", billing.street),
+                ("City", billing.city),
+                ("State", billing.state),
+                ("Postal code", billing.postal_code),
+                ("Country", billing.country),
+            )
+            if value
+        ]
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", lines)
+        return format_html(
+            '<table class="ts-billing">{}</table><p class="ts-muted">The buyer\'s billing'
+            " address, as SamCart sent it. Copy what fits into the shipping address above if"
+            " the parcel should go there.</p>",
+            rows,
+        )
+
+    @admin.display(description="payment")
+    def payment_summary(self, obj: Order) -> str:
+        """Say the balance, what the order needs more, and how to add funds."""
+        publisher = obj.publisher
+        balance = publisher.balance
+        if can_pay(balance=balance, cost=obj.cost):
+            return f"Balance {money(balance)}; it covers this order's {money(obj.cost)}."
+        short = max(obj.cost - balance, obj.cost if balance <= 0 else 0)
+        auto = (
+            ", and your orders on hold are released at once (auto-release is on)"
+            if publisher.auto_release
+            else "; then release this order here"
+        )
+        how = ADD_FUNDS.format(email=settings.SUPPORT_EMAIL, idpub=publisher.idpub, auto=auto)
+        return f"Balance {money(balance)}; this order needs {money(short)} more. {how}"
 
     @admin.display(description="events")
     def events_table(self, obj: Order) -> str:
@@ -201,24 +275,25 @@ class OrderAdmin(PublisherScopedAdmin):
         order = ["status_summary", "project", "quantity", "cost_summary"]
         if is_staff_request(request):
             order.insert(1, "publisher")
+        held = obj is not None and obj.status == OrderStatus.HOLD
+        if held and obj.hold_reason == HoldReason.PAYMENT_REQUIRED:
+            order.append("payment_summary")
+        address = [
+            "ship_name",
+            "customer_email",
+            "customer_phone",
+            "ship_street",
+            "ship_city",
+            "ship_state",
+            "ship_postal_code",
+            "ship_country",
+            "ship_country_code",
+        ]
+        if held and obj.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
+            address = ["address_missing", *address, "billing_address"]
         return [
             (None, {"fields": order}),
-            (
-                "Customer and shipping address",
-                {
-                    "fields": [
-                        "ship_name",
-                        "customer_email",
-                        "customer_phone",
-                        "ship_street",
-                        "ship_city",
-                        "ship_state",
-                        "ship_postal_code",
-                        "ship_country",
-                        "ship_country_code",
-                    ]
-                },
-            ),
+            ("Customer and shipping address", {"fields": address}),
             (
                 "From SamCart",
                 {"fields": ["external_order_id", "external_product_id", "notification_link"]},
@@ -261,17 +336,55 @@ class OrderAdmin(PublisherScopedAdmin):
         """Limit the quantity to 1..MAX_QUANTITY, as the intake and the API do."""
         if db_field.name == "quantity":
             kwargs.update(quantity_field_options())
+        if db_field.name == "ship_country":
+            kwargs.update(country_field_options())
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Order, form: ModelForm, change: bool) -> None:
         """Save what changed through `order_update`, which recomputes the cost and records it."""
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        reason_before = obj.hold_reason
         try:
-            order_update(order=obj, actor=request.user, **fields)
+            saved = order_update(order=obj, actor=request.user, **fields)
         except (ServiceError, ValidationError) as error:
+            # The form ran the same rules (field errors); this is a race with another change.
             request._order_not_saved = True
             text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             messages.error(request, text)
+            return
+        if reason_before == HoldReason.ADDRESS_INCOMPLETE:
+            self._after_address_fixed(request, saved)
+
+    def _after_address_fixed(self, request: HttpRequest, order: Order) -> None:
+        """Say an order whose address was fixed was released, or offer its release."""
+        publisher = Publisher.objects.get(pk=order.publisher_id)
+        if order.status == OrderStatus.IN_PRODUCTION:
+            self.message_user(
+                request,
+                f"Order #{order.pk} was released (auto-release is on): charged "
+                f"{money(order.cost)}; balance now {money(publisher.balance)}.",
+                messages.SUCCESS,
+            )
+            return
+        payable = order.hold_reason == HoldReason.PAYMENT_REQUIRED and not order.is_test
+        if not payable or not can_pay(balance=publisher.balance, cost=order.cost):
+            return
+        offer = RELEASE_OFFER.format(
+            order=order.pk, balance=money(publisher.balance), cost=money(order.cost)
+        )
+        button = format_html(
+            '{} <form method="post" action="{}" class="ts-inline-form">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<input type="hidden" name="action" value="release_orders">'
+            '<input type="hidden" name="_selected_action" value="{}">'
+            '<input type="hidden" name="index" value="0">'
+            '<button type="submit" class="ts-button-primary">Release it</button></form>',
+            offer,
+            reverse("admin:fulfillment_order_changelist"),
+            get_token(request),
+            order.pk,
+        )
+        self.message_user(request, button, messages.INFO)
 
     def log_change(self, request: HttpRequest, obj: Order, message: Any) -> Any:
         """Log the change only when the order was saved."""

@@ -8,7 +8,8 @@ from rest_framework import serializers
 from fulfillment import ecommerce_ids
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import Notification, Order, OrderEvent, Project
-from fulfillment.services.orders import EDITABLE_ON_HOLD
+from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update_check
+from fulfillment.services.status import order_address
 
 MAX_ORDER_ID = 2**63 - 1  # the largest id the database can hold
 MAX_RELEASE = 1_000  # ids in one release request
@@ -29,6 +30,10 @@ class OrderSerializer(serializers.ModelSerializer):
 
     project_title = serializers.CharField(source="project.title", read_only=True)
     events = OrderEventSerializer(many=True, read_only=True)
+    address_missing = serializers.SerializerMethodField(
+        help_text='What the shipping address lacks, e.g. ["street", "a known country"]; '
+        "empty when it is complete."
+    )
 
     class Meta:
         model = Order
@@ -41,6 +46,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "external_product_id",
             *EDITABLE_ON_HOLD,
             "ship_country_code",
+            "address_missing",
             "cost",
             "status",
             "hold_reason",
@@ -60,6 +66,21 @@ class OrderSerializer(serializers.ModelSerializer):
                 "error_messages": {"min_value": ERROR_QUANTITY, "max_value": ERROR_QUANTITY},
             }
         }
+
+    def get_address_missing(self, order: Order) -> list[str]:
+        """Name the parts a parcel needs that the address lacks."""
+        missing = order_address(order=order).missing_parts()
+        return ["a known country" if part == "country" else part for part in missing]
+
+    def validate_ship_country(self, value: str) -> str:
+        """Refuse a country nobody can ship to, with the same words as the admin form."""
+        if self.instance is not None and value == self.instance.ship_country:
+            return value  # unchanged: the stored value may be what SamCart sent
+        try:
+            order_update_check(ship_country=value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict["ship_country"]) from error
+        return value
 
 
 class ReleaseSerializer(serializers.Serializer):

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import capfirst
 
+from fulfillment.carts.base import Address, PayloadError
+from fulfillment.carts.samcart import parse_samcart
 from fulfillment.countries import country_code
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
@@ -199,3 +201,19 @@ def orders_flag_cart_refunded(
             OrderEvent(order=o, kind=OrderEventKind.CART_REFUNDED, detail=detail) for o in targets
         )
     return len(targets)
+
+
+def order_billing_address(*, order: Order) -> Address | None:
+    """Return the billing address SamCart sent with the order, or None when there is none.
+
+    Parsed from the stored notification body by the cart parser, so an address-incomplete
+    order can show what the buyer typed at checkout without the raw body.
+    """
+    notification = order.notification
+    if notification is None:
+        return None
+    try:
+        parsed = parse_samcart(bytes(notification.raw_body), notification.content_type)
+    except PayloadError:
+        return None
+    return None if parsed.billing.is_empty() else parsed.billing
