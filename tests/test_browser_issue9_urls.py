@@ -1,0 +1,155 @@
+"""Issue 9 in a real Chromium: API docs with no other host reachable, the Notify URL box and its
+Copy button on a random port, the Notify URL page a browser gets, the favicon.
+
+Screenshots (1366 x 768) go to test-artifacts/screenshots/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.factories import make_project, make_publisher, make_publisher_user, make_staff_user
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+PASSWORD = "pw-12345-x"
+VIEWPORT = {"width": 1366, "height": 768}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's /usr/bin/chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def site(live_server, settings):
+    """The live server, with PUBLIC_BASE_URL unset as under `make run`."""
+    settings.PUBLIC_BASE_URL = ""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return live_server.url
+
+
+class Offline:
+    """Block every request to a host other than the live server; remember them and CSP errors."""
+
+    def __init__(self, page, base: str) -> None:
+        self.base = urllib.parse.urlsplit(base).netloc
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        page.route("**/*", self._route)
+        page.on("console", self._console)
+
+    def _route(self, route) -> None:
+        if urllib.parse.urlsplit(route.request.url).netloc == self.base:
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+
+def login(browser, base_url: str, username: str):
+    context = browser.new_context(base_url=base_url, viewport=VIEWPORT)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    offline = Offline(page, base_url)
+    page.goto("/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+    return page, offline
+
+
+def test_api_docs_render_with_every_other_host_blocked(browser, site):
+    staff = make_staff_user(password=PASSWORD)
+    page, offline = login(browser, site, staff.username)
+
+    page.goto("/api/docs/")
+    page.wait_for_selector(".opblock-summary", state="visible")
+    operations = page.locator(".opblock-summary-path").all_inner_texts()
+    page.screenshot(path=str(SHOTS / "issue9-api-docs.png"))
+
+    assert any("/api/v1/orders/" in text for text in operations), operations
+    assert offline.blocked == []
+    assert not [e for e in offline.errors if "Content Security Policy" in e], offline.errors
+    icon = page.evaluate("document.querySelector('link[rel~=icon]').href")
+    assert urllib.parse.urlsplit(icon).netloc == urllib.parse.urlsplit(site).netloc
+
+
+def test_notify_url_box_is_monospace_unclipped_and_copies_this_servers_url(browser, site):
+    publisher = make_publisher(name="Lighthouse Press")
+    make_project(publisher, "279813")
+    user = make_publisher_user(publisher, password=PASSWORD)
+    page, offline = login(browser, site, user.username)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+
+    page.goto("/account/")
+    box = page.locator("#notify-url")
+    expected = f"{site}/samcart/notify/?idpub={publisher.idpub}&key={publisher.notify_key}"
+    assert box.input_value() == expected
+    style = box.evaluate(
+        "el => ({font: getComputedStyle(el).fontFamily, client: el.clientHeight,"
+        " scroll: el.scrollHeight})"
+    )
+    assert "monospace" in style["font"]
+    assert style["client"] >= style["scroll"], style
+    box.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "issue9-notify-url-box.png"))
+    box.screenshot(path=str(SHOTS / "issue9-notify-url-box-only.png"))
+
+    page.click("#copy-notify-url")
+    sync_api.expect(page.locator("#copy-status")).not_to_be_empty()
+    assert page.evaluate("navigator.clipboard.readText()") == expected
+    assert offline.blocked == []
+
+    # What SamCart's operator sees when checking the copied URL in a browser.
+    page.goto(expected)
+    assert page.inner_text("#notify-state").endswith("Ready for SamCart")
+    assert publisher.notify_key not in page.content()
+    page.screenshot(path=str(SHOTS / "issue9-notify-url-page.png"))
+    assert not [e for e in offline.errors if "Content Security Policy" in e], offline.errors
+
+
+def test_root_lands_in_the_admin_with_the_favicon(browser, site):
+    user = make_publisher_user(make_publisher(), password=PASSWORD)
+    page, offline = login(browser, site, user.username)
+
+    page.goto("/")
+    assert urllib.parse.urlsplit(page.url).path == "/admin/"
+    icon = page.evaluate("document.querySelector('link[rel~=icon]').href")
+    response = page.request.get(icon)
+    assert response.ok
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    favicon = page.request.get(f"{site}/favicon.ico")
+    assert favicon.ok
+    assert favicon.body().lstrip().startswith(b"<svg")
+    assert offline.blocked == []
