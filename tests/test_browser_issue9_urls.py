@@ -19,6 +19,19 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 PASSWORD = "pw-12345-x"
 VIEWPORT = {"width": 1366, "height": 768}
+# The Notify URL box's font, its inner height, and how tall "Hg_|" is drawn in that font.
+BOX_METRICS = """el => {
+  const css = getComputedStyle(el);
+  const canvas = document.createElement("canvas").getContext("2d");
+  canvas.font = css.font;
+  const m = canvas.measureText("Hg_|");
+  return {
+    font: css.fontFamily, size: parseFloat(css.fontSize),
+    client: el.clientHeight, scroll: el.scrollHeight,
+    padding: parseFloat(css.paddingTop) + parseFloat(css.paddingBottom),
+    glyphs: m.actualBoundingBoxAscent + m.actualBoundingBoxDescent,
+  };
+}"""
 
 pytestmark = [
     pytest.mark.browser,
@@ -116,12 +129,15 @@ def test_notify_url_box_is_monospace_unclipped_and_copies_this_servers_url(brows
     box = page.locator("#notify-url")
     expected = f"{site}/samcart/notify/?idpub={publisher.idpub}&key={publisher.notify_key}"
     assert box.input_value() == expected
-    style = box.evaluate(
-        "el => ({font: getComputedStyle(el).fontFamily, client: el.clientHeight,"
-        " scroll: el.scrollHeight})"
-    )
+    style = box.evaluate(BOX_METRICS)
     assert "monospace" in style["font"]
     assert style["client"] >= style["scroll"], style
+    # Room for "_" under the baseline in any monospace font: the content box (inside the
+    # padding) holds the glyphs' full extent with a margin, and at least 1.4 × the font size
+    # (the old box had 16 px for a 13.6 px font and "_" reached its edge).
+    content = style["client"] - style["padding"]
+    assert content >= style["glyphs"] + 2, style
+    assert content >= 1.4 * style["size"], style
     box.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "issue9-notify-url-box.png"))
     box.screenshot(path=str(SHOTS / "issue9-notify-url-box-only.png"))
