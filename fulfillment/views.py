@@ -6,7 +6,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -79,7 +79,9 @@ def samcart_notify(request: HttpRequest) -> HttpResponse:
     remote_addr = request.META.get("REMOTE_ADDR") or None
     if request.method == "GET":
         answer = notify_url_check_throttled(idpub=idpub, key=key, remote_addr=remote_addr)
-        return _page(request, answer) if _wants_html(request) else _answer(answer)
+        response = _page(request, answer) if _wants_html(request) else _answer(answer)
+        patch_vary_headers(response, ["Accept"])  # a page for browsers, JSON for the rest
+        return response
     body, size = _read_body(request)
     incoming = Incoming(
         idpub=idpub,

@@ -264,6 +264,7 @@ def test_notify_url_opened_in_a_browser_gets_a_page_that_stores_nothing():
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert "no-store" in response["Cache-Control"]
+    assert "Accept" in response["Vary"]
     assert "Ready for SamCart" in html
     assert "Settings → Integrations" in html
     assert publisher.notify_key not in html
