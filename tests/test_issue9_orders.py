@@ -337,3 +337,19 @@ def test_a_staff_viewer_sees_the_same_blocks(world, staff_client):
     response = staff_client.get(page(order))
     assert response.status_code == 200
     assert "missing: street" in response.content.decode()
+
+
+# Siblings ---------------------------------------------------------------------------------
+
+
+def test_a_test_order_is_not_told_it_needs_money(world, a_client):
+    order = notify(world.a, order_body(order_id="21210007"), test=True).orders.get()
+    text = visible_text(a_client.get(page(order)).content.decode())
+    assert "needs" not in text and "To add funds" not in text
+
+
+def test_a_deleted_order_after_a_price_change_does_not_claim_a_charge(world, a_client):
+    order_delete(order=world.a_hold, actor=None)
+    Project.objects.filter(pk=world.a_project.pk).update(unit_cost=Decimal("9.40"))
+    text = visible_text(a_client.get(page(world.a_hold)).content.decode())
+    assert "$7.00" in text and "$9.40" not in text and "charged" not in text

@@ -187,10 +187,11 @@ class OrderAdmin(PublisherScopedAdmin):
         """
         project = obj.project
         if order_compute_cost(order=obj) != obj.cost:
+            when = "charged at this cost" if obj.charged_at else "the cost when it left hold"
             return format_html(
-                '{} <span class="ts-muted">(charged at this cost; the project\'s prices have'
-                " changed since)</span>",
+                '{} <span class="ts-muted">({}; the project\'s prices have changed since)</span>',
                 money_html(obj.cost),
+                when,
             )
         how = (
             f"{money_html(project.unit_cost)} × {obj.quantity} + "
@@ -276,7 +277,7 @@ class OrderAdmin(PublisherScopedAdmin):
         if is_staff_request(request):
             order.insert(1, "publisher")
         held = obj is not None and obj.status == OrderStatus.HOLD
-        if held and obj.hold_reason == HoldReason.PAYMENT_REQUIRED:
+        if held and obj.hold_reason == HoldReason.PAYMENT_REQUIRED and not obj.is_test:
             order.append("payment_summary")
         address = [
             "ship_name",
