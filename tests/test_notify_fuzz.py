@@ -120,7 +120,7 @@ def _check(client, publisher, body: bytes, content_type: str = "application/json
     response = client.post(notify_path(publisher), data=body, content_type=content_type)
 
     assert response.status_code in (200, 400, 413), (response.status_code, body[:200])
-    assert response["Content-Type"] == "application/json"
+    assert response["Content-Type"] == "application/json; charset=utf-8"
     assert response.json()["detail"]
     assert Notification.objects.count() == before_notifications + 1
     stored = Notification.objects.latest("id")
