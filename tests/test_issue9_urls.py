@@ -67,6 +67,22 @@ def test_account_page_builds_the_notify_url_from_the_address_the_browser_used(se
 
 
 @pytest.mark.django_db
+def test_admin_publisher_page_shows_the_notify_url_of_the_browsers_address(settings):
+    settings.PUBLIC_BASE_URL = ""
+    publisher = make_publisher()
+    client = Client()
+    client.force_login(make_staff_user())
+
+    content = client.get(
+        reverse("admin:fulfillment_publisher_change", args=[publisher.pk]),
+        HTTP_HOST="127.0.0.1:8765",
+    ).content.decode()
+
+    assert f"http://127.0.0.1:8765/samcart/notify/?idpub={publisher.idpub}&amp;key=" in content
+    assert "127.0.0.1:8000" not in content
+
+
+@pytest.mark.django_db
 def test_a_host_outside_allowed_hosts_is_refused_not_put_in_the_url(settings):
     settings.PUBLIC_BASE_URL = ""
     settings.ALLOWED_HOSTS = ["127.0.0.1"]
