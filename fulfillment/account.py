@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -31,7 +30,12 @@ from fulfillment.selectors import (
     refused_requests,
 )
 from fulfillment.services.money import QUEUE_RULE, money, orders_release_all
-from fulfillment.services.publishers import PREVIOUS_KEY_GRACE, notify_url, publisher_rotate_key
+from fulfillment.services.publishers import (
+    PREVIOUS_KEY_GRACE,
+    add_funds_text,
+    notify_url,
+    publisher_rotate_key,
+)
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -48,12 +52,6 @@ MAY_NOT_ROTATE = "Your login may not make a new Notify URL key; ask a manager of
 MAY_NOT_RELEASE = "Your login may not release orders; ask a manager of your account."
 RELEASE_PERMISSION = "fulfillment.change_order"
 REPROCESS_PERMISSION = "fulfillment.change_notification"
-ADD_FUNDS = (
-    "To add funds, pay TrepStar and write to {email} with your publisher ID {idpub} and the "
-    "amount: TrepStar records the deposit{auto}."
-)
-AUTO_RELEASE_ON = ", and your orders on hold are released at once (auto-release is on)"
-AUTO_RELEASE_OFF = "; then release your orders on hold here"
 ROTATE_KEY_PERMISSION = "fulfillment.change_publisher"
 
 
@@ -108,7 +106,6 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
     can_release = request.user.has_perm(RELEASE_PERMISSION)
     offer_release, release_note = _release_note(hold, publisher.balance, can_release)
     short = publisher.balance <= ZERO or publisher.balance < hold.payable_total
-    auto = AUTO_RELEASE_ON if publisher.auto_release else AUTO_RELEASE_OFF
     return {
         "publisher": publisher,
         "notify_url": notify_url(publisher=publisher, request=request),
@@ -120,9 +117,7 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "can_release": can_release,
         "offer_release": offer_release,
         "release_note": release_note,
-        "add_funds": ADD_FUNDS.format(
-            email=settings.SUPPORT_EMAIL, idpub=publisher.idpub, auto=auto
-        )
+        "add_funds": add_funds_text(publisher=publisher, then="release your orders on hold here")
         if short
         else "",
         "can_reprocess": request.user.has_perm(REPROCESS_PERMISSION),

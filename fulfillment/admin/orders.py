@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
@@ -21,6 +20,7 @@ from fulfillment.selectors import order_events
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.money import can_pay, money, order_compute_cost, orders_release
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
+from fulfillment.services.publishers import add_funds_text
 from fulfillment.services.status import order_address
 
 from .base import (
@@ -44,10 +44,6 @@ if TYPE_CHECKING:
 
 REFUNDED_WARNING = "refunded in SamCart — delete?"  # only hold orders are offered a delete
 REFUNDED_INFO = "refunded in SamCart"
-ADD_FUNDS = (
-    "To add funds, pay TrepStar and write to {email} with your publisher ID {idpub} and the "
-    "amount: TrepStar records the deposit{auto}."
-)
 RELEASE_OFFER = "Order #{order} can be released now: your balance {balance} covers its {cost}."
 STATUS_TONES = {
     OrderStatus.HOLD: "hold",
@@ -241,12 +237,7 @@ class OrderAdmin(PublisherScopedAdmin):
         if can_pay(balance=balance, cost=obj.cost):
             return f"Balance {money(balance)}; it covers this order's {money(obj.cost)}."
         short = max(obj.cost - balance, obj.cost if balance <= 0 else 0)
-        auto = (
-            ", and your orders on hold are released at once (auto-release is on)"
-            if publisher.auto_release
-            else "; then release this order here"
-        )
-        how = ADD_FUNDS.format(email=settings.SUPPORT_EMAIL, idpub=publisher.idpub, auto=auto)
+        how = add_funds_text(publisher=publisher, then="release this order here")
         return f"Balance {money(balance)}; this order needs {money(short)} more. {how}"
 
     @admin.display(description="events")

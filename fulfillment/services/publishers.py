@@ -41,6 +41,19 @@ def publisher_rotate_key(*, publisher: Publisher, actor: AbstractBaseUser | None
     return locked
 
 
+ADD_FUNDS = (
+    "To add funds, pay TrepStar and write to {email} with your publisher ID {idpub} and the "
+    "amount: TrepStar records the deposit{then}."
+)
+AUTO_RELEASE_ON = ", and your orders on hold are released at once (auto-release is on)"
+
+
+def add_funds_text(*, publisher: Publisher, then: str) -> str:
+    """Say how a publisher adds funds (the one wording); `then` ends it without auto-release."""
+    ending = AUTO_RELEASE_ON if publisher.auto_release else f"; then {then}"
+    return ADD_FUNDS.format(email=settings.SUPPORT_EMAIL, idpub=publisher.idpub, then=ending)
+
+
 LOCAL_BASE_URL = "http://127.0.0.1:8000"  # commands, when PUBLIC_BASE_URL is not set
 
 
