@@ -212,7 +212,7 @@ def test_an_incomplete_shipping_address_that_came_holds_instead_of_using_billing
         "Canda",
     )
     assert not LedgerEntry.objects.filter(order=order).exists()
-    assert "(country)" in _details(order, OrderEventKind.HELD)[0]
+    assert "(missing: a known country)" in _details(order, OrderEventKind.HELD)[0]
     assert_money_invariants(publisher)
 
 

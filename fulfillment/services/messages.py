@@ -104,8 +104,7 @@ def hold_reason(order: Order) -> str:
     if order.is_test:
         return "Test order: held, never charged or produced."
     if order.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
-        missing = ", ".join(order_address(order=order).missing_parts())
-        return HELD_ADDRESS.format(missing=missing)
+        return HELD_ADDRESS.format(missing=order_address(order=order).missing_text())
     return (
         f"On hold: the balance does not cover {money(order.cost)}. "
         "Add funds, then release the order."
