@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.timezone import localtime
 
 from fulfillment.models import PublisherScopedQuerySet, is_trepstar_staff
+from fulfillment.models.base import user_publisher_ids as model_user_publisher_ids
 from fulfillment.services.money import money
 
 if TYPE_CHECKING:
@@ -63,13 +64,8 @@ def owner_id(obj: models.Model) -> int | None:
 
 def user_publisher_ids(request: HttpRequest) -> frozenset[int]:
     """Return the ids of the publishers the user acts for (cached on the request)."""
-    cached = getattr(request, "_trepstar_publisher_ids", None)
-    if cached is None:
-        user = request.user
-        ids = user.publishers.values_list("pk", flat=True) if user.is_authenticated else []
-        cached = frozenset(ids)
-        request._trepstar_publisher_ids = cached
-    return cached
+    user = request.user
+    return frozenset(model_user_publisher_ids(user) if user.is_authenticated else ())
 
 
 def money_html(amount: Decimal | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
+from django.apps import apps
 from django.db import models
 
 if TYPE_CHECKING:
@@ -37,11 +38,20 @@ def is_trepstar_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
     return cached
 
 
+def user_publisher_ids(user: AbstractBaseUser) -> list[int]:
+    """Return the ids of the publishers `user` acts for (cached on the user object)."""
+    cached = getattr(user, "_trepstar_publisher_ids", None)
+    if cached is None:
+        links = apps.get_model("fulfillment", "Publisher").users.through.objects
+        cached = sorted(links.filter(user_id=user.pk).values_list("publisher_id", flat=True))
+        user._trepstar_publisher_ids = cached
+    return cached
+
+
 class PublisherScopedQuerySet(models.QuerySet):
     """QuerySet of a model that belongs to one publisher through `publisher_field`."""
 
     publisher_field = "publisher"
-    users_lookup = "publisher__users"
 
     def for_publisher(self, publisher: Publisher | int) -> Self:
         """Return only the rows of `publisher` (an instance or its pk)."""
@@ -55,4 +65,8 @@ class PublisherScopedQuerySet(models.QuerySet):
             return self.all()
         if not user.is_authenticated:
             return self.none()
-        return self.filter(**{self.users_lookup: user}).distinct()
+        # The user's publisher ids, read once per user object, then `publisher_id IN (…)`: no
+        # join through the users and no DISTINCT. On a publisher with 100,000 orders the join
+        # made PostgreSQL sort and de-duplicate every row before counting and paginating, and a
+        # literal id lets it read the newest rows from the (publisher, created_at) index.
+        return self.filter(**{f"{self.publisher_field}__in": user_publisher_ids(user)})

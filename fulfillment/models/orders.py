@@ -117,6 +117,8 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["publisher", "status", "created_at"], name="order_queue"),
+            # A publisher's newest orders first: the admin list and the API (issue 10).
+            models.Index(fields=["publisher", "-created_at", "-id"], name="order_recent"),
             models.Index(fields=["publisher", "external_order_id"], name="order_by_cart_order"),
         ]
 
@@ -143,7 +145,6 @@ class OrderEventQuerySet(PublisherScopedQuerySet):
     """Order events, scoped by the order's publisher."""
 
     publisher_field = "order__publisher"
-    users_lookup = "order__publisher__users"
 
 
 class OrderEvent(models.Model):

@@ -37,7 +37,6 @@ class PublisherQuerySet(PublisherScopedQuerySet):
     """Publishers; a publisher is its own scope."""
 
     publisher_field = "pk"
-    users_lookup = "users"
 
 
 class Publisher(models.Model):
