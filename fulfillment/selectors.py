@@ -206,11 +206,17 @@ def refused_requests_among(
     since = timezone.now() - period
     stored = notifications.key_refused().filter(received_at__gte=since)
     recent_tallies = tallies.filter(hour__gte=since.replace(minute=0, second=0, microsecond=0))
-    count = stored.count() + (recent_tallies.aggregate(n=Sum("count"))["n"] or 0)
-    latest = [
-        (n.received_at, n.remote_addr)
-        for n in stored.order_by("-received_at").only("received_at", "remote_addr")[:1]
-    ] + [(t.last_at, t.last_remote_addr) for t in recent_tallies.order_by("-last_at")[:1]]
+    stored_count = stored.count()
+    tallied = recent_tallies.aggregate(n=Sum("count"))["n"] or 0
+    latest: list[tuple] = []  # the latest of each kind, looked up only when there is one
+    if stored_count:
+        latest += [
+            (n.received_at, n.remote_addr)
+            for n in stored.order_by("-received_at").only("received_at", "remote_addr")[:1]
+        ]
+    if tallied:
+        latest += [(t.last_at, t.last_remote_addr) for t in recent_tallies.order_by("-last_at")[:1]]
+    count = stored_count + tallied
     last_at, last_remote_addr = max(latest, key=lambda pair: pair[0], default=(None, None))
     return RefusedRequests(count=count, last_remote_addr=last_remote_addr, last_at=last_at)
 
