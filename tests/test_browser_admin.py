@@ -7,7 +7,6 @@ main pages go to test-artifacts/screenshots/ (gitignored) for people to look at.
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
@@ -16,44 +15,15 @@ import pytest
 
 from fulfillment.models import Notification, Order, OrderStatus, Outcome, Project, Publisher
 from tests.admin_world import order_body
+from tests.browser import BROWSER_MARKS, PASSWORD
+from tests.browser import login as shared_login
 from tests.factories import make_project, make_publisher, make_publisher_user, make_staff_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-PASSWORD = "pw-12345-x"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's /usr/bin/chromium"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of these tests are
-    # still plain synchronous calls made between browser steps. Allowed for this module only.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        yield from _launch()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-def _launch():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -65,16 +35,8 @@ def site(live_server, settings):
 
 
 def login(browser, base_url: str, username: str):
-    """Open a fresh browser context and log `username` in through the admin login form."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto("/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")
-    return page
+    """Log `username` in, in a fresh context at this module's 1280 × 900."""
+    return shared_login(browser, base_url, username, viewport={"width": 1280, "height": 900})
 
 
 def post_json(url: str, body: bytes) -> dict:

@@ -8,7 +8,6 @@ Screenshots go to test-artifacts/screenshots/issue9/ for people to look at.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -16,39 +15,14 @@ import pytest
 
 from fulfillment.models import HoldReason, Order, OrderStatus
 from tests.admin_world import notify, order_body
+from tests.browser import BROWSER_MARKS, PASSWORD, login
 from tests.factories import make_project, make_publisher, make_publisher_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "issue9"
-PASSWORD = "pw-12345-x"
-LAPTOP = {"width": 1366, "height": 768}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's /usr/bin/chromium"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -56,18 +30,6 @@ def site(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
     SHOTS.mkdir(parents=True, exist_ok=True)
     return live_server.url
-
-
-def login(browser, base_url: str, username: str):
-    context = browser.new_context(base_url=base_url, viewport=LAPTOP)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto("/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")
-    return page
 
 
 def shot(page, name: str) -> None:

@@ -6,19 +6,17 @@ Screenshots (1366 x 768) go to test-artifacts/screenshots/ (gitignored).
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
+from tests.browser import BROWSER_MARKS, LAPTOP, PASSWORD
 from tests.factories import make_project, make_publisher, make_publisher_user, make_staff_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-PASSWORD = "pw-12345-x"
-VIEWPORT = {"width": 1366, "height": 768}
+VIEWPORT = LAPTOP
 # The Notify URL box's font, its inner height, and how tall "Hg_|" is drawn in that font.
 BOX_METRICS = """el => {
   const css = getComputedStyle(el);
@@ -33,30 +31,7 @@ BOX_METRICS = """el => {
   };
 }"""
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's /usr/bin/chromium"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture

@@ -21,41 +21,17 @@ import pytest
 
 from fulfillment.models import Order, OrderStatus
 from fulfillment.services.money import deposit_record
+from tests.browser import BROWSER_MARKS, PASSWORD
 from tests.factories import make_project, make_publisher, make_publisher_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "screenshots" / "walk"
-PASSWORD = "pw-12345-x"
 # Internal names a person should never read (`ship_city`, `hold_reason`, …).
 INTERNAL = re.compile(r"\b(ship|customer|external|hold|cart|notify|unit|is)_[a-z_]+\b")
 ERRORS = ("Traceback", "Server Error", "Page not found", "Constraint", "IntegrityError")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's /usr/bin/chromium"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+pytestmark = BROWSER_MARKS
 
 
 class Walk:

@@ -14,9 +14,8 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.admin_world import World, notify, order_body
+from tests.browser import CHROMIUM, PASSWORD
 from tests.factories import make_project, make_publisher, make_publisher_user
-from tests.test_browser_admin import CHROMIUM, PASSWORD
-from tests.test_browser_admin import browser as browser
 from tests.test_browser_admin import login as browser_login
 from tests.test_browser_admin import site as site
 
