@@ -15,7 +15,7 @@ PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 DEV_ENV := DEBUG=1 PUBLIC_BASE_URL=$(PUBLIC_BASE_URL)
 SERVER_ENV := DEBUG=1 PUBLIC_BASE_URL=$(SERVER_BASE_URL)
 
-.PHONY: run test lint format migrate demo check-deploy clean
+.PHONY: run test lint format migrate demo check-deploy bench clean
 
 # Create/refresh the virtualenv only when requirements.txt changed.
 $(VENV)/.installed: requirements.txt
@@ -48,6 +48,11 @@ check-deploy: $(VENV)/.installed
 	DEBUG=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	ALLOWED_HOSTS=fulfillment.trepstar.example \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+# The Notify URL under load beside its references, on a throw-away PostgreSQL database
+# (BENCH_DATABASE_URL, default trepstar_bench on 127.0.0.1); prints the tables of BENCHMARKS.md.
+bench: $(VENV)/.installed
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis db.sqlite3 staticfiles test-artifacts

@@ -1,10 +1,12 @@
 """Money under concurrency, on PostgreSQL with real threads (SPEC §7).
 
-Every publisher's money is serialised on `publisher_lock` (SELECT … FOR UPDATE of the publisher
-row). Each test runs real threads behind a barrier, each on its own connection, and has a
-control that swaps the lock for a plain read followed by a short sleep: the control must show
-the race (more charges decided than the balance pays, CHECK violations, orders stranded on
-hold), which proves the main test would catch a missing lock.
+Every publisher's money is serialised on its row: `publisher_lock` (SELECT … FOR NO KEY UPDATE)
+for releases, deposits and every locked pass, and the compare-and-set charge
+(`publisher_charge_if_still_true`) for a purchase's first pass, which read without a lock. Each
+test runs real threads behind a barrier, each on its own connection, and has a control that
+swaps the lock for a plain read followed by a short sleep and the compare-and-set for a plain
+write: the control must show the race (more charges decided than the balance pays, CHECK
+violations, orders stranded on hold), which proves the main test would catch a missing guard.
 """
 
 from __future__ import annotations
@@ -39,33 +41,51 @@ def _unlocked_publisher(*, publisher_id: int) -> Publisher:
     return publisher
 
 
+def _charge_without_compare(
+    *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool
+) -> bool:
+    """Stand-in for the compare-and-set charge: write the charges whatever the balance is now."""
+    if entries:
+        money.ledger_record_many(publisher_id=publisher.pk, entries=entries)
+    return True
+
+
 def _remove_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Swap the lock everywhere money is decided (intake imports it by name)."""
+    """Swap both guards everywhere money is decided (intake imports them by name)."""
     monkeypatch.setattr(intake, "publisher_lock", _unlocked_publisher)
     monkeypatch.setattr(money, "publisher_lock", _unlocked_publisher)
+    monkeypatch.setattr(intake, "publisher_charge_if_still_true", _charge_without_compare)
 
 
 class ChargeAttempts:
-    """Count the charge writes that intake decides on, and those the database refused."""
+    """Count the charge writes that intake decides on, those the compare-and-set sent back to
+    be redone under the lock, and those the database refused."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.mutex = threading.Lock()
         self.decided = 0  # orders intake decided to charge
+        self.stale = 0  # of those, orders whose snapshot had moved (redone under the lock)
         self.refused = 0  # of those, orders whose charge the CHECK constraint refused
-        real = intake.ledger_record_many
+        real = intake.publisher_charge_if_still_true
 
-        def counting(*, publisher_id: int, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+        def counting(
+            *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool
+        ) -> bool:
             with self.mutex:
                 self.decided += len(entries)
             try:
-                return real(publisher_id=publisher_id, entries=entries)
+                written = real(publisher=publisher, entries=entries, held_for_money=held_for_money)
             except IntegrityError as error:
                 if CHECK_NAME in str(error):
                     with self.mutex:
                         self.refused += len(entries)
                 raise
+            if not written:
+                with self.mutex:
+                    self.stale += len(entries)
+            return written
 
-        monkeypatch.setattr(intake, "ledger_record_many", counting)
+        monkeypatch.setattr(intake, "publisher_charge_if_still_true", counting)
 
 
 def _publisher(balance: str, **fields: object) -> Publisher:
@@ -114,12 +134,16 @@ def test_fifty_simultaneous_orders_charge_exactly_what_the_balance_pays(monkeypa
         (OrderStatus.IN_PRODUCTION, ""): 17,
         (OrderStatus.HOLD, "payment_required"): 33,
     }
-    # The lock makes every decision on the true balance: none is refused by the database.
-    assert (attempts.decided, attempts.refused) == (17, 0)
+    # A decision made on a stale balance is caught by the compare-and-set and redone under the
+    # lock: exactly 17 charges are written, and none is refused by the database.
+    assert (attempts.decided - attempts.stale, attempts.refused) == (17, 0)
     fresh = assert_money_invariants(publisher)
     assert fresh.balance == dollars("5.00")
     assert LedgerEntry.objects.filter(publisher=publisher, kind=LedgerKind.CHARGE).count() == 17
-    print(f"\nmain: 50 orders, {attempts.decided} charges decided, {attempts.refused} refused")
+    print(
+        f"\nmain: 50 orders, {attempts.decided} charges decided, {attempts.stale} redone "
+        f"under the lock, {attempts.refused} refused"
+    )
 
 
 def test_control_without_the_lock_fifty_orders_overspend(monkeypatch):

@@ -16,7 +16,8 @@ from django.db import connection
 from django.test import Client
 
 from fulfillment.models import Order, OrderEvent, Outcome, Publisher
-from fulfillment.services import intake
+from fulfillment.services import intake, notifications
+from fulfillment.services.intake_snapshot import IntakeSnapshot
 from tests.factories import make_project, make_publisher, notify_path, sample
 from tests.threads import run_together
 
@@ -53,16 +54,16 @@ def _unlocked_publisher(*, publisher_id: int) -> Publisher:
 
 
 def _everyone_reads_before_anyone_writes(monkeypatch) -> None:
-    """Control: hold each delivery after its look-up of existing lines until all have looked.
+    """Hold each delivery after its first read (publisher, matches, lines) until all have read.
 
-    Without the publisher lock nothing stops this interleaving; the barrier makes it certain
-    instead of likely, so the control cannot pass by luck.
+    A first pass reads without a lock, so only the constraint stops this interleaving; the
+    barrier makes it certain instead of likely, so the control cannot pass by luck.
     """
     barrier = threading.Barrier(THREADS)
-    real = intake.existing_lines
+    real = notifications.purchase_snapshot
     waited = threading.local()
 
-    def looked_up_then_wait(**kwargs: object) -> dict:
+    def looked_up_then_wait(**kwargs: object) -> IntakeSnapshot | None:
         found = real(**kwargs)
         if not getattr(waited, "done", False):  # only a delivery's first pass, not its retry
             waited.done = True
@@ -71,7 +72,7 @@ def _everyone_reads_before_anyone_writes(monkeypatch) -> None:
         return found
 
     monkeypatch.setattr(intake, "publisher_lock", _unlocked_publisher)
-    monkeypatch.setattr(intake, "existing_lines", looked_up_then_wait)
+    monkeypatch.setattr(notifications, "purchase_snapshot", looked_up_then_wait)
 
 
 def _line_counts() -> Counter:

@@ -22,14 +22,14 @@ def _assert_nothing_made() -> None:
 def test_exception_after_orders_are_inserted_rolls_back_and_reprocess_creates_once(
     client, funded_publisher, monkeypatch
 ):
-    real = intake._record_creation
+    real = intake._record_events
     calls = []
 
     def explode(**kwargs: object) -> None:
         calls.append(Order.objects.count())  # the orders are already inserted at this point
         raise RuntimeError("printer database unreachable")
 
-    monkeypatch.setattr(intake, "_record_creation", explode)
+    monkeypatch.setattr(intake, "_record_events", explode)
     response = post_notify(client, funded_publisher, sample("order_three_products"))
 
     assert calls and calls[0] == 4
@@ -43,7 +43,7 @@ def test_exception_after_orders_are_inserted_rolls_back_and_reprocess_creates_on
     funded_publisher.refresh_from_db()
     assert funded_publisher.balance == 500
 
-    monkeypatch.setattr(intake, "_record_creation", real)
+    monkeypatch.setattr(intake, "_record_events", real)
     first = notification_reprocess(notification=stored)
     second = notification_reprocess(notification=stored)
 

@@ -1,4 +1,11 @@
-"""The Notify URL's SQL cost is a small constant, whatever the number of projects (§5, §12)."""
+"""The Notify URL's SQL cost is a small constant, whatever the number of projects (§5, §12).
+
+Counted: every statement a POST sends but transaction control (BEGIN, COMMIT, SAVEPOINT and
+RELEASE, which a test's own transaction adds). A charged single-product purchase takes 6 on
+PostgreSQL: the read (publisher, matches, lines), the store (its own commit), then the orders,
+the compare-and-set charge with its ledger rows, the events and the outcome. More products
+add no statement. SQLite writes the charge and its ledger rows in two statements.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +18,8 @@ from tests.factories import make_project, make_publisher, post_notify, sample
 
 pytestmark = pytest.mark.django_db
 
-# Measured: SELECT publisher, INSERT notification, then in one transaction SELECT … FOR UPDATE
-# publisher, SELECT index, SELECT existing lines, INSERT orders, INSERT ledger, UPDATE balance,
-# INSERT events, UPDATE notification: 10 statements. Inside the test's own transaction the
-# processing transaction becomes a savepoint, which adds SAVEPOINT and RELEASE: 12.
-MAX_QUERIES = 12
+MAX_QUERIES = 7
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 def _bulk_projects(publisher, count: int) -> None:
@@ -27,11 +31,45 @@ def _bulk_projects(publisher, count: int) -> None:
     assert ProjectCartId.objects.filter(project__in=projects).count() == count
 
 
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(CONTROL)]
+
+
 def _queries_for_one_notification(client, publisher) -> int:
     with CaptureQueriesContext(connection) as captured:
         response = post_notify(client, publisher, sample("order_products_array"))
     assert response.json()["outcome"] == Outcome.CREATED
-    return len(captured.captured_queries)
+    return len(_statements(captured))
+
+
+# (balance, body, outcome, order status, statements on PostgreSQL)
+KINDS = {
+    "charged, 1 product": ("100.00", "order_products_array", Outcome.CREATED, "in_production", 6),
+    "charged, 3 products": ("100.00", "order_three_products", Outcome.CREATED, "in_production", 6),
+    "hold, 1 product": ("0.00", "order_products_array", Outcome.CREATED, "hold", 6),
+    "hold, 3 products": ("0.00", "order_three_products", Outcome.CREATED, "hold", 6),
+    "no_match": ("100.00", "order_products_array", Outcome.NO_MATCH, None, 3),
+    "duplicate": ("100.00", "order_products_array", Outcome.DUPLICATE, None, 4),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_statements_per_notification(client, kind):
+    balance, body, outcome, status, expected = KINDS[kind]
+    publisher = make_publisher(balance=balance)
+    mapped = ("111111",) if outcome == Outcome.NO_MATCH else ("279813", "294010", "298020")
+    for product in mapped:
+        make_project(publisher, product)
+    if outcome == Outcome.DUPLICATE:
+        post_notify(client, publisher, sample(body))
+    with CaptureQueriesContext(connection) as captured:
+        response = post_notify(client, publisher, sample(body))
+
+    assert response.json()["outcome"] == outcome
+    if status is not None:
+        assert {o.status for o in Order.objects.filter(publisher=publisher)} == {status}
+    charges_in_two = connection.vendor != "postgresql" and status == "in_production"
+    assert len(_statements(captured)) == expected + charges_in_two, _statements(captured)
 
 
 def test_query_count_is_the_same_with_1_and_2000_projects(client):
@@ -62,4 +100,4 @@ def test_query_count_does_not_grow_with_existing_orders(client):
     with CaptureQueriesContext(connection) as captured:
         post_notify(client, publisher, body)
 
-    assert len(captured.captured_queries) == first
+    assert len(_statements(captured)) == first

@@ -53,6 +53,9 @@ class Publisher(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField()
     balance = MoneyField(default=ZERO, editable=False)
+    # Bumped by every change of a project's prices or their confirmation (under the row lock):
+    # a notification that read the old prices then fails its compare-and-set charge (§7).
+    pricing_version = models.PositiveIntegerField(default=0, editable=False)
     notify_key = models.CharField(max_length=64, default=new_notify_key, editable=False)
     previous_notify_key = models.CharField(max_length=64, blank=True, editable=False)
     previous_key_valid_until = models.DateTimeField(null=True, blank=True, editable=False)

@@ -1,8 +1,12 @@
 """Turn a parsed SamCart purchase into orders, exactly once, paid or held (SPEC §5–§7).
 
-Runs inside the caller's transaction with the publisher row locked, so the balance read here
-is the one charged and the look-up of existing lines cannot race another delivery. The unique
-constraint `order_exactly_once` stays the final guarantee.
+Runs inside the caller's transaction, from one read of the publisher, its matches and its
+lines (`intake_snapshot`). Two ways to be sure that read still holds when the orders commit:
+the Notify URL's first pass reads before it stores and locks nothing, then charges by a
+compare-and-set on the publisher row (`publisher_charge_if_still_true`), which fails, raising
+`StaleIntake`, when the balance or prices moved in between; every other pass (the retry of a
+stale or racing first pass, a reprocess) locks the publisher row first and reads under the
+lock. The unique constraint `order_exactly_once` stays the final guarantee.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fulfillment.carts import CartNotification
 from fulfillment.carts.base import Address
 from fulfillment.models import (
     ZERO,
+    HoldReason,
     LedgerEntry,
     LedgerKind,
     Order,
@@ -23,15 +28,19 @@ from fulfillment.models import (
     OrderStatus,
     Outcome,
     Project,
-    ProjectCartId,
     Publisher,
 )
 
 from . import messages
-from .money import can_pay, ledger_record_many, money, publisher_lock
+from .intake_snapshot import IntakeSnapshot, intake_snapshot
+from .money import can_pay, money, publisher_charge_if_still_true, publisher_lock
 from .status import new_order_events, order_initial_status
 
 SOURCE = "samcart"
+
+
+class StaleIntake(Exception):
+    """The balance or prices moved since the snapshot: nothing was kept; redo it locked."""
 
 
 @dataclass
@@ -47,17 +56,23 @@ def matching_projects(
     *, publisher_id: int, product_ids: tuple[str, ...]
 ) -> dict[str, list[Project]]:
     """Return the active projects of the publisher for each product id, in one indexed query."""
-    rows = (
-        ProjectCartId.objects.filter(
-            publisher_id=publisher_id, external_id__in=product_ids, project__is_active=True
-        )
-        .select_related("project")
-        .order_by("project_id")
+    snapshot = intake_snapshot(
+        source=SOURCE, order_id="", product_ids=product_ids, publisher_id=publisher_id
     )
-    found: dict[str, list[Project]] = {}
-    for row in rows:
-        found.setdefault(row.external_id, []).append(row.project)
-    return found
+    return snapshot.matches if snapshot is not None else {}
+
+
+def purchase_snapshot(
+    *, cart: CartNotification, idpub: str = "", publisher_id: int | None = None
+) -> IntakeSnapshot | None:
+    """Read what creating the orders of `cart` needs (None: no such publisher)."""
+    return intake_snapshot(
+        source=SOURCE,
+        order_id=cart.order_id,
+        product_ids=cart.product_ids if cart.is_order else (),
+        idpub=idpub,
+        publisher_id=publisher_id,
+    )
 
 
 def existing_lines(*, publisher_id: int, order_id: str) -> dict[tuple[str, int], str]:
@@ -168,26 +183,33 @@ def _settle(*, orders: list[Order], balance: Decimal) -> Decimal:
     return total
 
 
-def _record_creation(*, publisher: Publisher, orders: list[Order]) -> None:
-    """Write the charges of the new orders and the events that tell their first status.
+def _charge(*, publisher: Publisher, orders: list[Order]) -> None:
+    """Write the charges of the new orders if the snapshot still holds; else StaleIntake."""
+    charged = [o for o in orders if o.status == OrderStatus.IN_PRODUCTION]
+    entries = [
+        LedgerEntry(
+            publisher=publisher,
+            amount=-o.cost,
+            kind=LedgerKind.CHARGE,
+            order=o,
+            note=f"Order {o.pk}",
+        )
+        for o in charged
+    ]
+    held_for_money = any(
+        o.hold_reason == HoldReason.PAYMENT_REQUIRED and not o.is_test for o in orders
+    )
+    if not publisher_charge_if_still_true(
+        publisher=publisher, entries=entries, held_for_money=held_for_money
+    ):
+        raise StaleIntake
+
+
+def _record_events(*, publisher: Publisher, orders: list[Order]) -> None:
+    """Write the events that tell each new order's first status.
 
     Each charge's event shows the balance after that charge, in the order they were paid.
     """
-    charged = [o for o in orders if o.status == OrderStatus.IN_PRODUCTION]
-    if charged:
-        ledger_record_many(
-            publisher_id=publisher.pk,
-            entries=[
-                LedgerEntry(
-                    publisher=publisher,
-                    amount=-o.cost,
-                    kind=LedgerKind.CHARGE,
-                    order=o,
-                    note=f"Order {o.pk}",
-                )
-                for o in charged
-            ],
-        )
     balance = publisher.balance
     events: dict[int, list[tuple[str, str]]] = {}
     for order in orders:
@@ -205,19 +227,34 @@ def _record_creation(*, publisher: Publisher, orders: list[Order]) -> None:
 
 
 def orders_create_from_cart(
-    *, publisher_id: int, notification_id: int, cart: CartNotification, is_test: bool
+    *,
+    publisher_id: int,
+    notification_id: int,
+    cart: CartNotification,
+    is_test: bool,
+    snapshot: IntakeSnapshot | None = None,
 ) -> IntakeResult:
-    """Create the orders of a purchase once; charge what the balance covers, hold the rest."""
-    # Lock first, then match: a price change or confirmation takes the same lock before it
-    # writes the project, so the prices and `prices_confirmed` read here are the committed ones
-    # (matching before the lock charged the old price of a project re-priced in between).
-    # `no_match` costs the same statements (the lock replaces the idpub look-up).
-    publisher = publisher_lock(publisher_id=publisher_id)
-    matches = matching_projects(publisher_id=publisher_id, product_ids=cart.product_ids)
+    """Create the orders of a purchase once; charge what the balance covers, hold the rest.
+
+    With `snapshot` (read before the notification was stored) nothing is locked and a moved
+    balance or price raises StaleIntake; without one the publisher row is locked, then read.
+    """
+    if snapshot is None:
+        # Lock first, then read: a price change or confirmation takes the same lock before it
+        # writes the project, so the prices and `prices_confirmed` read here are committed.
+        publisher_lock(publisher_id=publisher_id)
+        snapshot = purchase_snapshot(cart=cart, publisher_id=publisher_id)
+        if snapshot is None:  # cannot happen: the row is locked, so it exists
+            raise Publisher.DoesNotExist
+    publisher, matches = snapshot.publisher, snapshot.matches
     unmatched = [i for i in cart.product_ids if i not in matches]
     if not matches:
         return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher.idpub, unmatched))
-    existing = existing_lines(publisher_id=publisher.pk, order_id=cart.order_id)
+    existing = (
+        existing_lines(publisher_id=publisher.pk, order_id=cart.order_id)
+        if snapshot.has_lines
+        else {}
+    )
     address = ship_to(cart=cart, publisher=publisher)
     new_orders = [
         _new_order(
@@ -238,7 +275,8 @@ def orders_create_from_cart(
         return IntakeResult(Outcome.DUPLICATE, messages.duplicate(cart, existing, unmatched))
     _settle(orders=new_orders, balance=publisher.balance)
     Order.objects.bulk_create(new_orders)
-    _record_creation(publisher=publisher, orders=new_orders)
+    _charge(publisher=publisher, orders=new_orders)
+    _record_events(publisher=publisher, orders=new_orders)
     return IntakeResult(
         Outcome.CREATED, messages.created(new_orders, existing, unmatched), created=new_orders
     )

@@ -1,7 +1,8 @@
 """Money (SPEC §7): the ledger, charging, release, deposits and adjustments.
 
 Lock order everywhere: the publisher row first, then order rows. The balance is changed only
-by `ledger_record`, in the same transaction as the ledger entry, so balance == sum(ledger).
+by `ledger_record_many` and by `publisher_charge_if_still_true` (a new purchase's charges), each
+in the same transaction or statement as its ledger entries, so balance == sum(ledger).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Round
 from django.utils import timezone
@@ -59,6 +60,15 @@ def publisher_lock(*, publisher_id: int) -> Publisher:
     return Publisher.objects.select_for_update(no_key=True).get(pk=publisher_id)
 
 
+def publisher_lock_for_pricing(*, publisher_id: int) -> None:
+    """Lock the publisher row before its prices change, and bump its `pricing_version`.
+
+    The UPDATE takes the same row lock as `publisher_lock`; the new version makes a purchase
+    that read the old prices fail `publisher_charge_if_still_true` and run again under the lock.
+    """
+    Publisher.objects.filter(pk=publisher_id).update(pricing_version=F("pricing_version") + 1)
+
+
 def order_compute_cost(*, order: Order) -> Decimal:
     """Return the order's cost by the one formula, `Project.cost_of` (SPEC §7)."""
     return order.project.cost_of(order.quantity)
@@ -89,6 +99,67 @@ def ledger_record_many(*, publisher_id: int, entries: list[LedgerEntry]) -> list
             balance=Round(F("balance") + total, precision=2)
         )
     return created
+
+
+CHARGE_IF_STILL_TRUE = """
+WITH charged AS (
+    UPDATE {publisher} SET balance = balance - %s
+    WHERE id = %s AND pricing_version = %s AND balance >= %s{at_most}
+    RETURNING id
+)
+INSERT INTO {ledger} (publisher_id, amount, kind, order_id, note, created_at)
+SELECT charged.id, entry.amount, %s, entry.order_id, entry.note, %s
+FROM charged CROSS JOIN (VALUES {rows}) AS entry (amount, order_id, note)
+RETURNING id, order_id
+"""
+
+
+def publisher_charge_if_still_true(
+    *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool
+) -> bool:
+    """Write `entries` (charges) and take their sum from the balance, if the decisions hold.
+
+    Compare-and-set for decisions made on `publisher` as read, without a lock: nothing is
+    written, and False returned, unless the row still has the same `pricing_version` (no
+    price changed), a balance that pays the charges and, when `held_for_money` (an order
+    waits because the balance did not cover it), a balance no larger than was read (a deposit
+    might pay it now). Other charges in between do not matter while the money lasts. Either
+    way the row stays locked until the caller's transaction ends, so no deposit or release
+    slips in before the commit. With no entries it only checks and locks. On PostgreSQL the
+    charge and its ledger rows are one statement.
+    """
+    total = sum((-entry.amount for entry in entries), ZERO)
+    rows = Publisher.objects.filter(
+        pk=publisher.pk, pricing_version=publisher.pricing_version, balance__gte=total
+    )
+    if held_for_money:
+        rows = rows.filter(balance__lte=publisher.balance)
+    if not entries:
+        return rows.select_for_update(no_key=True).exists()
+    if connection.vendor != "postgresql":  # no UPDATE inside WITH: two statements
+        if not rows.update(balance=Round(F("balance") - total, precision=2)):
+            return False
+        LedgerEntry.objects.bulk_create(entries)
+        return True
+    now = timezone.now()
+    typed, untyped = "(%s::numeric, %s::bigint, %s::text)", "(%s, %s, %s)"
+    sql = CHARGE_IF_STILL_TRUE.format(
+        publisher=connection.ops.quote_name(Publisher._meta.db_table),
+        ledger=connection.ops.quote_name(LedgerEntry._meta.db_table),
+        at_most=" AND balance <= %s" if held_for_money else "",
+        rows=", ".join([typed] + [untyped] * (len(entries) - 1)),
+    )
+    params: list[object] = [total, publisher.pk, publisher.pricing_version, total]
+    params += [publisher.balance] if held_for_money else []
+    params += [LedgerKind.CHARGE, now]
+    for entry in entries:
+        params += [entry.amount, entry.order_id, entry.note]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = {order_id: pk for pk, order_id in cursor.fetchall()}
+    for entry in entries:
+        entry.pk, entry.created_at = ids.get(entry.order_id), now
+    return len(ids) == len(entries)
 
 
 def ledger_record(

@@ -15,12 +15,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from fulfillment.carts import PayloadError, parse_samcart
+from fulfillment.carts import CartNotification, PayloadError, parse_samcart
 from fulfillment.models import REPROCESSABLE_OUTCOMES, Notification, Outcome, Publisher
 from fulfillment.models.notifications import STUCK_AFTER
 
 from . import messages
-from .intake import orders_create_from_cart, remapped_orders
+from .intake import StaleIntake, orders_create_from_cart, purchase_snapshot, remapped_orders
+from .intake_snapshot import IntakeSnapshot
 from .orders import REFUND_TYPES, orders_flag_cart_refunded
 
 logger = logging.getLogger(__name__)
@@ -103,16 +104,24 @@ def notify_key_valid(*, publisher: Publisher, key: str) -> bool:
     )
 
 
+def refusal_of(*, publisher: Publisher | None, key: str) -> NotifyAnswer | None:
+    """Return the answer refusing a well-formed idpub's request, or None when it may go on."""
+    if publisher is None:
+        return NotifyAnswer(404, Outcome.UNKNOWN_PUBLISHER, DETAIL_UNKNOWN_PUBLISHER)
+    if publisher.require_notify_key and not notify_key_valid(publisher=publisher, key=key):
+        return NotifyAnswer(403, Outcome.REJECTED, DETAIL_BAD_KEY)
+    return None
+
+
+REFUSED_IDPUB = NotifyAnswer(400, Outcome.REJECTED, DETAIL_IDPUB_MISSING)
+
+
 def authenticate(*, idpub: str, key: str) -> tuple[Publisher | None, NotifyAnswer | None]:
     """Return the publisher of the URL, or the answer refusing the request."""
     if not IDPUB_FORMAT.fullmatch(idpub or ""):
-        return None, NotifyAnswer(400, Outcome.REJECTED, DETAIL_IDPUB_MISSING)
+        return None, REFUSED_IDPUB
     publisher = Publisher.objects.filter(idpub=idpub).first()
-    if publisher is None:
-        return None, NotifyAnswer(404, Outcome.UNKNOWN_PUBLISHER, DETAIL_UNKNOWN_PUBLISHER)
-    if publisher.require_notify_key and not notify_key_valid(publisher=publisher, key=key):
-        return publisher, NotifyAnswer(403, Outcome.REJECTED, DETAIL_BAD_KEY)
-    return publisher, None
+    return publisher, refusal_of(publisher=publisher, key=key)
 
 
 def _storable(text: str) -> str:
@@ -137,9 +146,38 @@ def _store(
     )
 
 
+def _parsed(incoming: Incoming) -> CartNotification | None:
+    """Parse the body for the first pass; None when it does not parse (processing says why)."""
+    if incoming.body_size > MAX_BODY:
+        return None
+    try:
+        return parse_samcart(incoming.body, incoming.content_type)
+    except PayloadError:
+        return None
+
+
+def _read(incoming: Incoming, cart: CartNotification | None) -> IntakeSnapshot | None:
+    """Read the publisher of a well-formed idpub, with what `cart` needs (one statement)."""
+    if cart is None:
+        publisher = Publisher.objects.filter(idpub=incoming.idpub).first()
+        return IntakeSnapshot(publisher=publisher) if publisher is not None else None
+    return purchase_snapshot(cart=cart, idpub=incoming.idpub)
+
+
 def notification_receive(incoming: Incoming) -> NotifyAnswer:
-    """Authenticate, store the request, process it, and return the answer for SamCart."""
-    publisher, refusal = authenticate(idpub=incoming.idpub, key=incoming.key)
+    """Authenticate, store the request, process it, and return the answer for SamCart.
+
+    One read (the publisher, its matches and lines) comes before the store; the body is stored
+    in its own commit before anything else is written, then processed from that read.
+    """
+    cart, snapshot, publisher = None, None, None
+    if IDPUB_FORMAT.fullmatch(incoming.idpub or ""):
+        cart = _parsed(incoming)
+        snapshot = _read(incoming, cart)
+        publisher = snapshot.publisher if snapshot is not None else None
+        refusal = refusal_of(publisher=publisher, key=incoming.key)
+    else:
+        refusal = REFUSED_IDPUB
     if refusal is None and incoming.body_size > MAX_BODY:
         refusal = NotifyAnswer(413, Outcome.REJECTED, DETAIL_TOO_LARGE)
     if refusal is not None:
@@ -155,7 +193,7 @@ def notification_receive(incoming: Incoming) -> NotifyAnswer:
         )
         return NotifyAnswer(refusal.status, refusal.outcome, refusal.detail, stored.pk)
     notification = _store(incoming, publisher=publisher, keep=MAX_BODY)
-    return notification_process(notification=notification)
+    return notification_process(notification=notification, cart=cart, snapshot=snapshot)
 
 
 def _finish(
@@ -185,19 +223,27 @@ def _finish(
     return NotifyAnswer(answer.status, answer.outcome, answer.detail, notification.pk)
 
 
-def _process(notification: Notification) -> NotifyAnswer:
-    """Parse the stored body and act on it: create orders, flag refunds or ignore."""
-    try:
-        cart = parse_samcart(bytes(notification.raw_body), notification.content_type)
-    except PayloadError as error:
-        answer = NotifyAnswer(400, Outcome.REJECTED, str(error))
-        return _finish(notification, answer, event_type="", order_id="")
+def _process(
+    notification: Notification,
+    cart: CartNotification | None = None,
+    snapshot: IntakeSnapshot | None = None,
+) -> NotifyAnswer:
+    """Act on the body (parsed again from the stored bytes unless given): create orders, flag
+    refunds or ignore. `snapshot`, read before the store, spares the lock (see `intake`).
+    """
+    if cart is None:
+        try:
+            cart = parse_samcart(bytes(notification.raw_body), notification.content_type)
+        except PayloadError as error:
+            answer = NotifyAnswer(400, Outcome.REJECTED, str(error))
+            return _finish(notification, answer, event_type="", order_id="")
     if cart.is_order:
         result = orders_create_from_cart(
             publisher_id=notification.publisher_id,
             notification_id=notification.pk,
             cart=cart,
             is_test=notification.is_test,
+            snapshot=snapshot,
         )
         answer = NotifyAnswer(HTTP_STATUS[result.outcome], result.outcome, result.detail)
     elif cart.event_type.casefold() in REFUND_TYPES:
@@ -215,9 +261,13 @@ def _process(notification: Notification) -> NotifyAnswer:
     return _finish(notification, answer, event_type=cart.event_type, order_id=cart.order_id)
 
 
-def _process_atomic(notification: Notification) -> NotifyAnswer:
+def _process_atomic(
+    notification: Notification,
+    cart: CartNotification | None = None,
+    snapshot: IntakeSnapshot | None = None,
+) -> NotifyAnswer:
     with transaction.atomic():
-        return _process(notification)
+        return _process(notification, cart, snapshot)
 
 
 def _fail(notification: Notification, error: Exception) -> NotifyAnswer:
@@ -236,12 +286,21 @@ def _fail(notification: Notification, error: Exception) -> NotifyAnswer:
     return _finish(notification, answer, event_type=cart.event_type, order_id=cart.order_id)
 
 
-def notification_process(*, notification: Notification) -> NotifyAnswer:
-    """Process a stored notification in its own transaction; never lose it, never raise."""
+def notification_process(
+    *,
+    notification: Notification,
+    cart: CartNotification | None = None,
+    snapshot: IntakeSnapshot | None = None,
+) -> NotifyAnswer:
+    """Process a stored notification in its own transaction; never lose it, never raise.
+
+    The Notify URL passes the body it parsed and the snapshot it read before storing.
+    """
     try:
-        return _process_atomic(notification)
-    except IntegrityError:
-        # A concurrent delivery inserted the same line first; a second pass sees it as there.
+        return _process_atomic(notification, cart, snapshot)
+    except (IntegrityError, StaleIntake):
+        # A concurrent delivery inserted the same line first, or the balance or prices moved
+        # after the snapshot: a second pass, under the publisher lock, sees them as they are.
         try:
             return _process_atomic(notification)
         except Exception as error:

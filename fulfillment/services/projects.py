@@ -18,7 +18,12 @@ from django.db import transaction
 from fulfillment import ecommerce_ids
 from fulfillment.models import ZERO, Order, Project, ProjectCartId, Publisher
 
-from .money import ReleaseResult, hold_orders_refresh, orders_release_all, publisher_lock
+from .money import (
+    ReleaseResult,
+    hold_orders_refresh,
+    orders_release_all,
+    publisher_lock_for_pricing,
+)
 from .project_index import projects_sync_cart_ids
 
 if TYPE_CHECKING:
@@ -87,8 +92,9 @@ def _project_write(*, project: Project, actor: AbstractBaseUser | None) -> Price
         before = _stored_prices(project=project)
         moved = before is not None and before != _prices_of(project)
         if moved:
-            # The one lock order: the publisher first, then the project row, then its orders.
-            publisher_lock(publisher_id=project.publisher_id)
+            # The one lock order: the publisher first, then the project row, then its orders;
+            # the bumped pricing version makes a purchase that read the old prices run again.
+            publisher_lock_for_pricing(publisher_id=project.publisher_id)
         # Validate first, so a malformed eCommerceIDString is reported against its field (with
         # any other field's errors) rather than as a bare error raised by `normalise`.
         project.full_clean()

@@ -1,0 +1,163 @@
+"""The large database of `make bench` (PostgreSQL, set-based SQL) and the list figures on it.
+
+1,000 publishers, 100,000 projects (every tenth also lists the bench's SamCart id 900001, as
+other publishers selling the same product would), 1,000,000 orders (100,000 of them of the
+publisher "Bench Press") and 1,000,000 notifications.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from django.db import connection
+
+from fulfillment.models import Publisher
+from fulfillment.services.accounts import publisher_user_create, staff_user_create
+from fulfillment.services.projects import project_create
+from fulfillment.services.publishers import publisher_create
+
+PUBLISHERS, PROJECTS, PRESS_ORDERS = 1_000, 100_000, 100_000
+ORDERS = NOTIFICATIONS = 1_000_000
+
+FILLERS = """
+CREATE TEMP TABLE filler_publisher AS
+SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM fulfillment_publisher
+WHERE name LIKE 'Filler %%';
+"""
+LOAD = [
+    # Publishers (with the three bench publishers: 1,000).
+    """
+    INSERT INTO fulfillment_publisher (idpub, name, email, balance, notify_key,
+        previous_notify_key, require_notify_key, auto_release, use_billing_address, created_at)
+    SELECT (20000000 + g)::text, 'Filler ' || g, 'filler' || g || '@bench.example', 100.00,
+        md5(g::text), '', true, false, false, now()
+    FROM generate_series(1, %(fillers)s) g
+    """,
+    FILLERS,
+    # Projects, each indexed by its own SamCart id; every tenth also lists 900001.
+    """
+    INSERT INTO fulfillment_project (title, ecommerce_id_string, unit_cost, shipping_cost,
+        is_active, created_at, updated_at, publisher_id, prices_confirmed)
+    SELECT 'Filler ' || g,
+        '{' || (100000000 + g) || '}' || CASE WHEN g %% 10 = 0 THEN '{900001}' ELSE '' END,
+        6.50, 4.95, true, now(), now(), p.id, true
+    FROM generate_series(1, %(projects)s) g JOIN filler_publisher p ON p.n = g %% %(fillers)s
+    """,
+    """
+    CREATE TEMP TABLE filler_project AS
+    SELECT id, publisher_id, row_number() OVER (ORDER BY id) - 1 AS n,
+        substring(title from 8)::int AS g
+    FROM fulfillment_project WHERE title LIKE 'Filler %%'
+    """,
+    """
+    INSERT INTO fulfillment_projectcartid (external_id, project_id, publisher_id)
+    SELECT (100000000 + g)::text, id, publisher_id FROM filler_project
+    UNION ALL
+    SELECT '900001', id, publisher_id FROM filler_project WHERE g %% 10 = 0
+    """,
+    # Notifications of the fillers.
+    """
+    INSERT INTO fulfillment_notification (received_at, remote_addr, content_type, raw_body,
+        body_size, body_truncated, idpub_given, is_test, event_type, external_order_id,
+        outcome, detail, http_status, processed_at, attempts, publisher_id)
+    SELECT now() - g * interval '1 second', '203.0.113.24', 'application/json',
+        convert_to('{"type":"Order","order":{"id":' || g || '}}', 'UTF8'), 40, false,
+        (20000000 + p.n + 1)::text, false, 'Order', g::text, 'created', 'Created.', 200,
+        now() - g * interval '1 second', 1, p.id
+    FROM generate_series(1, %(notifications)s) g JOIN filler_publisher p
+        ON p.n = g %% %(fillers)s
+    """,
+    # Orders: the fillers' first, then Bench Press's.
+    """
+    INSERT INTO fulfillment_order (source, external_order_id, external_product_id, quantity,
+        ship_name, ship_street, ship_city, ship_state, ship_postal_code, ship_country,
+        ship_country_code, customer_email, customer_phone, cost, status, hold_reason, is_test,
+        cart_refunded, tracking_number, charged_at, created_at, updated_at, project_id,
+        publisher_id)
+    SELECT 'samcart', g::text, (100000000 + p.g)::text, 1, 'Reader ' || g, '1 Road',
+        'Springfield', 'IL', '62701', 'United States', 'US', 'r' || g || '@example.com', '',
+        11.45, CASE WHEN g %% 10 = 0 THEN 'hold' ELSE 'in_production' END,
+        CASE WHEN g %% 10 = 0 THEN 'payment_required' ELSE '' END, false, false, '',
+        CASE WHEN g %% 10 = 0 THEN NULL ELSE now() END, now() - g * interval '1 second',
+        now(), p.id, p.publisher_id
+    FROM generate_series(1, %(filler_orders)s) g JOIN filler_project p ON p.n = g %% %(projects)s
+    """,
+    """
+    INSERT INTO fulfillment_order (source, external_order_id, external_product_id, quantity,
+        ship_name, ship_street, ship_city, ship_state, ship_postal_code, ship_country,
+        ship_country_code, customer_email, customer_phone, cost, status, hold_reason, is_test,
+        cart_refunded, tracking_number, charged_at, created_at, updated_at, project_id,
+        publisher_id)
+    SELECT 'samcart', (10000000 + g)::text, '279813', 1, 'Rosalind Okafor ' || g, '1 Road',
+        'Springfield', 'IL', '62701', 'United States', 'US', 'r' || g || '@example.com', '',
+        11.45, CASE WHEN g %% 10 = 0 THEN 'hold' ELSE 'in_production' END,
+        CASE WHEN g %% 10 = 0 THEN 'payment_required' ELSE '' END, false, false, '',
+        CASE WHEN g %% 10 = 0 THEN NULL ELSE now() END, now() - g * interval '1 second',
+        now(), %(press_project)s, %(press)s
+    FROM generate_series(1, %(press_orders)s) g
+    """,
+    "ANALYZE",
+]
+PAGES = {
+    "admin order changelist": "/admin/fulfillment/order/",
+    "changelist ?status=hold": "/admin/fulfillment/order/?status__exact=hold",
+    "changelist ?q=Okafor": "/admin/fulfillment/order/?q=Okafor",
+    "account page": "/account/",
+    "API order list": "/api/v1/orders/",
+}
+
+
+def load() -> None:
+    """Fill the database (once per bench run: the database was created empty)."""
+    press = publisher_create(name="Bench Press", email="press@bench.example")
+    project = project_create(
+        publisher=press,
+        title="Almanac",
+        ecommerce_id_string="279813",
+        unit_cost=Decimal("6.50"),
+        shipping_cost=Decimal("4.95"),
+        prices_confirmed=True,
+    )
+    fillers = PUBLISHERS - Publisher.objects.count()
+    params = {
+        "fillers": fillers,
+        "projects": PROJECTS,
+        "notifications": NOTIFICATIONS,
+        "filler_orders": ORDERS - PRESS_ORDERS,
+        "press_orders": PRESS_ORDERS,
+        "press": press.pk,
+        "press_project": project.pk,
+    }
+    with connection.cursor() as cursor:
+        for statement in LOAD:
+            cursor.execute(statement, params)
+
+
+def print_lists() -> None:
+    """Print the queries and server time (best of 3, in-process) of the big publisher's lists."""
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    press = Publisher.objects.get(name="Bench Press")
+    password = "Bench-" + str(time.time_ns())
+    user = publisher_user_create(publisher=press, username="bench-press", password=password)
+    staff = staff_user_create(username="bench-staff", password=password)
+    print("\n### A publisher's lists with 100,000 orders (in-process, best of 3)\n")
+    print("| page | who | queries | ms |")
+    print("|---|---|---|---|")
+    for who, login in (("publisher", user), ("staff", staff)):
+        client = Client()
+        client.force_login(login)
+        for name, url in PAGES.items():
+            if who == "staff" and url == "/account/":
+                url = f"/account/?publisher={press.idpub}"
+            best, queries = float("inf"), 0
+            for _ in range(3):
+                with CaptureQueriesContext(connection) as captured:
+                    started = time.perf_counter()
+                    response = client.get(url)
+                    best = min(best, (time.perf_counter() - started) * 1000)
+                queries = len(captured.captured_queries)
+            flag = "" if response.status_code == 200 else f" (HTTP {response.status_code})"
+            print(f"| {name}{flag} | {who} | {queries} | {best:.0f} |")

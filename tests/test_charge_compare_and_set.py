@@ -1,0 +1,88 @@
+"""The compare-and-set charge of a purchase's first pass (SPEC §7): what makes it refuse."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from fulfillment.models import LedgerEntry, LedgerKind, Order, OrderStatus, Project, Publisher
+from fulfillment.services.money import (
+    deposit_record,
+    ledger_record,
+    publisher_charge_if_still_true,
+    publisher_lock_for_pricing,
+)
+from tests.factories import make_project, make_publisher
+from tests.invariants import assert_money_invariants
+
+pytestmark = pytest.mark.django_db
+
+
+def _charge(publisher: Publisher, amount: str, *, held_for_money: bool = False) -> bool:
+    """Charge `amount` against `publisher` as it was read (an order of its only project)."""
+    project = Project.objects.filter(publisher_id=publisher.pk).first() or make_project(publisher)
+    order = Order.objects.create(
+        publisher_id=publisher.pk,
+        project=project,
+        external_order_id=f"X{Order.objects.count()}",
+        external_product_id="1",
+        cost=Decimal(amount),
+        status=OrderStatus.IN_PRODUCTION,
+    )
+    entry = LedgerEntry(
+        publisher=publisher,
+        amount=-Decimal(amount),
+        kind=LedgerKind.CHARGE,
+        order=order,
+        note=f"Order {order.pk}",
+    )
+    return publisher_charge_if_still_true(
+        publisher=publisher, entries=[entry], held_for_money=held_for_money
+    )
+
+
+def _read(publisher: Publisher) -> Publisher:
+    return Publisher.objects.get(pk=publisher.pk)
+
+
+def test_charges_when_nothing_moved():
+    publisher = make_publisher(balance="20.00")
+    assert _charge(_read(publisher), "7.00")
+    assert assert_money_invariants(publisher).balance == Decimal("13.00")
+
+
+def test_another_charge_in_between_does_not_matter_while_the_money_lasts():
+    publisher = make_publisher(balance="20.00")
+    seen = _read(publisher)
+    ledger_record(publisher_id=publisher.pk, amount=Decimal("-10.00"), kind=LedgerKind.ADJUSTMENT)
+    assert _charge(seen, "7.00")
+    assert assert_money_invariants(publisher).balance == Decimal("3.00")
+
+
+def test_refuses_when_the_balance_no_longer_pays():
+    publisher = make_publisher(balance="20.00")
+    seen = _read(publisher)
+    ledger_record(publisher_id=publisher.pk, amount=Decimal("-15.00"), kind=LedgerKind.ADJUSTMENT)
+    assert not _charge(seen, "7.00")
+    assert _read(publisher).balance == Decimal("5.00")  # (the caller rolls its order back)
+    assert not LedgerEntry.objects.filter(kind=LedgerKind.CHARGE).exists()
+
+
+def test_refuses_when_a_price_changed():
+    publisher = make_publisher(balance="20.00")
+    seen = _read(publisher)
+    publisher_lock_for_pricing(publisher_id=publisher.pk)
+    assert not _charge(seen, "7.00")
+    assert _read(publisher).balance == Decimal("20.00")
+    assert not LedgerEntry.objects.filter(kind=LedgerKind.CHARGE).exists()
+
+
+def test_refuses_a_grown_balance_only_when_an_order_waits_for_money():
+    publisher = make_publisher(balance="20.00")
+    seen = _read(publisher)
+    deposit_record(publisher=publisher, amount=Decimal("50.00"), actor=None)
+    assert not _charge(seen, "7.00", held_for_money=True)  # the deposit might pay the held one
+    assert not LedgerEntry.objects.filter(kind=LedgerKind.CHARGE).exists()
+    assert _charge(seen, "7.00", held_for_money=False)
+    assert _read(publisher).balance == Decimal("63.00")
