@@ -47,14 +47,14 @@ LOAD = [
     """
     CREATE TEMP TABLE filler_project AS
     SELECT id, publisher_id, row_number() OVER (ORDER BY id) - 1 AS n,
-        substring(title from 8)::int AS g
+        substring(title from 8)::int AS k
     FROM fulfillment_project WHERE title LIKE 'Filler %%'
     """,
     """
     INSERT INTO fulfillment_projectcartid (external_id, project_id, publisher_id)
-    SELECT (100000000 + g)::text, id, publisher_id FROM filler_project
+    SELECT (100000000 + k)::text, id, publisher_id FROM filler_project
     UNION ALL
-    SELECT '900001', id, publisher_id FROM filler_project WHERE g %% 10 = 0
+    SELECT '900001', id, publisher_id FROM filler_project WHERE k %% 10 = 0
     """,
     # Notifications of the fillers.
     """
@@ -75,7 +75,7 @@ LOAD = [
         ship_country_code, customer_email, customer_phone, cost, status, hold_reason, is_test,
         cart_refunded, tracking_number, charged_at, created_at, updated_at, project_id,
         publisher_id)
-    SELECT 'samcart', g::text, (100000000 + p.g)::text, 1, 'Reader ' || g, '1 Road',
+    SELECT 'samcart', g::text, (100000000 + p.k)::text, 1, 'Reader ' || g, '1 Road',
         'Springfield', 'IL', '62701', 'United States', 'US', 'r' || g || '@example.com', '',
         11.45, CASE WHEN g %% 10 = 0 THEN 'hold' ELSE 'in_production' END,
         CASE WHEN g %% 10 = 0 THEN 'payment_required' ELSE '' END, false, false, '',

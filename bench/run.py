@@ -380,6 +380,8 @@ def main() -> None:
         warm_up(wrk, all_targets)
         print("\nEmpty database:", flush=True)
         empty = measure(wrk, all_targets, CLIENTS, 1_000_000_000)
+        print_table("Notify URL, empty database", all_targets, empty, CLIENTS)
+        statement_counts(paths)
         large = None
         if not args.skip_large:
             server.stop()
@@ -390,7 +392,6 @@ def main() -> None:
             large = measure(wrk, all_targets, (LARGE_CLIENTS,), 5_000_000_000_000)
     finally:
         server.stop()
-    print_table("Notify URL, empty database", all_targets, empty, CLIENTS)
     if large is not None:
         print_table("Notify URL, large database", all_targets, large, (LARGE_CLIENTS,))
         print(f"\n### Large / empty at {LARGE_CLIENTS} clients\n")
@@ -400,8 +401,6 @@ def main() -> None:
             small = median(empty[(target.name, LARGE_CLIENTS)])
             big = median(large[(target.name, LARGE_CLIENTS)])
             print(f"| {target.name} | {big.p50 / small.p50:.2f} | {big.rps / small.rps:.2f} |")
-    statement_counts(paths)
-    if large is not None:
         from bench.large import print_lists
 
         print_lists()
