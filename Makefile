@@ -15,7 +15,7 @@ PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 DEV_ENV := DEBUG=1 PUBLIC_BASE_URL=$(PUBLIC_BASE_URL)
 SERVER_ENV := DEBUG=1 PUBLIC_BASE_URL=$(SERVER_BASE_URL)
 
-.PHONY: run test lint format migrate demo check-deploy bench clean
+.PHONY: run worker test lint format migrate demo check-deploy bench clean
 
 # Create/refresh the virtualenv only when requirements.txt changed.
 $(VENV)/.installed: requirements.txt
@@ -29,8 +29,16 @@ migrate: $(VENV)/.installed
 demo: migrate
 	$(DEV_ENV) $(PY) manage.py demo_data
 
+# The app and, beside it, the worker (alerts to the console, retries); both stop together.
+# E-mail links have no request to take an address from: the worker gets PUBLIC_BASE_URL.
 run: demo
+	$(DEV_ENV) $(PY) manage.py worker --interval 2 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(SERVER_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Background work alone (queued tasks and periodic jobs); EMAIL_URL=smtp://… sends real mail.
+worker: migrate
+	$(DEV_ENV) $(PY) manage.py worker
 
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)

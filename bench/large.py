@@ -29,9 +29,10 @@ LOAD = [
     # Publishers (with the three bench publishers: 1,000).
     """
     INSERT INTO fulfillment_publisher (idpub, name, email, balance, notify_key,
-        previous_notify_key, require_notify_key, auto_release, use_billing_address, created_at)
+        previous_notify_key, require_notify_key, auto_release, use_billing_address, created_at
+        {publisher_columns})
     SELECT (20000000 + g)::text, 'Filler ' || g, 'filler' || g || '@bench.example', 100.00,
-        md5(g::text), '', true, false, false, now()
+        md5(g::text), '', true, false, false, now() {publisher_values}
     FROM generate_series(1, %(fillers)s) g
     """,
     FILLERS,
@@ -129,8 +130,19 @@ def load() -> None:
         "press": press.pk,
         "press_project": project.pk,
     }
+    # Columns added after this script was written take their model defaults.
+    listed = set(LOAD[0].split("SELECT")[0].replace(",", " ").split())
+    extra = [
+        f
+        for f in Publisher._meta.concrete_fields
+        if f.column not in listed and not f.null and f.has_default() and not f.primary_key
+    ]
+    columns = "".join(f", {f.column}" for f in extra)
+    values = "".join(f", %(default_{f.column})s" for f in extra)
+    params.update({f"default_{f.column}": f.get_default() for f in extra})
+    statements = [LOAD[0].format(publisher_columns=columns, publisher_values=values), *LOAD[1:]]
     with connection.cursor() as cursor:
-        for statement in LOAD:
+        for statement in statements:
             cursor.execute(statement, params)
 
 

@@ -21,6 +21,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from fulfillment import ecommerce_ids
+from fulfillment.alert_choices import (
+    ALERT_FIELDS,
+    ALERTS_PERMISSION,
+    ALERTS_SAVED,
+    MAY_NOT_CHANGE_ALERTS,
+    AlertChoicesForm,
+)
 from fulfillment.models import REPROCESSABLE_OUTCOMES, ZERO, Publisher, is_trepstar_staff
 from fulfillment.selectors import (
     HoldSummary,
@@ -34,6 +41,7 @@ from fulfillment.services.publishers import (
     PREVIOUS_KEY_GRACE,
     add_funds_text,
     notify_url,
+    publisher_alerts_set,
     publisher_rotate_key,
 )
 
@@ -125,6 +133,8 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "can_rotate": request.user.has_perm(ROTATE_KEY_PERMISSION),
         "example_ids": ecommerce_ids.EXAMPLE,
         "grace_days": PREVIOUS_KEY_GRACE.days,
+        "alert_form": AlertChoicesForm(instance=publisher),
+        "can_change_alerts": request.user.has_perm(ALERTS_PERMISSION),
     }
 
 
@@ -165,4 +175,20 @@ def account_release_all(request: HttpRequest) -> HttpResponse:
     result = orders_release_all(publisher=publisher, actor=request.user)
     level = messages.WARNING if result.kept else messages.SUCCESS
     messages.add_message(request, level, result.message)
+    return HttpResponseRedirect(_account_url(publisher, request))
+
+
+@login_required
+@require_POST
+def account_alerts(request: HttpRequest) -> HttpResponse:
+    """Save the publisher's e-mail alert choices; errors come back as a message, nothing saved."""
+    publisher = _posted_publisher(request, ALERTS_PERMISSION, MAY_NOT_CHANGE_ALERTS)
+    form = AlertChoicesForm(request.POST, instance=Publisher.objects.get(pk=publisher.pk))
+    if form.is_valid():
+        choices = {name: form.cleaned_data[name] for name in ALERT_FIELDS}
+        publisher_alerts_set(publisher=publisher, **choices)
+        messages.success(request, ALERTS_SAVED.format(email=publisher.email))
+    else:
+        errors = "; ".join(f"{form.fields[k].label}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"E-mail alerts not saved: {errors}")
     return HttpResponseRedirect(_account_url(publisher, request))

@@ -74,3 +74,18 @@ def a_client(world: World) -> Client:
     client = Client()
     client.force_login(world.a_user)
     return client
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server; Django's mail goes to it for the test."""
+    from tests.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = server.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_TIMEOUT = 10
+        yield server

@@ -153,7 +153,8 @@ def test_makefile_passes_port_to_printed_urls_and_leaves_pages_to_the_request():
         check=True,
         env={**os.environ, "PUBLIC_BASE_URL": "https://fulfillment.trepstar.example"},
     ).stdout
-    assert given.count("PUBLIC_BASE_URL=https://fulfillment.trepstar.example ") == 3
+    # migrate, demo_data, the worker (its e-mail links) and the server
+    assert given.count("PUBLIC_BASE_URL=https://fulfillment.trepstar.example ") == 4
 
 
 @pytest.mark.django_db

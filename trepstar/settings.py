@@ -39,8 +39,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "fulfillment",
 ]
+
+# Background work (SPEC §13): django-tasks on its database backend; `make worker` runs it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,10 +1,11 @@
 """URL configuration."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path, reverse_lazy
 from django.views.generic import RedirectView
 
-from fulfillment.account import account, account_release_all, account_rotate_key
+from fulfillment.account import account, account_alerts, account_release_all, account_rotate_key
 from fulfillment.health import healthz
 from fulfillment.views import favicon, samcart_notify
 
@@ -12,10 +13,36 @@ urlpatterns = [
     # People who open the site land in the admin (it asks for a login first).
     path("", RedirectView.as_view(url=reverse_lazy("admin:index")), name="home"),
     path("favicon.ico", favicon, name="favicon"),
+    # Password reset by e-mail from the admin login page (Django's views, our e-mail text).
+    path(
+        "admin/password_reset/",
+        auth_views.PasswordResetView.as_view(
+            email_template_name="registration/trepstar_password_reset_email.txt",
+            html_email_template_name="registration/trepstar_password_reset_email.html",
+            subject_template_name="registration/trepstar_password_reset_subject.txt",
+        ),
+        name="admin_password_reset",
+    ),
+    path(
+        "admin/password_reset/done/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("admin/", admin.site.urls),
     path("account/", account, name="account"),
     path("account/rotate-key/", account_rotate_key, name="account-rotate-key"),
     path("account/release-all/", account_release_all, name="account-release-all"),
+    path("account/alerts/", account_alerts, name="account-alerts"),
     path("api/", include("fulfillment.api.urls")),
     path("healthz", healthz, name="healthz"),
     # With and without the trailing slash: a POST must never be redirected.

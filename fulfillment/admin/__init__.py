@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from . import ledger, notifications, orders, projects, publishers
+from . import alerts, ledger, notifications, orders, projects, publishers
 from .base import PublisherScopedAdmin, bound_every_search
 
 admin.site.site_header = "TrepStar Fulfillment"
@@ -13,4 +13,12 @@ admin.site.site_url = None  # no public site; the account page is linked in the 
 admin.site.enable_nav_sidebar = False
 bound_every_search(admin.site)
 
-__all__ = ["PublisherScopedAdmin", "ledger", "notifications", "orders", "projects", "publishers"]
+__all__ = [
+    "PublisherScopedAdmin",
+    "alerts",
+    "ledger",
+    "notifications",
+    "orders",
+    "projects",
+    "publishers",
+]

@@ -103,6 +103,8 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
                     "answer_status",
                     "processed_at",
                     "attempts",
+                    "next_attempt_at",
+                    "alerted_at",
                 )
             },
         ),

@@ -1,5 +1,6 @@
 """The data model of SPEC §3."""
 
+from .alerts import Alert, AlertKind, PeriodicRun
 from .base import CENT, STAFF_GROUP, ZERO, PublisherScopedQuerySet, is_trepstar_staff
 from .ledger import LedgerEntry, LedgerKind
 from .notifications import (
@@ -21,6 +22,8 @@ __all__ = [
     "STAFF_GROUP",
     "STUCK_AFTER",
     "ZERO",
+    "Alert",
+    "AlertKind",
     "HoldReason",
     "LedgerEntry",
     "LedgerKind",
@@ -30,6 +33,7 @@ __all__ = [
     "OrderEventKind",
     "OrderStatus",
     "Outcome",
+    "PeriodicRun",
     "Project",
     "ProjectCartId",
     "Publisher",

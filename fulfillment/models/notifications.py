@@ -66,6 +66,15 @@ class Notification(models.Model):
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(
+        "next try",
+        null=True,
+        blank=True,
+        help_text="When the worker processes this `error` notification again (automatic retry).",
+    )
+    alerted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the publisher was e-mailed that it needs action."
+    )
 
     objects = NotificationQuerySet.as_manager()
 

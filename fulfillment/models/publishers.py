@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from .base import ZERO, MoneyField, PublisherScopedQuerySet
@@ -71,6 +72,28 @@ class Publisher(models.Model):
         default=False,
         help_text="Ship to the billing address when SamCart sends no shipping address.",
     )
+    alert_hold_orders = models.BooleanField(
+        "e-mail me about orders on hold",
+        default=True,
+        help_text="At most hourly: the new orders waiting on hold, why, and what they need.",
+    )
+    alert_needs_action = models.BooleanField(
+        "e-mail me about notifications that need action",
+        default=True,
+        help_text="SamCart products that matched no project, failures after the last retry, "
+        "and bursts of requests with a wrong key.",
+    )
+    low_balance_threshold = MoneyField(
+        verbose_name="low balance below",
+        default=Decimal("25.00"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(ZERO)],
+        help_text="E-mail once each time the balance falls below this amount; empty: never.",
+    )
+    # Set while the balance is at or above the threshold: falling below then alerts once and
+    # clears it (a new account at zero never crossed, so it is not told).
+    low_balance_armed = models.BooleanField(default=False, editable=False)
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="publishers", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

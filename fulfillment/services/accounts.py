@@ -34,6 +34,7 @@ VIEWER_PERMISSIONS = (
     "view_notification",
     "view_ledgerentry",
     "view_orderevent",
+    "view_alert",  # the e-mails sent to the publisher (read-only for everyone)
 )
 # What a manager may do besides: add and edit projects, edit, delete and release hold orders,
 # reprocess notifications, rotate the Notify URL key (`change_publisher`; the admin still lets
@@ -100,11 +101,13 @@ def groups_ensure() -> dict[str, Group]:
     groups = {
         name: Group.objects.get_or_create(name=name)[0] for name in (STAFF_GROUP, *ROLE_GROUPS)
     }
-    # Staff run everything of the app, and unlock logins locked by django-axes.
+    # Staff run everything of the app, unlock logins locked by django-axes and see the task
+    # runs of the background worker.
     groups[STAFF_GROUP].permissions.set(
         Permission.objects.filter(
             Q(content_type__app_label="fulfillment")
             | Q(content_type__app_label="axes", codename__in=STAFF_AXES_PERMISSIONS)
+            | Q(content_type__app_label="django_tasks_db", codename="view_dbtaskresult")
         )
     )
     groups[MANAGER_GROUP].permissions.set(_permissions(MANAGER_PERMISSIONS))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from . import messages
 from .intake import StaleIntake, orders_create_from_cart, purchase_snapshot, remapped_orders
 from .intake_snapshot import IntakeSnapshot
 from .orders import REFUND_TYPES, orders_flag_cart_refunded
+from .retries import notification_schedule_retry
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ DETAIL_BAD_KEY = (
 DETAIL_TOO_LARGE = "The body is larger than 1 MiB; nothing was processed."
 DETAIL_ERROR = (
     "TrepStar could not process this notification ({reason}). It is stored and will be "
-    "reprocessed; nothing was created."
+    "reprocessed automatically (after 1 min, 5 min, 30 min, 2 h and 12 h); nothing was created."
 )
 DETAIL_NOT_REPROCESSABLE = "This notification cannot be reprocessed: {why}."
 WHY_BEING_PROCESSED = "it is being processed now (it is stuck only after a minute)"
@@ -164,7 +166,12 @@ def _read(incoming: Incoming, cart: CartNotification | None) -> IntakeSnapshot |
     return purchase_snapshot(cart=cart, idpub=incoming.idpub)
 
 
-def notification_receive(incoming: Incoming) -> NotifyAnswer:
+# Called with a request that failed the idpub/key checks, before it is stored: an answer
+# refuses it unstored (the rate limit's 429), None stores it as refused.
+RefusalGate = Callable[[Publisher | None], "NotifyAnswer | None"]
+
+
+def notification_receive(incoming: Incoming, *, gate: RefusalGate | None = None) -> NotifyAnswer:
     """Authenticate, store the request, process it, and return the answer for SamCart.
 
     One read (the publisher, its matches and lines) comes before the store; the body is stored
@@ -178,6 +185,10 @@ def notification_receive(incoming: Incoming) -> NotifyAnswer:
         refusal = refusal_of(publisher=publisher, key=incoming.key)
     else:
         refusal = REFUSED_IDPUB
+    if refusal is not None and gate is not None:
+        limited = gate(publisher)
+        if limited is not None:
+            return limited
     if refusal is None and incoming.body_size > MAX_BODY:
         refusal = NotifyAnswer(413, Outcome.REJECTED, DETAIL_TOO_LARGE)
     if refusal is not None:
@@ -218,6 +229,7 @@ def _finish(
         http_status=answer.status,
         processed_at=timezone.now(),
         attempts=F("attempts") + 1,
+        next_attempt_at=None,  # a failure sets its next try after this (`_fail`)
         **known,
     )
     return NotifyAnswer(answer.status, answer.outcome, answer.detail, notification.pk)
@@ -271,7 +283,7 @@ def _process_atomic(
 
 
 def _fail(notification: Notification, error: Exception) -> NotifyAnswer:
-    """Mark the notification `error` with the reason; it stays reprocessable.
+    """Mark the notification `error` with the reason and schedule its automatic retry.
 
     The event type and order id are kept: parsed again when the body parses, else left as the
     row has them (a failed reprocess must not blank what an earlier pass recorded).
@@ -281,9 +293,13 @@ def _fail(notification: Notification, error: Exception) -> NotifyAnswer:
     answer = NotifyAnswer(500, Outcome.ERROR, DETAIL_ERROR.format(reason=reason))
     try:
         cart = parse_samcart(bytes(notification.raw_body), notification.content_type)
+        event_type, order_id = cart.event_type, cart.order_id
     except Exception:  # the error being recorded matters, not this one
-        return _finish(notification, answer, event_type=None, order_id=None)
-    return _finish(notification, answer, event_type=cart.event_type, order_id=cart.order_id)
+        event_type, order_id = None, None
+    with transaction.atomic():  # the failure and its retry (next try, task) commit together
+        finished = _finish(notification, answer, event_type=event_type, order_id=order_id)
+        notification_schedule_retry(notification_id=notification.pk)
+    return finished
 
 
 def notification_process(

@@ -85,3 +85,12 @@ def publisher_save(*, publisher: Publisher) -> Publisher:
     else:
         publisher.save(update_fields=list(PUBLISHER_SETTINGS))
     return publisher
+
+
+def publisher_alerts_set(*, publisher: Publisher, **choices: object) -> Publisher:
+    """Save the publisher's e-mail alert choices (SPEC §14), and only them."""
+    for name, value in choices.items():
+        setattr(publisher, name, value)
+    publisher.full_clean(exclude=["users"])
+    publisher.save(update_fields=list(choices))
+    return publisher

@@ -1,0 +1,52 @@
+"""`manage.py worker` (make worker): run queued tasks and the schedule of periodic jobs.
+
+django-tasks-db's worker runs the queue; a thread beside it ticks the schedule every
+`--tick` seconds. Run as many as you like, on as many machines: each task and each periodic
+slot runs once. Stop with SIGTERM or Ctrl+C (the running task finishes first).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from django.db import close_old_connections
+from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
+
+from fulfillment.services.schedule import schedule_tick
+
+logger = logging.getLogger(__name__)
+
+
+def _tick_forever(every: float, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            schedule_tick()
+        except Exception:  # the database went away: try again at the next tick
+            logger.exception("Schedule tick failed")
+        finally:
+            close_old_connections()
+        stop.wait(every)
+
+
+class Command(DbWorkerCommand):
+    help = "Run background work: queued tasks and periodic jobs (alerts, retries)."
+
+    def add_arguments(self, parser: Any) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--tick", type=float, default=15.0, help="Seconds between schedule checks."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        options["reload"] = False  # a reloader would tick the schedule in two processes
+        stop = threading.Event()
+        ticker = threading.Thread(
+            target=_tick_forever, args=(options.pop("tick"), stop), daemon=True
+        )
+        ticker.start()
+        try:
+            super().handle(*args, **options)
+        finally:
+            stop.set()

@@ -1,0 +1,296 @@
+"""E-mail alerts (SPEC §14): a scan writes each alert once per cause; a worker sends it.
+
+`alerts_collect` looks for what a publisher should hear about (new orders on hold, at most
+hourly; notifications that need action; a balance that fell below the threshold, once per
+crossing) and writes `Alert` rows, whose unique (publisher, kind, cause) makes a second scan,
+or a second worker, write nothing. `alerts_send_due` sends them, each in its own transaction
+with its row locked (SKIP LOCKED), so two workers never send the same alert; a failed send is
+tried again on the backoff schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q, QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from fulfillment.models import (
+    ZERO,
+    Alert,
+    AlertKind,
+    HoldReason,
+    Notification,
+    Order,
+    OrderStatus,
+    Outcome,
+    Publisher,
+    RefusedRequestTally,
+)
+
+from .backoff import BACKOFF, next_try_at
+from .money import money, plural
+from .publishers import LOCAL_BASE_URL
+
+logger = logging.getLogger(__name__)
+
+GATHER_FOR = timedelta(hours=1)  # later alerts of a kind wait, gathered, at most this long
+WRONG_KEY_BURST = 10  # refused requests in one hour that make an alert
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An alert to write: what it is about, once, and what its e-mail says."""
+
+    publisher: Publisher
+    kind: str
+    cause: str
+    template: str
+    context: dict[str, object]
+    subject: str
+
+
+def site_url(path: str) -> str:
+    """Return an absolute link for an e-mail (PUBLIC_BASE_URL, else the local server)."""
+    return f"{(settings.PUBLIC_BASE_URL or LOCAL_BASE_URL).rstrip('/')}{path}"
+
+
+def alert_record(**fields: object) -> Alert:
+    """Write an alert and enqueue its sending, in one transaction (raises IntegrityError when
+    the alert of that cause exists: nothing is written then)."""
+    from fulfillment.tasks import send_alert
+
+    with transaction.atomic():
+        alert = Alert.objects.create(**fields)
+        send_alert.enqueue(alert.pk)
+    return alert
+
+
+def alert_recipients(publisher: Publisher) -> list[str]:
+    """The publisher's address and those of its active linked logins, each once."""
+    logins = publisher.users.filter(is_active=True).values_list("email", flat=True)
+    found: dict[str, str] = {}  # casefolded -> as written, first one wins
+    for address in [publisher.email, *logins]:
+        if address:
+            found.setdefault(address.casefold(), address)
+    return list(found.values())
+
+
+def _write(draft: Draft) -> Alert | None:
+    """Write the alert unless one exists for its cause; return it, or None when it existed."""
+    context = {
+        **draft.context,
+        "publisher": draft.publisher,
+        "account_url": site_url(reverse("account")),
+        "support_email": settings.SUPPORT_EMAIL,
+    }
+    try:
+        return alert_record(
+            publisher=draft.publisher,
+            kind=draft.kind,
+            cause=draft.cause,
+            recipients=", ".join(alert_recipients(draft.publisher)),
+            subject=draft.subject,
+            body_text=render_to_string(f"fulfillment/email/{draft.template}.txt", context),
+            body_html=render_to_string(f"fulfillment/email/{draft.template}.html", context),
+        )
+    except IntegrityError:  # another scan wrote it first: once per cause
+        return None
+
+
+def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
+    """The new orders on hold since the last digest, by reason, at most once an hour."""
+    last = Alert.objects.filter(publisher=publisher, kind=AlertKind.HOLD_ORDERS).aggregate(
+        last=Max("created_at")
+    )["last"]
+    if last is not None and last > now - GATHER_FOR:
+        return None
+    orders = list(
+        Order.objects.filter(publisher=publisher, status=OrderStatus.HOLD, is_test=False)
+        .filter(Q(created_at__gt=last) if last else Q())
+        .select_related("project")
+        .order_by("created_at", "id")
+    )
+    if not orders:
+        return None
+    groups: dict[str, list[Order]] = {}
+    for order in orders:
+        groups.setdefault(order.get_hold_reason_display(), []).append(order)
+    paying = [o for o in orders if o.hold_reason == HoldReason.PAYMENT_REQUIRED]
+    total = sum((o.cost for o in paying), ZERO)
+    shortfall = max(total - publisher.balance, ZERO)
+    context = {
+        "groups": groups,
+        "count": len(orders),
+        "balance": money(publisher.balance),
+        "shortfall": money(shortfall) if paying and shortfall else "",
+        "hold_url": site_url(reverse("admin:fulfillment_order_changelist") + "?status__exact=hold"),
+    }
+    return Draft(
+        publisher=publisher,
+        kind=AlertKind.HOLD_ORDERS,
+        cause=f"hold:{orders[-1].pk}",
+        template="hold_orders",
+        context=context,
+        subject=f"{plural(len(orders), 'order')} on hold – action required",
+    )
+
+
+def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
+    """Notifications that matched no project or failed after the last automatic retry, and
+    hours with a burst of wrong-key requests: one e-mail at most an hour, each thing once."""
+    last = Alert.objects.filter(publisher=publisher, kind=AlertKind.NEEDS_ACTION).aggregate(
+        last=Max("created_at")
+    )["last"]
+    if last is not None and last > now - GATHER_FOR:
+        return None
+    notifications = list(
+        Notification.objects.filter(publisher=publisher, alerted_at__isnull=True)
+        .filter(
+            Q(outcome=Outcome.NO_MATCH)
+            | Q(outcome=Outcome.ERROR, next_attempt_at__isnull=True, attempts__gt=len(BACKOFF))
+        )
+        .order_by("id")[:50]
+    )
+    told = "".join(
+        Alert.objects.filter(publisher=publisher, kind=AlertKind.NEEDS_ACTION).values_list(
+            "cause", flat=True
+        )
+    )
+    bursts = [
+        burst
+        for burst in RefusedRequestTally.objects.filter(
+            publisher=publisher, count__gte=WRONG_KEY_BURST, hour__gte=now - timedelta(days=1)
+        ).order_by("hour")
+        if _hour_token(burst.hour) not in told
+    ][:6]
+    if not notifications and not bursts:
+        return None
+    cause = " ".join(
+        [f"n{n.pk}" for n in notifications[:1] + notifications[-1:]]
+        + [_hour_token(b.hour) for b in bursts]
+    )
+    links = [
+        (n, site_url(reverse("admin:fulfillment_notification_change", args=[n.pk])))
+        for n in notifications
+    ]
+    count = len(notifications) + len(bursts)
+    return Draft(
+        publisher=publisher,
+        kind=AlertKind.NEEDS_ACTION,
+        cause=cause,
+        template="needs_action",
+        context={"notifications": links, "bursts": bursts},
+        subject=f"SamCart: {plural(count, 'thing')} need{'s' if count == 1 else ''} your action",
+    )
+
+
+def _hour_token(hour: datetime) -> str:
+    return f"wrong-key:{hour:%Y-%m-%dT%H}"
+
+
+def _low_balance(publisher: Publisher) -> Draft | None:
+    """The balance fell below the threshold: once per crossing (a rise to it re-arms)."""
+    threshold = publisher.low_balance_threshold
+    if threshold is None:  # the publisher chose no low-balance alert
+        return None
+    above = publisher.balance >= threshold
+    if above == publisher.low_balance_armed:
+        return None
+    Publisher.objects.filter(pk=publisher.pk).update(low_balance_armed=above)
+    if above:
+        return None
+    crossing = publisher.ledger.aggregate(last=Max("id"))["last"] or 0
+    return Draft(
+        publisher=publisher,
+        kind=AlertKind.LOW_BALANCE,
+        cause=f"below:{crossing}",
+        template="low_balance",
+        context={
+            "balance": money(publisher.balance),
+            "threshold": money(threshold),
+        },
+        subject=f"Your TrepStar balance is {money(publisher.balance)}",
+    )
+
+
+def alerts_collect(*, now: datetime | None = None) -> int:
+    """Write the alerts that are due for every publisher; return how many were written."""
+    now = now or timezone.now()
+    written = 0
+    for publisher in Publisher.objects.order_by("pk"):
+        drafts = []
+        if publisher.alert_hold_orders:
+            drafts.append(_hold_digest(publisher, now))
+        if publisher.alert_needs_action:
+            with transaction.atomic():
+                draft = _needs_action(publisher, now)
+                if draft is not None and _write(draft) is not None:
+                    written += 1
+                    told = [n.pk for n, _ in draft.context["notifications"]]  # type: ignore[attr-defined]
+                    Notification.objects.filter(pk__in=told).update(alerted_at=now)
+        with transaction.atomic():
+            drafts.append(_low_balance(publisher))
+        written += sum(1 for d in drafts if d is not None and _write(d) is not None)
+    return written
+
+
+def _send(alert: Alert) -> None:
+    message = EmailMultiAlternatives(
+        subject=alert.subject,
+        body=alert.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[address.strip() for address in alert.recipients.split(",")],
+    )
+    message.attach_alternative(alert.body_html, "text/html")
+    message.send(fail_silently=False)
+
+
+def _send_one(alerts: QuerySet[Alert]) -> bool | None:
+    """Send the first due alert of `alerts`, locked in its own transaction.
+
+    Return True when it went out, False when sending failed (its next try is set), None when
+    no due alert was free (sent already, not due, or another worker holds it).
+    """
+    with transaction.atomic():
+        alert = (
+            alerts.due().select_for_update(skip_locked=True).order_by("next_try_at", "id").first()
+        )
+        if alert is None:
+            return None
+        alert.attempts += 1
+        try:
+            _send(alert)
+        except (OSError, smtplib.SMTPException) as error:
+            logger.warning("Alert %s not sent: %s", alert.pk, error)
+            alert.last_error = f"{type(error).__name__}: {error}"[:1000]
+            alert.next_try_at = next_try_at(alert.attempts) or timezone.now() + BACKOFF[-1]
+            alert.save(update_fields=["attempts", "last_error", "next_try_at"])
+            return False
+        alert.sent_at = timezone.now()
+        alert.save(update_fields=["attempts", "sent_at"])
+        return True
+
+
+def alert_send(*, alert_id: int) -> bool:
+    """Send one alert if it is due and unsent (the task enqueued with it); tell if it went."""
+    return bool(_send_one(Alert.objects.filter(pk=alert_id)))
+
+
+def alerts_send_due(*, limit: int = 200) -> int:
+    """Send up to `limit` due alerts (the sweep: retries, and tasks lost with a killed worker)."""
+    sent = 0
+    for _ in range(limit):
+        outcome = _send_one(Alert.objects.all())
+        if outcome is None:
+            break
+        sent += bool(outcome)
+    return sent
