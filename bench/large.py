@@ -7,6 +7,7 @@ publisher "Bench Press") and 1,000,000 notifications.
 
 from __future__ import annotations
 
+import re
 import time
 from decimal import Decimal
 
@@ -131,7 +132,7 @@ def load() -> None:
         "press_project": project.pk,
     }
     # Columns added after this script was written take their model defaults.
-    listed = set(LOAD[0].split("SELECT")[0].replace(",", " ").split())
+    listed = set(re.findall(r"\w+", LOAD[0].split("SELECT")[0]))
     extra = [
         f
         for f in Publisher._meta.concrete_fields

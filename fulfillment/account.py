@@ -33,16 +33,18 @@ from fulfillment.selectors import (
     HoldSummary,
     hold_summary,
     publisher_for_account_page,
+    recent_ledger,
     recent_notifications,
     refused_requests,
+    scheduled_orders,
 )
 from fulfillment.services.money import QUEUE_RULE, money, orders_release_all
 from fulfillment.services.publishers import (
     PREVIOUS_KEY_GRACE,
     add_funds_text,
     notify_url,
-    publisher_alerts_set,
     publisher_rotate_key,
+    publisher_settings_set,
 )
 
 if TYPE_CHECKING:
@@ -134,6 +136,8 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "example_ids": ecommerce_ids.EXAMPLE,
         "grace_days": PREVIOUS_KEY_GRACE.days,
         "alert_form": AlertChoicesForm(instance=publisher),
+        "scheduled": scheduled_orders(publisher) if hold.scheduled else [],
+        "recent_ledger": recent_ledger(publisher, limit=5),
         "can_change_alerts": request.user.has_perm(ALERTS_PERMISSION),
     }
 
@@ -186,9 +190,11 @@ def account_alerts(request: HttpRequest) -> HttpResponse:
     form = AlertChoicesForm(request.POST, instance=Publisher.objects.get(pk=publisher.pk))
     if form.is_valid():
         choices = {name: form.cleaned_data[name] for name in ALERT_FIELDS}
-        publisher_alerts_set(publisher=publisher, **choices)
-        messages.success(request, ALERTS_SAVED.format(email=publisher.email))
+        publisher_settings_set(publisher=publisher, **choices)
+        minutes = publisher.production_delay_minutes
+        window = f"{minutes} minutes" if minutes else "off (production at once)"
+        messages.success(request, ALERTS_SAVED.format(email=publisher.email, window=window))
     else:
         errors = "; ".join(f"{form.fields[k].label}: {' '.join(v)}" for k, v in form.errors.items())
-        messages.error(request, f"E-mail alerts not saved: {errors}")
+        messages.error(request, f"Settings not saved: {errors}")
     return HttpResponseRedirect(_account_url(publisher, request))

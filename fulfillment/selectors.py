@@ -53,6 +53,7 @@ class HoldSummary:
     payable: int = 0
     payable_total: Decimal = ZERO
     cheapest: Decimal | None = None
+    scheduled: int = 0  # paid orders in their edit window (§15), counted in the same query
 
     @property
     def other(self) -> int:
@@ -89,18 +90,22 @@ def publisher_for_account_page(
 
 
 def hold_summary(publisher: Publisher) -> HoldSummary:
-    """Count the publisher's hold orders and add up what they cost (test orders apart)."""
-    payable = Q(is_test=False, hold_reason=HoldReason.PAYMENT_REQUIRED)
+    """Count the publisher's hold orders and add up what they cost (test orders apart); count
+    its scheduled orders too (one query)."""
+    held = Q(status__exact=OrderStatus.HOLD)
+    real = held & Q(is_test=False)
+    payable = real & Q(hold_reason=HoldReason.PAYMENT_REQUIRED)
     totals = (
         Order.objects.for_publisher(publisher)
-        .filter(status=OrderStatus.HOLD)
+        .filter(status__in=(OrderStatus.HOLD, OrderStatus.SCHEDULED))
         .aggregate(
-            count=Count("pk", filter=Q(is_test=False)),
-            total=Sum("cost", filter=Q(is_test=False)),
-            test_count=Count("pk", filter=Q(is_test=True)),
+            count=Count("pk", filter=real),
+            total=Sum("cost", filter=real),
+            test_count=Count("pk", filter=held & Q(is_test=True)),
             payable=Count("pk", filter=payable),
             payable_total=Sum("cost", filter=payable),
             cheapest=Min("cost", filter=payable),
+            scheduled=Count("pk", filter=Q(status__exact=OrderStatus.SCHEDULED)),
         )
     )
     return HoldSummary(
@@ -110,6 +115,7 @@ def hold_summary(publisher: Publisher) -> HoldSummary:
         payable=totals["payable"],
         payable_total=totals["payable_total"] or ZERO,
         cheapest=totals["cheapest"],
+        scheduled=totals["scheduled"],
     )
 
 
@@ -253,3 +259,19 @@ def cart_ids_of_other_projects(
     for external_id, title in rows:
         shared.setdefault(external_id, []).append(title)
     return shared
+
+
+def scheduled_orders(publisher: Publisher, limit: int = 20) -> list[Order]:
+    """Return the publisher's scheduled orders (edit window), next production first, each
+    with `production_text` to show."""
+    from fulfillment.services.money import utc_text
+
+    orders = list(
+        Order.objects.for_publisher(publisher)
+        .filter(status=OrderStatus.SCHEDULED)
+        .only("pk", "ship_name", "production_at")
+        .order_by("production_at", "id")[:limit]
+    )
+    for order in orders:
+        order.production_text = utc_text(order.production_at) if order.production_at else "?"
+    return orders

@@ -12,6 +12,7 @@ from django_tasks import task
 
 from fulfillment.services.alerts import alert_send, alerts_collect, alerts_send_due
 from fulfillment.services.retries import notification_retry_due, notifications_retry_due
+from fulfillment.services.window import orders_start_production
 
 
 @task()
@@ -44,9 +45,22 @@ def send_alerts() -> int:
     return alerts_send_due()
 
 
+@task()
+def start_production(order_ids: list[int]) -> int:
+    """End the edit window of these scheduled orders (enqueued to run when it ends)."""
+    return orders_start_production(order_ids=order_ids)
+
+
+@task()
+def start_due_production() -> int:
+    """End every edit window that is due (a task lost with a killed worker included)."""
+    return orders_start_production()
+
+
 # job name -> (every, task): a worker enqueues each job once per slot (`PeriodicRun`).
 SCHEDULE = {
     "retry_due_notifications": (timedelta(minutes=1), retry_due_notifications),
     "collect_alerts": (timedelta(minutes=1), collect_alerts),
     "send_alerts": (timedelta(seconds=30), send_alerts),
+    "start_due_production": (timedelta(seconds=30), start_due_production),
 }

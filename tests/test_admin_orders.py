@@ -366,6 +366,7 @@ def test_publisher_settings_form_never_writes_the_balance_back(world, staff_clie
     staff_client.get(url)
     ledger_record(publisher_id=world.a.pk, amount=Decimal("40.00"), kind=LedgerKind.DEPOSIT)
     data = {"name": "Alpha Books Ltd", "email": "alpha@example.com", "require_notify_key": "on"}
+    data["production_delay_minutes"] = "0"  # a required field of the form (edit window)
     assert staff_client.post(url, data).status_code == 302
     publisher = Publisher.objects.get(pk=world.a.pk)
     assert (publisher.name, publisher.balance) == ("Alpha Books Ltd", Decimal("41.00"))

@@ -198,7 +198,12 @@ def test_the_account_page_saves_alert_choices_and_refuses_viewers_and_others():
 
     answer = browser.post(
         "/account/alerts/",
-        {"publisher": publisher.idpub, "alert_needs_action": "on", "low_balance_threshold": "40"},
+        {
+            "publisher": publisher.idpub,
+            "alert_needs_action": "on",
+            "low_balance_threshold": "40",
+            "production_delay_minutes": "0",
+        },
     )
     assert answer.status_code == 302
     publisher.refresh_from_db()
@@ -207,10 +212,14 @@ def test_the_account_page_saves_alert_choices_and_refuses_viewers_and_others():
 
     bad = browser.post(
         "/account/alerts/",
-        {"publisher": publisher.idpub, "low_balance_threshold": "-5"},
+        {
+            "publisher": publisher.idpub,
+            "low_balance_threshold": "-5",
+            "production_delay_minutes": "0",
+        },
         follow=True,
     )
-    assert "E-mail alerts not saved" in bad.content.decode()
+    assert "Settings not saved" in bad.content.decode()
     publisher.refresh_from_db()
     assert publisher.low_balance_threshold == Decimal("40.00")
     assert browser.post("/account/alerts/", {"publisher": other.idpub}).status_code == 404

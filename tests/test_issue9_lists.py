@@ -167,7 +167,13 @@ def test_the_schema_enumerates_every_choice_filter(world, a_client):
         for p in schema["paths"]["/api/v1/orders/"]["get"]["parameters"]
         if p["in"] == "query"
     }
-    assert params["status"]["schema"]["enum"] == ["deleted", "hold", "in_production", "shipped"]
+    assert params["status"]["schema"]["enum"] == [
+        "deleted",
+        "hold",
+        "in_production",
+        "scheduled",
+        "shipped",
+    ]
     assert "hold (on hold)" in params["status"]["description"]
     assert set(params["hold_reason"]["schema"]["enum"]) == {
         "payment_required",

@@ -168,7 +168,13 @@ def choice_values(model: type[models.Model], name: str) -> set[str]:
 
 
 def test_order_status_strings():
-    assert choice_values(Order, "status") == {"hold", "in_production", "shipped", "deleted"}
+    assert choice_values(Order, "status") == {
+        "hold",
+        "scheduled",
+        "in_production",
+        "shipped",
+        "deleted",
+    }
     assert Order._meta.get_field("status").default == "hold"
 
 
@@ -196,7 +202,7 @@ def test_notification_outcome_strings():
 
 
 def test_ledger_kind_strings():
-    assert choice_values(LedgerEntry, "kind") == {"deposit", "charge", "adjustment"}
+    assert choice_values(LedgerEntry, "kind") == {"deposit", "charge", "adjustment", "refund"}
 
 
 def test_order_event_kinds_include_the_contract():

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -28,12 +31,15 @@ from fulfillment.services.errors import NotEditable, ServiceError
 from fulfillment.services.money import (
     adjustment_record,
     deposit_record,
+    order_cancel,
     orders_release,
     orders_release_all,
 )
 from fulfillment.services.notifications import Incoming, notification_receive
 from fulfillment.services.orders import order_delete, order_ship, order_update
 from fulfillment.services.projects import project_prices_set, project_update
+from fulfillment.services.publishers import publisher_settings_set
+from fulfillment.services.window import orders_start_production
 from tests.factories import make_project, make_publisher
 from tests.invariants import assert_money_invariants, order_body
 
@@ -96,8 +102,13 @@ class MoneyMachine(RuleBasedStateMachine):
         self.projects: dict[str, Project] = {}
         self.confirmed: dict[str, bool] = {}
         self.sent: list[tuple[bytes, bool]] = []
+        self.delay = 0  # the edit window in minutes (§15)
 
     # Model helpers
+
+    def charged(self) -> str:
+        """Where a charged order goes: scheduled with an edit window, else production."""
+        return S.SCHEDULED if self.delay else S.IN_PRODUCTION
 
     def cost(self, project: str, quantity: int) -> Decimal:
         unit, shipping = self.prices[project]
@@ -128,7 +139,7 @@ class MoneyMachine(RuleBasedStateMachine):
             cost = self.cost(line.project, line.quantity)
             if can_pay(self.balance, cost):
                 self.balance -= cost
-                line.status, line.hold_reason, line.cost = S.IN_PRODUCTION, "", cost
+                line.status, line.hold_reason, line.cost = self.charged(), "", cost
                 released.append(pk)
         return released
 
@@ -212,7 +223,7 @@ class MoneyMachine(RuleBasedStateMachine):
             elif not complete:
                 status, reason = S.HOLD, HoldReason.ADDRESS_INCOMPLETE
             elif not test and can_pay(self.balance - spent, cost):
-                status, reason = S.IN_PRODUCTION, ""
+                status, reason = self.charged(), ""
                 spent += cost
             else:
                 status, reason = S.HOLD, HoldReason.PAYMENT_REQUIRED
@@ -284,12 +295,13 @@ class MoneyMachine(RuleBasedStateMachine):
         line.hold_reason = self.reason(line)
         assert updated.cost == line.cost
 
-    @precondition(lambda self: len(self.ids()) > len(self.ids(S.HOLD)))
+    @precondition(
+        lambda self: {line.status for line in self.lines.values()} - {S.HOLD, S.SCHEDULED}
+    )
     @rule(data=st.data())
     def edit_refused(self, data: st.DataObject) -> None:
-        status = data.draw(
-            st.sampled_from(sorted({line.status for line in self.lines.values()} - {S.HOLD.value}))
-        )
+        closed = {line.status for line in self.lines.values()} - {S.HOLD, S.SCHEDULED}
+        status = data.draw(st.sampled_from(sorted(closed)))
         order = self.pick(data, status)
         with pytest.raises(NotEditable):
             order_update(order=order, actor=None, quantity=order.quantity + 1)
@@ -334,6 +346,49 @@ class MoneyMachine(RuleBasedStateMachine):
             self.release_all()
         else:
             self.release_some(data=data)
+
+    @rule(minutes=st.sampled_from([0, 30, 4320]))
+    def set_window(self, minutes: int) -> None:
+        """The publisher sets its edit window; later charges follow it (§15)."""
+        publisher_settings_set(publisher=self.publisher, production_delay_minutes=minutes)
+        self.delay = minutes
+
+    @precondition(lambda self: self.ids(S.SCHEDULED))
+    @rule(data=st.data(), street=st.sampled_from(["", "9 New Road"]), quantity=st.booleans())
+    def edit_scheduled(self, data: st.DataObject, street: str, quantity: bool) -> None:
+        """A scheduled order takes a new complete address, never an empty one or a quantity."""
+        order = self.pick(data, S.SCHEDULED)
+        fields: dict[str, object] = {"ship_street": street}
+        if quantity:
+            fields["quantity"] = order.quantity + 1
+        if street and not quantity:
+            order_update(order=order, actor=None, **fields)
+            return
+        with pytest.raises(ValidationError):
+            order_update(order=order, actor=None, **fields)
+
+    @precondition(lambda self: self.ids(S.SCHEDULED))
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        """Cancel a scheduled order: its cost comes back (§15); a second cancel is refused."""
+        order = self.pick(data, S.SCHEDULED)
+        order_cancel(order=order, actor=None)
+        with pytest.raises(NotEditable):
+            order_cancel(order=order, actor=None)
+        line = self.lines[order.pk]
+        line.status = S.DELETED
+        self.balance += line.cost
+
+    @precondition(lambda self: self.ids(S.SCHEDULED))
+    @rule()
+    def windows_end(self) -> None:
+        """Every window ends: scheduled orders go to production, once."""
+        later = timezone.now() + timedelta(minutes=4321)
+        mine = self.ids(S.SCHEDULED)  # examples share the database: this publisher's orders
+        assert orders_start_production(order_ids=mine, now=later) == len(mine)
+        assert orders_start_production(order_ids=mine, now=later) == 0
+        for pk in self.ids(S.SCHEDULED):
+            self.lines[pk].status = S.IN_PRODUCTION
 
     @precondition(lambda self: self.ids(S.IN_PRODUCTION))
     @rule(data=st.data(), tracking=st.sampled_from(["", "1Z999"]))

@@ -155,6 +155,7 @@ def test_posting_users_to_the_publisher_form_links_no_one(world, staff_client):
     url = reverse("admin:fulfillment_publisher_change", args=[world.a.pk])
     stranger = get_user_model().objects.create_user("stranger", password=PASSWORD, is_staff=True)
     data = {"name": "Alpha Books", "email": "alpha@example.com", "require_notify_key": "on"}
+    data["production_delay_minutes"] = "0"
 
     assert staff_client.post(url, data | {"users": [stranger.pk]}).status_code == 302
 

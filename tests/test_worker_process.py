@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,37 @@ def test_a_failed_notification_is_retried_by_the_worker(client, tmp_path):
     notification.refresh_from_db()
     assert notification.attempts == 2 and notification.next_attempt_at is None
     assert publisher.orders.count() == 1
+
+
+def test_a_restarted_worker_ends_edit_windows_on_time_and_once(client, tmp_path):
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from fulfillment.models import Order, OrderEvent, OrderEventKind, OrderStatus
+    from tests.invariants import assert_money_invariants, order_body
+
+    publisher = make_publisher(balance="100.00", production_delay_minutes=1)
+    make_project(publisher, "279813")
+    for n in range(3):
+        post_notify(client, publisher, order_body(order_id=7700 + n))
+    ends = timezone.now() + timedelta(seconds=3)  # the windows end in 3 s
+    assert Order.objects.filter(status=OrderStatus.SCHEDULED).update(production_at=ends) == 3
+    DBTaskResult.objects.filter(task_path__endswith=".start_production").update(run_after=ends)
+    log = tmp_path / "worker.log"
+    with SmtpServer() as smtp:
+        worker = _start_worker(smtp, log)
+        time.sleep(1)
+        _stop(worker, signal.SIGKILL)  # gone before the windows end
+        assert Order.objects.filter(status=OrderStatus.SCHEDULED).count() == 3
+        time.sleep(3)  # the windows end while no worker runs
+        worker = _start_worker(smtp, log)
+        try:
+            _wait_for(lambda: not Order.objects.filter(status=OrderStatus.SCHEDULED).exists(), log)
+            time.sleep(2)  # a second start would show now
+        finally:
+            _stop(worker)
+    for order in Order.objects.all():
+        assert order.status == OrderStatus.IN_PRODUCTION
+        [started] = OrderEvent.objects.filter(order=order, kind=OrderEventKind.PRODUCTION_STARTED)
+        assert started.created_at >= ends  # never before the window ended
+    assert_money_invariants(publisher)

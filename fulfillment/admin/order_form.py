@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 
 from fulfillment.countries import country_names
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
-from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update_check
+from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update_check, scheduled_edit_check
 
 COUNTRY_LIST_ID = "ts-country-names"
 
@@ -86,6 +86,7 @@ class HoldOrderForm(forms.ModelForm):
         }
         try:
             order_update_check(**changed)
+            scheduled_edit_check(order=self.instance, values=changed)
         except ValidationError as error:
             for name, texts in error.message_dict.items():
                 self.add_error(name if name in self.fields else None, texts)

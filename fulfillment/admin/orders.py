@@ -18,8 +18,20 @@ from django.utils.timezone import localtime
 from fulfillment.models import HoldReason, Order, OrderStatus, Publisher
 from fulfillment.selectors import order_events
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import can_pay, money, order_compute_cost, orders_release
-from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
+from fulfillment.services.money import (
+    can_pay,
+    money,
+    order_cancel,
+    order_compute_cost,
+    orders_release,
+    utc_text,
+)
+from fulfillment.services.orders import (
+    EDITABLE_ON_HOLD,
+    EDITABLE_STATUSES,
+    order_billing_address,
+    order_update,
+)
 from fulfillment.services.publishers import add_funds_text
 from fulfillment.services.status import order_address
 
@@ -43,10 +55,12 @@ if TYPE_CHECKING:
     from django.urls import URLPattern
 
 REFUNDED_WARNING = "refunded in SamCart — delete?"  # only hold orders are offered a delete
+REFUNDED_CANCEL = "refunded in SamCart — cancel?"  # a scheduled order can still be cancelled
 REFUNDED_INFO = "refunded in SamCart"
 RELEASE_OFFER = "Order #{order} can be released now: your balance {balance} covers its {cost}."
 STATUS_TONES = {
     OrderStatus.HOLD: "hold",
+    OrderStatus.SCHEDULED: "production",
     OrderStatus.IN_PRODUCTION: "production",
     OrderStatus.SHIPPED: "shipped",
     OrderStatus.DELETED: "deleted",
@@ -61,6 +75,7 @@ DISPLAY_FIELDS = (
     "notification_link",
     "tracking_number",
     "charged_at",
+    "production_at",
     "created_at",
     "updated_at",
     "ship_country_code",
@@ -76,6 +91,8 @@ def status_text(order: Order) -> str:
     text = order.get_status_display()
     if order.status == OrderStatus.HOLD and order.hold_reason:
         text += f" — {order.get_hold_reason_display()}"
+    if order.status == OrderStatus.SCHEDULED and order.production_at is not None:
+        text += f" — production starts at {utc_text(order.production_at)}"
     return text
 
 
@@ -88,6 +105,8 @@ def status_badges(order: Order) -> str:
         parts.append(badge(order_address(order=order).missing_text(), "warning"))
     if order.cart_refunded and order.status == OrderStatus.HOLD:
         parts.append(badge(f"⚠ {REFUNDED_WARNING}", "warning"))
+    elif order.cart_refunded and order.status == OrderStatus.SCHEDULED:
+        parts.append(badge(f"⚠ {REFUNDED_CANCEL}", "warning"))
     elif order.cart_refunded:
         parts.append(badge(REFUNDED_INFO, "test"))
     return format_html_join(" ", "{}", ((p,) for p in parts))
@@ -126,7 +145,7 @@ class OrderAdmin(PublisherScopedAdmin):
         " and it names a SamCart product listed in one of your projects."
     )
     empty_link_text = "Your Notify URL and how to set up SamCart"
-    actions = ("release_orders", "delete_orders", "ship_orders")
+    actions = ("release_orders", "delete_orders", "cancel_orders", "ship_orders")
     change_form_template = "admin/fulfillment/order/change_form.html"
     form = HoldOrderForm
 
@@ -290,13 +309,15 @@ class OrderAdmin(PublisherScopedAdmin):
                 "From SamCart",
                 {"fields": ["external_order_id", "external_product_id", "notification_link"]},
             ),
-            ("Production", {"fields": ["tracking_number", "charged_at"]}),
+            ("Production", {"fields": ["tracking_number", "charged_at", "production_at"]}),
             ("History", {"fields": ["events_table", "created_at", "updated_at"]}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> list[str]:
         """Everything but the fields a publisher may change on hold is read-only."""
         if obj is not None and self.has_change_permission(request, obj):
+            if obj.status == OrderStatus.SCHEDULED:  # paid: the quantity (its price) stays
+                return [*DISPLAY_FIELDS, "quantity"]
             return list(DISPLAY_FIELDS)
         return [*DISPLAY_FIELDS, *EDITABLE_ON_HOLD]
 
@@ -305,9 +326,9 @@ class OrderAdmin(PublisherScopedAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
-        """Allow changes to orders on hold only; the rest are read-only."""
+        """Allow changes to orders on hold, or scheduled in their edit window; not the rest."""
         allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or obj.status == OrderStatus.HOLD)
+        return allowed and (obj is None or obj.status in EDITABLE_STATUSES)
 
     def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         """Never delete an order row: the *delete* action sets the status `deleted`."""
@@ -432,6 +453,26 @@ class OrderAdmin(PublisherScopedAdmin):
     def delete_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
         """Ask on a confirmation page, then delete the chosen hold orders (status `deleted`)."""
         return orders_delete_action(self, request, queryset)
+
+    @admin.action(
+        description="Cancel selected scheduled orders (refund to the balance)",
+        permissions=["hold_delete"],
+    )
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        """Cancel each chosen scheduled order with its refund; say what each did or why not."""
+        for order in queryset.order_by("created_at", "id"):
+            try:
+                order_cancel(order=order, actor=request.user)
+            except ServiceError as error:
+                self.message_user(request, str(error), messages.WARNING)
+                continue
+            balance = Publisher.objects.values_list("balance", flat=True).get(pk=order.publisher_id)
+            self.message_user(
+                request,
+                f"Order #{order.pk} cancelled: {money(order.cost)} refunded; balance now "
+                f"{money(balance)}.",
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Mark selected orders as shipped…", permissions=["ship"])
     def ship_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:

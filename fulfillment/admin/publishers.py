@@ -80,7 +80,21 @@ class PublisherAdmin(PublisherScopedAdmin):
     fieldsets = (
         (None, {"fields": ("name", "email", "idpub", "balance_column")}),
         ("Notify URL", {"fields": ("notify_url_display", "key_rotation", "require_notify_key")}),
-        ("Orders", {"fields": ("auto_release", "use_billing_address", "hold_column")}),
+        (
+            "Orders",
+            {
+                "fields": (
+                    "auto_release",
+                    "use_billing_address",
+                    "production_delay_minutes",
+                    "hold_column",
+                )
+            },
+        ),
+        (
+            "E-mail alerts",
+            {"fields": ("alert_hold_orders", "alert_needs_action", "low_balance_threshold")},
+        ),
         ("Ledger", {"fields": ("ledger_table",)}),
     )
     staff_fieldsets = (("Logins", {"fields": ("logins_table",)}),)

@@ -53,6 +53,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "is_test",
             "cart_refunded",
             "tracking_number",
+            "charged_at",
+            "production_at",
             "notification",
             "created_at",
             "updated_at",

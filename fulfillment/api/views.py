@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from fulfillment.models import Notification, Order, Project, Publisher
+from fulfillment.models import Notification, Order, OrderStatus, Project, Publisher
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import orders_release
+from fulfillment.services.money import order_cancel, orders_release
 from fulfillment.services.orders import order_delete, order_update
 from fulfillment.services.projects import project_update
 
@@ -77,7 +77,8 @@ class OrderList(ScopedView, generics.ListAPIView):
 
 
 class OrderDetail(ScopedView, generics.RetrieveUpdateDestroyAPIView):
-    """Retrieve an order; change or delete it while it is on hold."""
+    """Retrieve an order; change it on hold or scheduled; delete it on hold, cancel it
+    (refund) while scheduled."""
 
     serializer_class = OrderSerializer
 
@@ -98,9 +99,13 @@ class OrderDetail(ScopedView, generics.RetrieveUpdateDestroyAPIView):
             raise ValidationError(detail) from error
 
     def perform_destroy(self, instance: Order) -> None:
-        """Delete through `order_delete`: status `deleted`, never a hard delete."""
+        """Delete a hold order (`order_delete`), or cancel a scheduled one with its refund
+        (`order_cancel`): status `deleted` either way, never a hard delete."""
         try:
-            order_delete(order=instance, actor=self.request.user)
+            if instance.status == OrderStatus.SCHEDULED:
+                order_cancel(order=instance, actor=self.request.user)
+            else:
+                order_delete(order=instance, actor=self.request.user)
         except ServiceError as error:
             raise ValidationError({"detail": str(error)}) from error
 

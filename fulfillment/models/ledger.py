@@ -16,6 +16,7 @@ class LedgerKind(models.TextChoices):
     DEPOSIT = "deposit"
     CHARGE = "charge"
     ADJUSTMENT = "adjustment"
+    REFUND = "refund"  # a cancelled scheduled order's charge given back (§15)
 
 
 class LedgerEntryQuerySet(PublisherScopedQuerySet):
@@ -60,6 +61,18 @@ class LedgerEntry(models.Model):
                 fields=["order"],
                 condition=models.Q(kind=LedgerKind.CHARGE),
                 name="ledger_one_charge_per_order",
+            ),
+            # ... and refunded at most once, by an entry naming it that gives the charge back
+            # (zero for a free order, as its charge was).
+            models.CheckConstraint(
+                condition=~models.Q(kind=LedgerKind.REFUND)
+                | (models.Q(amount__gte=0) & models.Q(order__isnull=False)),
+                name="ledger_refund_has_order",
+            ),
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=models.Q(kind=LedgerKind.REFUND),
+                name="ledger_one_refund_per_order",
             ),
         ]
 

@@ -15,6 +15,7 @@ class OrderStatus(models.TextChoices):
     """An order's place in its life (SPEC §3 contract strings)."""
 
     HOLD = "hold", "on hold"
+    SCHEDULED = "scheduled", "scheduled"  # paid, waiting for its edit window to end (§15)
     IN_PRODUCTION = "in_production", "in production"
     SHIPPED = "shipped", "shipped"
     DELETED = "deleted", "deleted"
@@ -74,6 +75,13 @@ class Order(models.Model):
     cart_refunded = models.BooleanField("refunded in SamCart", default=False, editable=False)
     tracking_number = models.CharField(max_length=100, blank=True)
     charged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    production_at = models.DateTimeField(
+        "production starts",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When a scheduled order's edit window ends and it goes to production.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -120,6 +128,12 @@ class Order(models.Model):
             # A publisher's newest orders first: the admin list and the API (issue 10).
             models.Index(fields=["publisher", "-created_at", "-id"], name="order_recent"),
             models.Index(fields=["publisher", "external_order_id"], name="order_by_cart_order"),
+            # The end of edit windows: scheduled orders by when production starts (§15).
+            models.Index(
+                fields=["production_at"],
+                name="order_window_end",
+                condition=models.Q(status="scheduled"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -136,6 +150,8 @@ class OrderEventKind(models.TextChoices):
     EDITED = "edited"
     RELEASED = "released"
     DELETED = "deleted"
+    CANCELLED = "cancelled", "cancelled and refunded"
+    PRODUCTION_STARTED = "production_started", "edit window ended"
     SHIPPED = "shipped"
     CART_REFUNDED = "cart_refunded", "refunded in SamCart"
     DUPLICATE_IGNORED = "duplicate_ignored", "resend ignored"

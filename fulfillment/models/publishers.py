@@ -6,11 +6,12 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from .base import ZERO, MoneyField, PublisherScopedQuerySet
 
+MAX_PRODUCTION_DELAY = 4320  # minutes: three days (SPEC §15)
 IDPUB_RANGE = (1_000_000, 99_999_999)  # 7–8 digits: inside the 6–9 digits of SPEC §3
 
 
@@ -94,6 +95,13 @@ class Publisher(models.Model):
     # Set while the balance is at or above the threshold: falling below then alerts once and
     # clears it (a new account at zero never crossed, so it is not told).
     low_balance_armed = models.BooleanField(default=False, editable=False)
+    production_delay_minutes = models.PositiveIntegerField(
+        "edit window (minutes)",
+        default=0,
+        validators=[MaxValueValidator(MAX_PRODUCTION_DELAY)],
+        help_text="Paid orders wait this long (0–4320 minutes, 3 days) before production, so "
+        "you can fix the address or cancel with the money back. 0: production at once.",
+    )
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="publishers", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -104,6 +112,10 @@ class Publisher(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(balance__gte=0), name="publisher_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(production_delay_minutes__lte=MAX_PRODUCTION_DELAY),
+                name="publisher_production_delay_range",
             ),
         ]
 

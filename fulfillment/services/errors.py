@@ -14,4 +14,8 @@ class NotEditable(ServiceError):
 
 
 ERROR_NOT_ON_HOLD = "Order {order} is {status}; only orders on hold can be changed or deleted."
+ERROR_NOT_EDITABLE = (
+    "Order {order} is {status}; only orders on hold, or scheduled in their edit window, can be "
+    "changed."
+)
 ERROR_TRANSITION = "Order {order} cannot go from {current} to {target}."

@@ -33,8 +33,9 @@ from fulfillment.models import (
 
 from . import messages
 from .intake_snapshot import IntakeSnapshot, intake_snapshot
-from .money import can_pay, money, publisher_charge_if_still_true, publisher_lock
-from .status import new_order_events, order_initial_status
+from .money import can_pay, charged_detail, publisher_charge_if_still_true, publisher_lock
+from .status import CHARGED_STATUSES, new_order_events, order_initial_status
+from .window import orders_schedule_production, window_end
 
 SOURCE = "samcart"
 
@@ -168,24 +169,29 @@ def _new_order(
     )
 
 
-def _settle(*, orders: list[Order], balance: Decimal) -> Decimal:
+def _settle(*, orders: list[Order], publisher: Publisher) -> Decimal:
     """Have the status module decide each new order's first status, in arrival order.
 
-    Return the total to charge: the balance left pays each order in turn.
+    Return the total to charge: the balance left pays each order in turn. A charged order
+    with an edit window is `scheduled` to start production when the window ends (§15).
     """
     now = timezone.now()
+    delay = publisher.production_delay_minutes
     total = ZERO
     for order in orders:
-        covered = can_pay(balance=balance - total, cost=order.cost)
-        if order_initial_status(order=order, covered=covered) == OrderStatus.IN_PRODUCTION:
+        covered = can_pay(balance=publisher.balance - total, cost=order.cost)
+        status = order_initial_status(order=order, covered=covered, delay_minutes=delay)
+        if status in CHARGED_STATUSES:
             order.charged_at = now
             total += order.cost
+        if status == OrderStatus.SCHEDULED:
+            order.production_at = window_end(charged_at=now, delay_minutes=delay)
     return total
 
 
 def _charge(*, publisher: Publisher, orders: list[Order]) -> None:
     """Write the charges of the new orders if the snapshot still holds; else StaleIntake."""
-    charged = [o for o in orders if o.status == OrderStatus.IN_PRODUCTION]
+    charged = [o for o in orders if o.status in CHARGED_STATUSES]
     entries = [
         LedgerEntry(
             publisher=publisher,
@@ -214,12 +220,9 @@ def _record_events(*, publisher: Publisher, orders: list[Order]) -> None:
     events: dict[int, list[tuple[str, str]]] = {}
     for order in orders:
         created = (OrderEventKind.CREATED, messages.order_created(order))
-        if order.status == OrderStatus.IN_PRODUCTION:
+        if order.status in CHARGED_STATUSES:
             balance -= order.cost
-            second = (
-                OrderEventKind.CHARGED,
-                f"Charged {money(order.cost)}; balance now {money(balance)}.",
-            )
+            second = (OrderEventKind.CHARGED, charged_detail(order=order, balance=balance))
         else:
             second = (OrderEventKind.HELD, messages.hold_reason(order))
         events[order.pk] = [created, second]
@@ -273,10 +276,11 @@ def orders_create_from_cart(
     ]
     if not new_orders:
         return IntakeResult(Outcome.DUPLICATE, messages.duplicate(cart, existing, unmatched))
-    _settle(orders=new_orders, balance=publisher.balance)
+    _settle(orders=new_orders, publisher=publisher)
     Order.objects.bulk_create(new_orders)
     _charge(publisher=publisher, orders=new_orders)
     _record_events(publisher=publisher, orders=new_orders)
+    orders_schedule_production(orders=new_orders)
     return IntakeResult(
         Outcome.CREATED, messages.created(new_orders, existing, unmatched), created=new_orders
     )

@@ -38,6 +38,7 @@ PUBLISHER_FIELDS = _in_model_order(
         "use_billing_address",
         "balance",
         "pricing_version",
+        "production_delay_minutes",
     },
 )
 PROJECT_FIELDS = _in_model_order(

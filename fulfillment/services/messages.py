@@ -74,9 +74,12 @@ def duplicate(
 def created(orders: list[Order], existing: dict[tuple[str, int], str], unmatched: list[str]) -> str:
     """Summarise the orders created: how many went to production and how many wait."""
     produced = sum(1 for o in orders if o.status == OrderStatus.IN_PRODUCTION)
-    held = len(orders) - produced
+    scheduled = sum(1 for o in orders if o.status == OrderStatus.SCHEDULED)
+    held = len(orders) - produced - scheduled
     ids = ", ".join(str(o.pk) for o in orders)
     text = f"Created {len(orders)} TrepStar order{_plural(len(orders))} ({ids}): "
+    if scheduled:
+        text += f"{scheduled} paid and scheduled (edit window), "
     text += f"{produced} in production, {held} on hold."
     reasons = sorted({o.get_hold_reason_display() for o in orders if o.status == OrderStatus.HOLD})
     if reasons:

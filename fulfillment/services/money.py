@@ -8,6 +8,7 @@ in the same transaction or statement as its ledger entries, so balance == sum(le
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -27,8 +28,14 @@ from fulfillment.models import (
     Publisher,
 )
 
-from .errors import ServiceError
-from .status import order_address, order_sync_hold_reason, order_transition
+from .errors import NotEditable, ServiceError
+from .status import (
+    charged_status,
+    order_address,
+    order_lock,
+    order_sync_hold_reason,
+    order_transition,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -183,10 +190,26 @@ def ledger_record(
     return ledger_record_many(publisher_id=publisher_id, entries=[entry])[0]
 
 
+def utc_text(moment: datetime) -> str:
+    """Show a moment for people, in UTC: "2026-11-29 14:05 UTC"."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def charged_detail(*, order: Order, balance: Decimal) -> str:
+    """Say what a charge did, and when production starts for a scheduled order (§15)."""
+    text = f"Charged {money(order.cost)}; balance now {money(balance)}."
+    if order.status == OrderStatus.SCHEDULED and order.production_at is not None:
+        text += f" Production starts at {utc_text(order.production_at)} (edit window)."
+    return text
+
+
 def order_charge_locked(
     *, publisher: Publisher, order: Order, actor: AbstractBaseUser | None, kind: str
 ) -> None:
-    """Charge a locked hold order from a locked publisher and send it to production."""
+    """Charge a locked hold order from a locked publisher: to production, or scheduled when
+    the publisher has an edit window (its end is enqueued in the same transaction)."""
+    from .window import orders_schedule_production, window_end
+
     cost = order_compute_cost(order=order)
     order.cost = cost
     ledger_record(
@@ -199,14 +222,61 @@ def order_charge_locked(
     )
     publisher.balance -= cost
     order.charged_at = timezone.now()
+    delay = publisher.production_delay_minutes
+    target = charged_status(delay_minutes=delay)
+    if target == OrderStatus.SCHEDULED:
+        order.production_at = window_end(charged_at=order.charged_at, delay_minutes=delay)
+    detail_order = Order(cost=cost, status=target, production_at=order.production_at)
     order_transition(
         order=order,
-        target=OrderStatus.IN_PRODUCTION,
+        target=target,
         kind=kind,
         actor=actor,
-        detail=f"Charged {money(cost)}; balance now {money(publisher.balance)}.",
-        extra_fields=("cost", "charged_at"),
+        detail=charged_detail(order=detail_order, balance=publisher.balance),
+        extra_fields=("cost", "charged_at", "production_at"),
     )
+    orders_schedule_production(orders=[order])
+
+
+ERROR_NOT_SCHEDULED = (
+    "Order {order} is {status}; only a scheduled order (paid, in its edit window) can be "
+    "cancelled with a refund."
+)
+
+
+def order_cancel(*, order: Order, actor: AbstractBaseUser | None) -> Order:
+    """Cancel a scheduled order: `deleted`, and its cost back with one `refund` entry (§15).
+
+    One transaction, the publisher row then the order row locked (the one lock order): of
+    two cancels, or a cancel and the end of the window, the second sees the first's status
+    and is refused; the unique refund per order is the database's last word.
+    """
+    with transaction.atomic():
+        publisher = publisher_lock(publisher_id=order.publisher_id)
+        locked = order_lock(order_id=order.pk)
+        if locked.status != OrderStatus.SCHEDULED:
+            raise NotEditable(
+                ERROR_NOT_SCHEDULED.format(order=locked.pk, status=locked.get_status_display())
+            )
+        ledger_record(
+            publisher_id=publisher.pk,
+            amount=locked.cost,
+            kind=LedgerKind.REFUND,
+            actor=actor,
+            order=locked,
+            note=f"Order {locked.pk} cancelled",
+        )
+        balance = publisher.balance + locked.cost
+        who = actor.get_username() if actor is not None else "the system"
+        order_transition(
+            order=locked,
+            target=OrderStatus.DELETED,
+            kind=OrderEventKind.CANCELLED,
+            actor=actor,
+            detail=f"Cancelled by {who}: refunded {money(locked.cost)}; balance now "
+            f"{money(balance)}.",
+        )
+    return locked
 
 
 # The one queue rule (SPEC §7), said the same way in messages, on the account page and in docs.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -15,9 +16,9 @@ from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
 from fulfillment.text import visible
 
-from .errors import ERROR_NOT_ON_HOLD, NotEditable
+from .errors import ERROR_NOT_EDITABLE, ERROR_NOT_ON_HOLD, NotEditable
 from .money import money, order_compute_cost, orders_release, publisher_lock
-from .status import order_lock, order_sync_hold_reason, order_transition
+from .status import order_address, order_lock, order_sync_hold_reason, order_transition
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -34,6 +35,17 @@ EDITABLE_ON_HOLD = (
     "customer_phone",
 )
 
+# A scheduled order (paid, in its edit window) may change these: not its quantity (its price).
+EDITABLE_WHEN_SCHEDULED = tuple(name for name in EDITABLE_ON_HOLD if name != "quantity")
+EDITABLE_STATUSES = (OrderStatus.HOLD, OrderStatus.SCHEDULED)
+ERROR_SCHEDULED_QUANTITY = (
+    "This order is paid and scheduled: its quantity (and so its price) cannot change. Cancel it "
+    "for a refund instead."
+)
+ERROR_SCHEDULED_ADDRESS = (
+    "This order is paid and goes to production when its edit window ends: its address must "
+    "stay complete ({missing})."
+)
 
 ERROR_COUNTRY = (
     '"{value}" is not a country we know. Type its English name (United States, Germany), '
@@ -91,19 +103,37 @@ def _edit_detail(*, before: dict[str, Any], order: Order, changed: list[str]) ->
     return f"{'; '.join(parts)}."
 
 
-def _locked_hold_order(*, order: Order) -> Order:
-    """Lock the publisher then the order, and insist it is still on hold."""
+def _locked_hold_order(*, order: Order, statuses: tuple[str, ...] = (OrderStatus.HOLD,)) -> Order:
+    """Lock the publisher then the order, and insist it is still in one of `statuses`."""
     publisher_lock(publisher_id=order.publisher_id)
     locked = order_lock(order_id=order.pk)
-    if locked.status != OrderStatus.HOLD:
-        raise NotEditable(
-            ERROR_NOT_ON_HOLD.format(order=locked.pk, status=locked.get_status_display())
-        )
+    if locked.status not in statuses:
+        message = ERROR_NOT_ON_HOLD if statuses == (OrderStatus.HOLD,) else ERROR_NOT_EDITABLE
+        raise NotEditable(message.format(order=locked.pk, status=locked.get_status_display()))
     return locked
+
+
+def scheduled_edit_check(*, order: Order, values: dict[str, Any]) -> None:
+    """A scheduled order is paid: its quantity (its price) stays and its address, with the new
+    `values`, stays complete; raise field-keyed errors (the admin form and the API run it too).
+    """
+    if order.status != OrderStatus.SCHEDULED:
+        return
+    if "quantity" in values and values["quantity"] != order.quantity:
+        raise ValidationError({"quantity": [ERROR_SCHEDULED_QUANTITY]})
+    after = copy.copy(order)
+    for name, value in values.items():
+        setattr(after, name, value)
+    missing = order_address(order=after).missing_text()
+    if missing:
+        raise ValidationError({"ship_street": [ERROR_SCHEDULED_ADDRESS.format(missing=missing)]})
 
 
 def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any) -> Order:
     """Change the quantity, customer or shipping fields of a hold order; recompute its cost.
+
+    A `scheduled` order (paid, in its edit window, §15) takes the customer and shipping fields
+    only: its quantity and cost stay, and an edit that leaves its address incomplete is refused.
 
     Changed values go through `order_update_check` and the model's validation (field-keyed
     ValidationError). When the edit completes the address of an order held for it and the
@@ -114,14 +144,16 @@ def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any)
     if unknown:
         raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        locked = _locked_hold_order(order=order)
+        locked = _locked_hold_order(order=order, statuses=EDITABLE_STATUSES)
         changed = [name for name, value in fields.items() if getattr(locked, name) != value]
         order_update_check(**{name: fields[name] for name in changed})
+        scheduled_edit_check(order=locked, values={name: fields[name] for name in changed})
         before = {name: getattr(locked, name) for name in (*changed, "cost", "hold_reason")}
         for name in changed:
             setattr(locked, name, fields[name])
         locked.ship_country_code = country_code(locked.ship_country)
-        locked.cost = order_compute_cost(order=locked)
+        if locked.status != OrderStatus.SCHEDULED:  # a scheduled order is paid: cost frozen
+            locked.cost = order_compute_cost(order=locked)
         # Validate what the person changed; a value SamCart sent (say, an odd email) must not
         # block an unrelated edit such as the quantity.
         derived = {"ship_country_code", "cost", *changed}

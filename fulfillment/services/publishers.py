@@ -16,7 +16,17 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 PREVIOUS_KEY_GRACE = timedelta(days=7)
-PUBLISHER_SETTINGS = ("name", "email", "require_notify_key", "auto_release", "use_billing_address")
+PUBLISHER_SETTINGS = (
+    "name",
+    "email",
+    "require_notify_key",
+    "auto_release",
+    "use_billing_address",
+    "production_delay_minutes",
+    "alert_hold_orders",
+    "alert_needs_action",
+    "low_balance_threshold",
+)
 
 
 def publisher_create(*, name: str, email: str, **settings_fields: bool) -> Publisher:
@@ -87,8 +97,8 @@ def publisher_save(*, publisher: Publisher) -> Publisher:
     return publisher
 
 
-def publisher_alerts_set(*, publisher: Publisher, **choices: object) -> Publisher:
-    """Save the publisher's e-mail alert choices (SPEC §14), and only them."""
+def publisher_settings_set(*, publisher: Publisher, **choices: object) -> Publisher:
+    """Save the given publisher settings (alerts §14, edit window §15), and only them."""
     for name, value in choices.items():
         setattr(publisher, name, value)
     publisher.full_clean(exclude=["users"])

@@ -14,13 +14,23 @@ if TYPE_CHECKING:
 
 S = OrderStatus
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    S.HOLD: frozenset({S.HOLD, S.IN_PRODUCTION, S.DELETED}),  # hold → hold: the reason changed
+    # hold → hold: the reason changed; → scheduled: paid with an edit window (§15).
+    S.HOLD: frozenset({S.HOLD, S.SCHEDULED, S.IN_PRODUCTION, S.DELETED}),
+    # The window ends (→ in production) or the publisher cancels it with the money back.
+    S.SCHEDULED: frozenset({S.IN_PRODUCTION, S.DELETED}),
     S.IN_PRODUCTION: frozenset({S.SHIPPED}),
     S.SHIPPED: frozenset(),
     S.DELETED: frozenset(),
 }
-# The statuses a new order may start in: held, or charged and sent to production.
-INITIAL_STATUSES = frozenset({S.HOLD, S.IN_PRODUCTION})
+# The statuses a new order may start in: held, or charged (then scheduled or in production).
+INITIAL_STATUSES = frozenset({S.HOLD, S.SCHEDULED, S.IN_PRODUCTION})
+# The statuses of a charged order that is not refunded.
+CHARGED_STATUSES = frozenset({S.SCHEDULED, S.IN_PRODUCTION, S.SHIPPED})
+
+
+def charged_status(*, delay_minutes: int) -> str:
+    """Return where a paid order goes: `scheduled` with an edit window, else production."""
+    return S.SCHEDULED if delay_minutes > 0 else S.IN_PRODUCTION
 
 
 def order_address(*, order: Order) -> Address:
@@ -48,16 +58,17 @@ def order_hold_reason(*, order: Order) -> str:
     return HoldReason.PAYMENT_REQUIRED
 
 
-def order_initial_status(*, order: Order, covered: bool) -> str:
-    """Set the first status of a new, unsaved order and return it (SPEC §6–§7).
+def order_initial_status(*, order: Order, covered: bool, delay_minutes: int = 0) -> str:
+    """Set the first status of a new, unsaved order and return it (SPEC §6–§7, §15).
 
-    `covered` tells whether the balance pays the order's cost. A new order goes to production
-    only when its prices are confirmed, its address is complete, it is not a test and it is
-    paid; otherwise it holds with the reason of `order_hold_reason`.
+    `covered` tells whether the balance pays the order's cost. A new order is charged only
+    when its prices are confirmed, its address is complete, it is not a test and it is paid,
+    and goes to production, or to `scheduled` when the publisher has an edit window
+    (`delay_minutes`); otherwise it holds with the reason of `order_hold_reason`.
     """
     reason = order_hold_reason(order=order)
     charge = reason == HoldReason.PAYMENT_REQUIRED and covered and not order.is_test
-    target = S.IN_PRODUCTION if charge else S.HOLD
+    target = charged_status(delay_minutes=delay_minutes) if charge else S.HOLD
     if target not in INITIAL_STATUSES or order.pk is not None:
         raise TransitionError(f"Order {order.pk} is not new: it cannot start in {target}.")
     order.status = target

@@ -1,0 +1,211 @@
+"""The edit window before production (SPEC §15): scheduled orders, edits, cancel with refund."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from rest_framework.test import APIClient
+
+from fulfillment.models import (
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderStatus,
+)
+from fulfillment.services.errors import NotEditable
+from fulfillment.services.money import deposit_record, order_cancel, orders_release
+from fulfillment.services.orders import order_update
+from fulfillment.services.window import orders_start_production
+from tests.factories import (
+    make_project,
+    make_publisher,
+    make_publisher_user,
+    post_notify,
+    sample,
+)
+from tests.invariants import assert_money_invariants, order_body
+
+pytestmark = pytest.mark.django_db
+COST = Decimal("7.00")  # make_project: 5.00 a copy + 2.00 shipping
+
+
+def _scheduled(client, *, delay: int = 60, balance: str = "100.00", order_id: int = 4100):
+    publisher = make_publisher(balance=balance, production_delay_minutes=delay)
+    make_project(publisher, "279813")
+    post_notify(client, publisher, order_body(order_id=order_id))
+    return publisher, Order.objects.get(publisher=publisher)
+
+
+def test_a_paid_order_with_a_window_is_scheduled_charged_and_its_end_enqueued(client):
+    before = timezone.now()
+    publisher, order = _scheduled(client)
+
+    assert order.status == OrderStatus.SCHEDULED
+    assert order.production_at - order.charged_at == timedelta(minutes=60)
+    assert before + timedelta(minutes=59) < order.production_at
+    assert LedgerEntry.objects.get(order=order, kind=LedgerKind.CHARGE).amount == -COST
+    charged = OrderEvent.objects.get(order=order, kind=OrderEventKind.CHARGED)
+    assert "Production starts at" in charged.detail and "(edit window)" in charged.detail
+    task = DBTaskResult.objects.get(task_path__endswith=".start_production")
+    assert task.run_after == order.production_at
+    assert task.args_kwargs["args"] == [[order.pk]]
+    assert assert_money_invariants(publisher).balance == Decimal("93.00")
+
+
+def test_without_a_window_orders_go_to_production_at_once(client):
+    _, order = _scheduled(client, delay=0)
+    assert order.status == OrderStatus.IN_PRODUCTION
+    assert order.production_at is None
+    assert not DBTaskResult.objects.filter(task_path__endswith=".start_production").exists()
+
+
+def test_test_orders_never_charge_so_never_schedule(client):
+    publisher = make_publisher(balance="100.00", production_delay_minutes=60)
+    make_project(publisher, "279813")
+    post_notify(client, publisher, sample("order_products_array"), test="1")
+    order = Order.objects.get()
+    assert (order.status, order.is_test) == (OrderStatus.HOLD, True)
+
+
+def test_a_released_hold_order_with_a_window_is_scheduled(client):
+    publisher, order = _scheduled(client, balance="0.00")
+    assert order.status == OrderStatus.HOLD
+    deposit_record(publisher=publisher, amount=Decimal("50.00"), actor=None)
+
+    result = orders_release(publisher=publisher, order_ids=[order.pk], actor=None)
+
+    order.refresh_from_db()
+    assert [o.pk for o in result.released] == [order.pk]
+    assert order.status == OrderStatus.SCHEDULED
+    assert order.production_at is not None
+    assert DBTaskResult.objects.filter(task_path__endswith=".start_production").count() == 1
+    assert_money_invariants(publisher)
+
+
+def test_the_window_ends_once_when_due(client):
+    publisher, order = _scheduled(client)
+    assert orders_start_production() == 0  # not due yet
+    later = timezone.now() + timedelta(minutes=61)
+
+    assert orders_start_production(now=later) == 1
+    assert orders_start_production(now=later) == 0
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_PRODUCTION
+    assert OrderEvent.objects.filter(order=order, kind=OrderEventKind.PRODUCTION_STARTED).count()
+    with pytest.raises(NotEditable):
+        order_cancel(order=order, actor=None)
+    assert_money_invariants(publisher)
+
+
+def test_edit_a_scheduled_order_address_but_not_its_quantity_nor_empty_it(client):
+    publisher, order = _scheduled(client)
+    user = make_publisher_user(publisher)
+
+    saved = order_update(order=order, actor=user, ship_street="2 New Street")
+    assert saved.ship_street == "2 New Street" and saved.cost == COST
+    with pytest.raises(ValidationError) as quantity:
+        order_update(order=order, actor=user, quantity=3)
+    assert "quantity" in quantity.value.message_dict
+    with pytest.raises(ValidationError) as street:
+        order_update(order=order, actor=user, ship_street="")
+    assert "street" in street.value.message_dict["ship_street"][0]
+    order.refresh_from_db()
+    assert (order.ship_street, order.quantity, order.status) == (
+        "2 New Street",
+        1,
+        OrderStatus.SCHEDULED,
+    )
+
+
+def test_cancel_refunds_once_and_says_who_and_how_much(client):
+    publisher, order = _scheduled(client)
+    user = make_publisher_user(publisher, "maria")
+
+    order_cancel(order=order, actor=user)
+    with pytest.raises(NotEditable):
+        order_cancel(order=order, actor=user)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DELETED
+    refund = LedgerEntry.objects.get(order=order, kind=LedgerKind.REFUND)
+    assert refund.amount == COST and refund.created_by == user
+    event = OrderEvent.objects.get(order=order, kind=OrderEventKind.CANCELLED)
+    assert event.detail == "Cancelled by maria: refunded $7.00; balance now $100.00."
+    assert assert_money_invariants(publisher).balance == Decimal("100.00")
+    assert orders_start_production(now=timezone.now() + timedelta(days=1)) == 0
+
+
+def test_a_samcart_refund_only_flags_a_scheduled_order(client):
+    publisher, order = _scheduled(client)
+    refund = sample("refund").replace(b"35211874", b"4100")
+    post_notify(client, publisher, refund)
+    order.refresh_from_db()
+    assert (order.status, order.cart_refunded) == (OrderStatus.SCHEDULED, True)
+
+
+def test_api_shows_edits_and_cancels_a_scheduled_order(client):
+    publisher, order = _scheduled(client)
+    api = APIClient()
+    api.force_authenticate(make_publisher_user(publisher))
+    url = f"/api/v1/orders/{order.pk}/"
+
+    shown = api.get(url).json()
+    assert shown["status"] == "scheduled" and shown["production_at"]
+    assert api.patch(url, {"ship_city": "Dallas"}, format="json").status_code == 200
+    assert api.patch(url, {"ship_city": ""}, format="json").status_code == 400
+    assert api.patch(url, {"quantity": 2}, format="json").status_code == 400
+    assert api.delete(url).status_code == 204
+    assert api.delete(url).status_code == 400
+
+    order.refresh_from_db()
+    assert (order.status, order.ship_city) == (OrderStatus.DELETED, "Dallas")
+    assert LedgerEntry.objects.filter(order=order, kind=LedgerKind.REFUND).count() == 1
+    assert_money_invariants(publisher)
+
+
+def test_admin_and_account_page_show_production_time_cancel_and_refund(client):
+    publisher, order = _scheduled(client)
+    browser = Client()
+    browser.force_login(make_publisher_user(publisher))
+
+    listing = browser.get("/admin/fulfillment/order/").content.decode()
+    assert "scheduled — production starts at" in listing
+    page = browser.get(f"/admin/fulfillment/order/{order.pk}/change/").content.decode()
+    assert "Cancel this order (refund)" in page and 'name="quantity"' not in page
+    account = browser.get("/account/").content.decode()
+    assert "Scheduled (edit window)" in account and f"Order #{order.pk}" in account
+
+    answer = browser.post(
+        "/admin/fulfillment/order/",
+        {"action": "cancel_orders", "_selected_action": [order.pk], "index": 0},
+        follow=True,
+    )
+    assert f"Order #{order.pk} cancelled: $7.00 refunded; balance now $100.00." in (
+        answer.content.decode()
+    )
+    account = browser.get("/account/").content.decode()
+    assert "Refund 7.00 USD" in account
+    assert "Scheduled (edit window)" not in account
+
+
+def test_the_account_page_sets_the_window_within_its_range():
+    publisher = make_publisher()
+    browser = Client()
+    browser.force_login(make_publisher_user(publisher))
+    form = {"publisher": publisher.idpub, "low_balance_threshold": "25"}
+
+    browser.post("/account/alerts/", {**form, "production_delay_minutes": "90"})
+    publisher.refresh_from_db()
+    assert publisher.production_delay_minutes == 90
+    refused = browser.post("/account/alerts/", {**form, "production_delay_minutes": "4321"})
+    assert refused.status_code == 302
+    publisher.refresh_from_db()
+    assert publisher.production_delay_minutes == 90
