@@ -39,6 +39,17 @@ class Command(DbWorkerCommand):
             "--tick", type=float, default=15.0, help="Seconds between schedule checks."
         )
 
+    def configure_logging(self, verbosity: int) -> None:
+        """Say only what went wrong by default (`-v 2`: every task run, `-v 3`: debug): the
+        periodic jobs run every few seconds and would bury the alerts `make run` prints."""
+        super().configure_logging(verbosity)
+        if verbosity == 1:
+            for name in ("django.tasks", "django_tasks", "django_tasks_db"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+        elif verbosity == 2:
+            for name in ("django.tasks", "django_tasks", "django_tasks_db"):
+                logging.getLogger(name).setLevel(logging.INFO)
+
     def handle(self, *args: Any, **options: Any) -> None:
         options["reload"] = False  # a reloader would tick the schedule in two processes
         stop = threading.Event()
