@@ -259,7 +259,9 @@ def _wait_until_waiting_in_transaction(pids: dict[str, int], name: str, done) ->
     pytest.fail(f"{name} never waited on a lock")
 
 
-def test_a_purchase_racing_a_price_change_is_charged_the_new_price():
+def _purchase_racing_a_price_change(order_id: int) -> Order:
+    """POST a purchase while a price change (5.00 → 50.00 a copy) holds the publisher row; the
+    purchase has read the old prices before it stored. Return the order it made."""
     from fulfillment.services.projects import project_update
 
     publisher = make_publisher(balance="100.00")
@@ -270,19 +272,21 @@ def test_a_purchase_racing_a_price_change_is_charged_the_new_price():
         "poster",
         pids,
         lambda: Client().post(
-            path, data=order_body(order_id=1401), content_type="application/json"
+            path, data=order_body(order_id=order_id), content_type="application/json"
         ),
     )
     with transaction.atomic():
         project_update(project=project, unit_cost=Decimal("50.00"))  # locks the publisher
         poster.start()
         _wait_until_waiting_in_transaction(pids, "poster", poster.done)
-    response = poster.outcome()
-
-    assert response.json()["outcome"] == Outcome.CREATED
-    order = Order.objects.get(publisher=publisher)
-    assert (order.status, order.cost) == (OrderStatus.IN_PRODUCTION, Decimal("52.00"))
+    assert poster.outcome().json()["outcome"] == Outcome.CREATED
     assert_money_invariants(publisher)
+    return Order.objects.get(publisher=publisher)
+
+
+def test_a_purchase_racing_a_price_change_is_charged_the_new_price():
+    order = _purchase_racing_a_price_change(1401)
+    assert (order.status, order.cost) == (OrderStatus.IN_PRODUCTION, Decimal("52.00"))
 
 
 def test_control_without_the_pricing_version_the_racing_purchase_pays_the_old_price(monkeypatch):
@@ -290,30 +294,11 @@ def test_control_without_the_pricing_version_the_racing_purchase_pays_the_old_pr
     purchase, which read the old prices before it stored, charge them (its compare-and-set
     sees nothing move); the version bump is what sends it back to be redone under the lock."""
     from fulfillment.services import money, projects
-    from fulfillment.services.projects import project_update
 
     monkeypatch.setattr(
         projects,
         "publisher_lock_for_pricing",
         lambda *, publisher_id: money.publisher_lock(publisher_id=publisher_id),
     )
-    publisher = make_publisher(balance="100.00")
-    project = make_project(publisher, "279813", unit_cost="5.00", shipping_cost="2.00")
-    path = notify_path(publisher)
-    pids: dict[str, int] = {}
-    poster = Worker(
-        "poster",
-        pids,
-        lambda: Client().post(
-            path, data=order_body(order_id=1402), content_type="application/json"
-        ),
-    )
-    with transaction.atomic():
-        project_update(project=project, unit_cost=Decimal("50.00"))
-        poster.start()
-        _wait_until_waiting_in_transaction(pids, "poster", poster.done)
-    poster.outcome()
-
-    order = Order.objects.get(publisher=publisher)
+    order = _purchase_racing_a_price_change(1402)
     assert (order.status, order.cost) == (OrderStatus.IN_PRODUCTION, Decimal("7.00"))
-    assert_money_invariants(publisher)

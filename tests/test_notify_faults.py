@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 
 from fulfillment.models import LedgerEntry, Notification, Order, OrderEvent, Outcome
 from fulfillment.services import intake
 from fulfillment.services.notifications import notification_reprocess
 from tests.factories import post_notify, sample
+from tests.faults import install_failing_trigger, remove_failing_trigger
 
 pytestmark = pytest.mark.django_db
 
@@ -55,36 +55,8 @@ def test_exception_after_orders_are_inserted_rolls_back_and_reprocess_creates_on
     assert stored.attempts == 3
 
 
-def _install_failing_trigger() -> None:
-    """Make the database itself refuse order events, as a broken disk or bad migration would."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "CREATE FUNCTION refuse_event() RETURNS trigger AS $$ BEGIN "
-                "RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql"
-            )
-            cursor.execute(
-                "CREATE TRIGGER refuse_event BEFORE INSERT ON fulfillment_orderevent "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_event()"
-            )
-        else:
-            cursor.execute(
-                "CREATE TRIGGER refuse_event BEFORE INSERT ON fulfillment_orderevent "
-                "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
-            )
-
-
-def _remove_failing_trigger() -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("DROP TRIGGER refuse_event ON fulfillment_orderevent")
-            cursor.execute("DROP FUNCTION refuse_event()")
-        else:
-            cursor.execute("DROP TRIGGER refuse_event")
-
-
 def test_database_fault_mid_way_leaves_error_and_reprocess_recovers(client, unfunded_publisher):
-    _install_failing_trigger()
+    install_failing_trigger()
     response = post_notify(client, unfunded_publisher, sample("order_legacy_comma_ids"))
 
     assert response.status_code == 500
@@ -93,7 +65,7 @@ def test_database_fault_mid_way_leaves_error_and_reprocess_recovers(client, unfu
     assert "injected fault" in stored.detail
     _assert_nothing_made()
 
-    _remove_failing_trigger()
+    remove_failing_trigger()
     answer = notification_reprocess(notification=stored)
 
     assert answer.outcome == Outcome.CREATED

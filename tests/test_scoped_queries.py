@@ -41,3 +41,27 @@ def test_a_publishers_lists_take_a_constant_number_of_queries(world, a_client, u
     for n in range(30):
         notify(world.a, order_body(order_id=str(55_000_000 + n)))
     assert count() == few <= 12  # the issue 10 target
+
+
+def test_staff_get_the_project_filter_of_the_chosen_publisher_not_every_project(
+    client, monkeypatch
+):
+    """With every publisher's projects too many to list, the project filter waits until staff
+    choose a publisher (a large database: 100,000 projects took seconds to render)."""
+    from fulfillment.admin import base
+    from tests.factories import make_project, make_publisher, make_staff_user
+
+    monkeypatch.setattr(base, "MAX_FILTER_CHOICES", 2)
+    first, second = make_publisher(), make_publisher()
+    make_project(first, "111", title="Only Mine")
+    make_project(first, "112", title="Mine Too")  # a filter shows from two choices
+    make_project(second, "222", title="Theirs One")
+    make_project(second, "333", title="Theirs Two")
+    client.force_login(make_staff_user())
+    url = "/admin/fulfillment/order/"
+
+    everyone = client.get(url).content.decode()
+    chosen = client.get(url, {"publisher__id__exact": first.pk}).content.decode()
+
+    assert "Theirs One" not in everyone and "Only Mine" not in everyone
+    assert "Only Mine" in chosen and "Mine Too" in chosen and "Theirs One" not in chosen

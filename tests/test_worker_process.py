@@ -22,6 +22,7 @@ from django.db import connection
 from fulfillment.models import Alert, AlertKind, Notification, Outcome
 from fulfillment.services import alerts
 from tests.factories import make_project, make_publisher, post_notify, sample
+from tests.faults import install_failing_trigger, remove_failing_trigger
 from tests.smtp import SmtpServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -176,21 +177,11 @@ def test_a_worker_killed_mid_batch_and_restarted_sends_every_alert_once(tmp_path
 def test_a_failed_notification_is_retried_by_the_worker(client, tmp_path):
     publisher = make_publisher(balance="50.00")
     make_project(publisher, "279813")
-    with connection.cursor() as cursor:  # the database refuses order events: processing fails
-        cursor.execute(
-            "CREATE FUNCTION refuse_event() RETURNS trigger AS $$ BEGIN "
-            "RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql"
-        )
-        cursor.execute(
-            "CREATE TRIGGER refuse_event BEFORE INSERT ON fulfillment_orderevent "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_event()"
-        )
+    install_failing_trigger()  # the database refuses order events: processing fails
     try:
         post_notify(client, publisher, sample("order_products_array"))
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER refuse_event ON fulfillment_orderevent")
-            cursor.execute("DROP FUNCTION refuse_event()")
+        remove_failing_trigger()
     notification = Notification.objects.get()
     assert notification.outcome == Outcome.ERROR
     assert notification.next_attempt_at is not None

@@ -106,11 +106,15 @@ def _write(draft: Draft) -> Alert | None:
         return None
 
 
+def _last_alert_at(publisher: Publisher, kind: str) -> datetime | None:
+    """When the publisher's last alert of `kind` was written (later ones gather until an hour)."""
+    alerts = Alert.objects.filter(publisher=publisher, kind=kind)
+    return alerts.aggregate(last=Max("created_at"))["last"]
+
+
 def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
     """The new orders on hold since the last digest, by reason, at most once an hour."""
-    last = Alert.objects.filter(publisher=publisher, kind=AlertKind.HOLD_ORDERS).aggregate(
-        last=Max("created_at")
-    )["last"]
+    last = _last_alert_at(publisher, AlertKind.HOLD_ORDERS)
     if last is not None and last > now - GATHER_FOR:
         return None
     orders = list(
@@ -147,9 +151,7 @@ def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
 def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
     """Notifications that matched no project or failed after the last automatic retry, and
     hours with a burst of wrong-key requests: one e-mail at most an hour, each thing once."""
-    last = Alert.objects.filter(publisher=publisher, kind=AlertKind.NEEDS_ACTION).aggregate(
-        last=Max("created_at")
-    )["last"]
+    last = _last_alert_at(publisher, AlertKind.NEEDS_ACTION)
     if last is not None and last > now - GATHER_FOR:
         return None
     notifications = list(
