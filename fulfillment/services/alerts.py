@@ -239,8 +239,9 @@ def alerts_collect(*, now: datetime | None = None) -> int:
                     written += 1
                     told = [n.pk for n, _ in draft.context["notifications"]]  # type: ignore[attr-defined]
                     Notification.objects.filter(pk__in=told).update(alerted_at=now)
-        with transaction.atomic():
-            drafts.append(_low_balance(publisher))
+        with transaction.atomic():  # the re-armed flag and its alert commit together
+            low = _low_balance(publisher)
+            written += low is not None and _write(low) is not None
         written += sum(1 for d in drafts if d is not None and _write(d) is not None)
     return written
 
