@@ -36,6 +36,7 @@ from .status import (
     order_sync_hold_reason,
     order_transition,
 )
+from .window import orders_schedule_production, window_end
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -208,8 +209,6 @@ def order_charge_locked(
 ) -> None:
     """Charge a locked hold order from a locked publisher: to production, or scheduled when
     the publisher has an edit window (its end is enqueued in the same transaction)."""
-    from .window import orders_schedule_production, window_end
-
     cost = order_compute_cost(order=order)
     order.cost = cost
     ledger_record(
