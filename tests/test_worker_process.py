@@ -45,7 +45,16 @@ def _start_worker(smtp: SmtpServer, log: Path) -> subprocess.Popen:
         PUBLIC_BASE_URL="https://fulfillment.trepstar.example",
     )
     return subprocess.Popen(
-        [sys.executable, "manage.py", "worker", "--tick", "0.5", "--interval", "0.1"],
+        [
+            sys.executable,
+            "manage.py",
+            "worker",
+            "--tick",
+            "0.5",
+            "--interval",
+            "0.1",
+            "--no-startup-delay",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),
