@@ -151,7 +151,8 @@ def load() -> None:
 def print_lists() -> None:
     """Print the queries and server time (best of 3, in-process) of the big publisher's lists."""
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
+
+    from bench.scoped_lists import measure  # the same timing as the lists-only benchmark
 
     press = Publisher.objects.get(name="Bench Press")
     password = "Bench-" + str(time.time_ns())
@@ -171,12 +172,6 @@ def print_lists() -> None:
         for name, url in PAGES.items():
             if who == "staff" and url == "/account/":
                 url = f"/account/?publisher={press.idpub}"
-            best, queries = float("inf"), 0
-            for _ in range(3):
-                with CaptureQueriesContext(connection) as captured:
-                    started = time.perf_counter()
-                    response = client.get(url)
-                    best = min(best, (time.perf_counter() - started) * 1000)
-                queries = len(captured.captured_queries)
-            flag = "" if response.status_code == 200 else f" (HTTP {response.status_code})"
+            queries, best, status = measure(client, url)
+            flag = "" if status == 200 else f" (HTTP {status})"
             print(f"| {name}{flag} | {who} | {queries} | {best:.0f} |")

@@ -21,12 +21,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from fulfillment import ecommerce_ids
-from fulfillment.alert_choices import (
-    ALERT_FIELDS,
-    ALERTS_PERMISSION,
-    ALERTS_SAVED,
-    MAY_NOT_CHANGE_ALERTS,
-    AlertChoicesForm,
+from fulfillment.account_form import (
+    MAY_NOT_CHANGE_SETTINGS,
+    SETTINGS_FIELDS,
+    SETTINGS_PERMISSION,
+    SETTINGS_SAVED,
+    AccountSettingsForm,
 )
 from fulfillment.models import REPROCESSABLE_OUTCOMES, ZERO, Publisher, is_trepstar_staff
 from fulfillment.selectors import (
@@ -135,10 +135,10 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "can_rotate": request.user.has_perm(ROTATE_KEY_PERMISSION),
         "example_ids": ecommerce_ids.EXAMPLE,
         "grace_days": PREVIOUS_KEY_GRACE.days,
-        "alert_form": AlertChoicesForm(instance=publisher),
+        "settings_form": AccountSettingsForm(instance=publisher),
         "scheduled": scheduled_orders(publisher) if hold.scheduled else [],
         "recent_ledger": recent_ledger(publisher, limit=5),
-        "can_change_alerts": request.user.has_perm(ALERTS_PERMISSION),
+        "can_change_settings": request.user.has_perm(SETTINGS_PERMISSION),
     }
 
 
@@ -184,16 +184,16 @@ def account_release_all(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def account_alerts(request: HttpRequest) -> HttpResponse:
+def account_settings(request: HttpRequest) -> HttpResponse:
     """Save the publisher's e-mail alert choices; errors come back as a message, nothing saved."""
-    publisher = _posted_publisher(request, ALERTS_PERMISSION, MAY_NOT_CHANGE_ALERTS)
-    form = AlertChoicesForm(request.POST, instance=Publisher.objects.get(pk=publisher.pk))
+    publisher = _posted_publisher(request, SETTINGS_PERMISSION, MAY_NOT_CHANGE_SETTINGS)
+    form = AccountSettingsForm(request.POST, instance=Publisher.objects.get(pk=publisher.pk))
     if form.is_valid():
-        choices = {name: form.cleaned_data[name] for name in ALERT_FIELDS}
+        choices = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS}
         publisher_settings_set(publisher=publisher, **choices)
         minutes = publisher.production_delay_minutes
         window = f"{minutes} minutes" if minutes else "off (production at once)"
-        messages.success(request, ALERTS_SAVED.format(email=publisher.email, window=window))
+        messages.success(request, SETTINGS_SAVED.format(email=publisher.email, window=window))
     else:
         errors = "; ".join(f"{form.fields[k].label}: {' '.join(v)}" for k, v in form.errors.items())
         messages.error(request, f"Settings not saved: {errors}")

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path, reverse_lazy
 from django.views.generic import RedirectView
 
-from fulfillment.account import account, account_alerts, account_release_all, account_rotate_key
+from fulfillment.account import account, account_release_all, account_rotate_key, account_settings
 from fulfillment.health import healthz
 from fulfillment.views import favicon, samcart_notify
 
@@ -42,7 +42,7 @@ urlpatterns = [
     path("account/", account, name="account"),
     path("account/rotate-key/", account_rotate_key, name="account-rotate-key"),
     path("account/release-all/", account_release_all, name="account-release-all"),
-    path("account/alerts/", account_alerts, name="account-alerts"),
+    path("account/alerts/", account_settings, name="account-alerts"),
     path("api/", include("fulfillment.api.urls")),
     path("healthz", healthz, name="healthz"),
     # With and without the trailing slash: a POST must never be redirected.

@@ -12,7 +12,6 @@ lock. The unique constraint `order_exactly_once` stays the final guarantee.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.utils import timezone
 
@@ -169,11 +168,11 @@ def _new_order(
     )
 
 
-def _settle(*, orders: list[Order], publisher: Publisher) -> Decimal:
+def _settle(*, orders: list[Order], publisher: Publisher) -> None:
     """Have the status module decide each new order's first status, in arrival order.
 
-    Return the total to charge: the balance left pays each order in turn. A charged order
-    with an edit window is `scheduled` to start production when the window ends (§15).
+    The balance left pays each order in turn. A charged order with an edit window is
+    `scheduled` to start production when the window ends (§15).
     """
     now = timezone.now()
     delay = publisher.production_delay_minutes
@@ -186,7 +185,6 @@ def _settle(*, orders: list[Order], publisher: Publisher) -> Decimal:
             total += order.cost
         if status == OrderStatus.SCHEDULED:
             order.production_at = window_end(charged_at=now, delay_minutes=delay)
-    return total
 
 
 def _charge(*, publisher: Publisher, orders: list[Order]) -> None:

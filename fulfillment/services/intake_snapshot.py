@@ -83,6 +83,7 @@ def _instance(model: type[Model], names: Sequence[str], values: Sequence[Any]) -
     return model.from_db(connection.alias, list(names), converted)
 
 
+@cache
 def _sql(*, by_id: bool, products: int) -> str:
     quote = connection.ops.quote_name
     publisher, project = quote(Publisher._meta.db_table), quote(Project._meta.db_table)

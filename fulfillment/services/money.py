@@ -197,9 +197,9 @@ def utc_text(moment: datetime) -> str:
 
 
 def charged_detail(*, order: Order, balance: Decimal) -> str:
-    """Say what a charge did, and when production starts for a scheduled order (§15)."""
+    """Say what charging `order` did, and when production starts for a scheduled one (§15)."""
     text = f"Charged {money(order.cost)}; balance now {money(balance)}."
-    if order.status == OrderStatus.SCHEDULED and order.production_at is not None:
+    if order.production_at is not None:
         text += f" Production starts at {utc_text(order.production_at)} (edit window)."
     return text
 
@@ -225,13 +225,12 @@ def order_charge_locked(
     target = charged_status(delay_minutes=delay)
     if target == OrderStatus.SCHEDULED:
         order.production_at = window_end(charged_at=order.charged_at, delay_minutes=delay)
-    detail_order = Order(cost=cost, status=target, production_at=order.production_at)
     order_transition(
         order=order,
         target=target,
         kind=kind,
         actor=actor,
-        detail=charged_detail(order=detail_order, balance=publisher.balance),
+        detail=charged_detail(order=order, balance=publisher.balance),
         extra_fields=("cost", "charged_at", "production_at"),
     )
     orders_schedule_production(orders=[order])
