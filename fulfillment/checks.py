@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core import checks
 
-from fulfillment.services.project_index import index_drift, index_tables_exist
+from fulfillment.models.projects import index_drift, index_tables_exist
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

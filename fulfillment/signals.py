@@ -19,8 +19,7 @@ from django.db.models.signals import post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
 from fulfillment.models import Project, ProjectCartId
-from fulfillment.models.projects import INDEXED_FIELDS
-from fulfillment.services.project_index import index_tables_exist, projects_sync_cart_ids
+from fulfillment.models.projects import INDEXED_FIELDS, index_tables_exist, projects_sync_cart_ids
 
 
 @receiver(post_save, sender=Project, dispatch_uid="fulfillment.project_index_on_save")

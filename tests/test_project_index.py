@@ -485,7 +485,7 @@ def test_a_malformed_string_written_behind_the_model_is_reported():
 
 
 def test_drift_detection_costs_two_queries_whatever_the_number_of_projects():
-    from fulfillment.services.project_index import index_drift
+    from fulfillment.models.projects import index_drift
 
     publisher = make_publisher()
     _many_projects(publisher, 60)

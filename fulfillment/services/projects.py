@@ -17,6 +17,7 @@ from django.db import transaction
 
 from fulfillment import ecommerce_ids
 from fulfillment.models import ZERO, Order, Project, ProjectCartId, Publisher
+from fulfillment.models.projects import projects_sync_cart_ids
 
 from .money import (
     ReleaseResult,
@@ -24,7 +25,6 @@ from .money import (
     orders_release_all,
     publisher_lock_for_pricing,
 )
-from .project_index import projects_sync_cart_ids
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.management.base import BaseCommand
 from django.db import DEFAULT_DB_ALIAS, transaction
 
-from fulfillment.services.project_index import index_drift, index_repair
+from fulfillment.models.projects import index_drift, index_repair
 
 if TYPE_CHECKING:
     from django.core.management.base import CommandParser
