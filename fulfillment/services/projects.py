@@ -190,11 +190,17 @@ def project_move_lock(*, project: Project) -> None:
     """
     if project.pk is None:
         return
-    stored = Project.objects.filter(pk=project.pk).values_list("publisher_id", flat=True).first()
-    if stored in (None, project.publisher_id):
-        return
-    for publisher_id in sorted({stored, project.publisher_id}):
-        publisher_lock_for_pricing(publisher_id=publisher_id)
+    locked: set[int] = set()
+    while True:  # again if another move committed meanwhile: its publisher is locked too
+        rows = Project.objects.filter(pk=project.pk)
+        stored = rows.values_list("publisher_id", flat=True).first()
+        if stored in (None, project.publisher_id):
+            return
+        for publisher_id in sorted({stored, project.publisher_id} - locked):
+            publisher_lock_for_pricing(publisher_id=publisher_id)
+            locked.add(publisher_id)
+        if rows.filter(publisher_id__in=locked).exists():
+            return
 
 
 def prices_check_confirmable(*, unit_cost: Decimal, shipping_cost: Decimal) -> None:
