@@ -11,6 +11,7 @@ from datetime import timedelta
 from django_tasks import task
 
 from fulfillment.services.alerts import alert_send, alerts_collect, alerts_send_due
+from fulfillment.services.pruning import old_rows_prune
 from fulfillment.services.retries import notification_retry_due, notifications_retry_due
 from fulfillment.services.window import orders_start_production
 
@@ -57,10 +58,17 @@ def start_due_production() -> int:
     return orders_start_production()
 
 
+@task()
+def prune_old_rows() -> dict[str, int]:
+    """Delete finished rows older than PRUNE_AFTER_DAYS (task results, slots, tallies, alerts)."""
+    return old_rows_prune()
+
+
 # job name -> (every, task): a worker enqueues each job once per slot (`PeriodicRun`).
 SCHEDULE = {
     "retry_due_notifications": (timedelta(minutes=1), retry_due_notifications),
     "collect_alerts": (timedelta(minutes=1), collect_alerts),
     "send_alerts": (timedelta(seconds=30), send_alerts),
     "start_due_production": (timedelta(seconds=30), start_due_production),
+    "prune_old_rows": (timedelta(days=1), prune_old_rows),
 }

@@ -128,6 +128,10 @@ SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@trepstar.example")
 # `make run` sets it from PORT. Set it in production: the URL SamCart must reach.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 
+# A daily job deletes finished task results, periodic-run slots, refused-request tallies and
+# sent or failed alerts older than this many days (at least 1).
+PRUNE_AFTER_DAYS = max(env.int("PRUNE_AFTER_DAYS", default=30), 1)
+
 # Security: secure by default, relaxed only for local development.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -20,14 +20,17 @@ class AlertQuerySet(PublisherScopedQuerySet):
 
     def due(self) -> AlertQuerySet:
         """Return the alerts not sent yet whose (next) try is due."""
-        return self.filter(sent_at__isnull=True, next_try_at__lte=timezone.now())
+        return self.filter(
+            sent_at__isnull=True, failed_at__isnull=True, next_try_at__lte=timezone.now()
+        )
 
 
 class Alert(models.Model):
     """One e-mail to a publisher, written once per cause and sent by a worker (an outbox row).
 
     The unique (publisher, kind, cause) is what makes an alert go out at most once per cause,
-    however many scans or workers see it; `sent_at` is set in the transaction that sent it.
+    however many scans or workers see it; `sent_at` is set in the transaction that sent it,
+    `failed_at` in the one whose try was the last of the backoff schedule.
     """
 
     publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="alerts")
@@ -42,6 +45,9 @@ class Alert(models.Model):
     next_try_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the last try failed: never tried again."
+    )
 
     objects = AlertQuerySet.as_manager()
 

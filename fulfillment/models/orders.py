@@ -82,6 +82,9 @@ class Order(models.Model):
         editable=False,
         help_text="When a scheduled order's edit window ends and it goes to production.",
     )
+    # Set in the transaction of the hold digest that named this order (SPEC §14): an order
+    # is in exactly one digest, whenever its own transaction committed.
+    alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -92,9 +92,9 @@ class Publisher(models.Model):
         validators=[MinValueValidator(ZERO)],
         help_text="E-mail once each time the balance falls below this amount; empty: never.",
     )
-    # Set while the balance is at or above the threshold: falling below then alerts once and
-    # clears it (a new account at zero never crossed, so it is not told).
-    low_balance_armed = models.BooleanField(default=False, editable=False)
+    # The last ledger entry the low-balance scan judged (SPEC §14): the next scan walks the
+    # entries after it, so every crossing below the threshold is seen, however brief.
+    low_balance_judged_to = models.PositiveBigIntegerField(default=0, editable=False)
     production_delay_minutes = models.PositiveIntegerField(
         "edit window (minutes)",
         default=0,

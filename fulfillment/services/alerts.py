@@ -5,7 +5,8 @@ hourly; notifications that need action; a balance that fell below the threshold,
 crossing) and writes `Alert` rows, whose unique (publisher, kind, cause) makes a second scan,
 or a second worker, write nothing. `alerts_send_due` sends them, each in its own transaction
 with its row locked (SKIP LOCKED), so two workers never send the same alert; a failed send is
-tried again on the backoff schedule.
+tried again on the backoff schedule, and after its last try it is marked failed (staff see it
+and may resend it: `alert_resend`).
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ from fulfillment.models import (
     Alert,
     AlertKind,
     HoldReason,
+    LedgerEntry,
     Notification,
     Order,
-    OrderStatus,
     Outcome,
     Publisher,
     RefusedRequestTally,
 )
 
 from .backoff import BACKOFF, next_try_at
-from .money import money, plural
+from .money import money, plural, publisher_lock, utc_text
 from .publishers import LOCAL_BASE_URL
 
 logger = logging.getLogger(__name__)
@@ -112,19 +113,30 @@ def _last_alert_at(publisher: Publisher, kind: str) -> datetime | None:
     return alerts.aggregate(last=Max("created_at"))["last"]
 
 
+def _gathering(publisher: Publisher, kind: str, now: datetime) -> bool:
+    """Tell whether an alert of `kind` went out less than an hour ago (the next one waits)."""
+    last = _last_alert_at(publisher, kind)
+    return last is not None and last > now - GATHER_FOR
+
+
 def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
-    """The new orders on hold since the last digest, by reason, at most once an hour."""
-    last = _last_alert_at(publisher, AlertKind.HOLD_ORDERS)
-    if last is not None and last > now - GATHER_FOR:
+    """The hold orders no digest named yet, by reason, at most once an hour.
+
+    Run inside the transaction that writes the digest and marks its orders (`alerted_at`): the
+    marker, not `created_at`, says what is new, so an order whose transaction commits just
+    after a scan read is in the next digest, and a marked one is in no other. The orders are
+    locked first, so a second scan waits, then sees them marked.
+    """
+    if _gathering(publisher, AlertKind.HOLD_ORDERS, now):
         return None
     orders = list(
-        Order.objects.filter(publisher=publisher, status=OrderStatus.HOLD, is_test=False)
-        .filter(Q(created_at__gt=last) if last else Q())
+        Order.objects.on_hold()
+        .filter(publisher=publisher, is_test=False, alerted_at__isnull=True)
+        .select_for_update(of=("self",))
         .select_related("project")
-        .order_by("created_at", "id")
     )
-    if not orders:
-        return None
+    if not orders or _gathering(publisher, AlertKind.HOLD_ORDERS, now):
+        return None  # (asked again under the lock: a scan it waited for may have written one)
     groups: dict[str, list[Order]] = {}
     for order in orders:
         groups.setdefault(order.get_hold_reason_display(), []).append(order)
@@ -133,6 +145,7 @@ def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
     shortfall = max(total - publisher.balance, ZERO)
     context = {
         "groups": groups,
+        "orders": orders,
         "count": len(orders),
         "balance": money(publisher.balance),
         "shortfall": money(shortfall) if paying and shortfall else "",
@@ -199,29 +212,60 @@ def _hour_token(hour: datetime) -> str:
     return f"wrong-key:{hour:%Y-%m-%dT%H}"
 
 
-def _low_balance(publisher: Publisher) -> Draft | None:
-    """The balance fell below the threshold: once per crossing (a rise to it re-arms)."""
-    threshold = publisher.low_balance_threshold
-    if threshold is None:  # the publisher chose no low-balance alert
-        return None
-    above = publisher.balance >= threshold
-    if above == publisher.low_balance_armed:
-        return None
-    Publisher.objects.filter(pk=publisher.pk).update(low_balance_armed=above)
-    if above:
-        return None
-    crossing = publisher.ledger.aggregate(last=Max("id"))["last"] or 0
-    return Draft(
-        publisher=publisher,
-        kind=AlertKind.LOW_BALANCE,
-        cause=f"below:{crossing}",
-        template="low_balance",
-        context={
-            "balance": money(publisher.balance),
-            "threshold": money(threshold),
-        },
-        subject=f"Your TrepStar balance is {money(publisher.balance)}",
+def _low_balance(publisher: Publisher) -> list[Draft]:
+    """One draft per crossing below the threshold in the ledger entries not judged yet.
+
+    A crossing is an entry that took the balance from at or above the threshold to below it,
+    however soon another entry lifted it again. Each entry's balance after it is the running
+    sum from the balance before the first unjudged entry. Run in a transaction: the publisher
+    row is locked, as every ledger writer locks it before it inserts, so every entry below the
+    newest one seen has committed and the watermark (`low_balance_judged_to`) skips none.
+    """
+    if not publisher.ledger.filter(pk__gt=publisher.low_balance_judged_to).exists():
+        return []
+    locked = publisher_lock(publisher_id=publisher.pk)
+    entries = list(
+        LedgerEntry.objects.filter(publisher_id=locked.pk, pk__gt=locked.low_balance_judged_to)
+        .order_by("pk")
+        .values_list("pk", "amount", "created_at")
     )
+    if not entries:
+        return []
+    Publisher.objects.filter(pk=locked.pk).update(low_balance_judged_to=entries[-1][0])
+    threshold = locked.low_balance_threshold
+    balance = locked.balance - sum((amount for _, amount, _ in entries), ZERO)
+    drafts = []
+    for pk, amount, created_at in entries:
+        before, balance = balance, balance + amount
+        if threshold is None or not before >= threshold > balance:
+            continue
+        drafts.append(
+            Draft(
+                publisher=locked,
+                kind=AlertKind.LOW_BALANCE,
+                cause=f"below:{pk}",
+                template="low_balance",
+                context={
+                    "balance": money(balance),
+                    "when": utc_text(created_at),
+                    "balance_now": money(locked.balance),
+                    "threshold": money(threshold),
+                },
+                subject=f"Your TrepStar balance fell to {money(balance)}",
+            )
+        )
+    return drafts
+
+
+def _write_hold_digest(publisher: Publisher, now: datetime) -> int:
+    """Write the hold digest that is due and mark its orders, in one transaction."""
+    with transaction.atomic():
+        draft = _hold_digest(publisher, now)
+        if draft is None or _write(draft) is None:
+            return 0
+        told = [order.pk for order in draft.context["orders"]]  # type: ignore[attr-defined]
+        Order.objects.filter(pk__in=told).update(alerted_at=now)
+        return 1
 
 
 def alerts_collect(*, now: datetime | None = None) -> int:
@@ -229,9 +273,6 @@ def alerts_collect(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     written = 0
     for publisher in Publisher.objects.order_by("pk"):
-        drafts = []
-        if publisher.alert_hold_orders:
-            drafts.append(_hold_digest(publisher, now))
         if publisher.alert_needs_action:
             with transaction.atomic():
                 draft = _needs_action(publisher, now)
@@ -239,10 +280,10 @@ def alerts_collect(*, now: datetime | None = None) -> int:
                     written += 1
                     told = [n.pk for n, _ in draft.context["notifications"]]  # type: ignore[attr-defined]
                     Notification.objects.filter(pk__in=told).update(alerted_at=now)
-        with transaction.atomic():  # the re-armed flag and its alert commit together
-            low = _low_balance(publisher)
-            written += low is not None and _write(low) is not None
-        written += sum(1 for d in drafts if d is not None and _write(d) is not None)
+        with transaction.atomic():  # the watermark and the alerts it found commit together
+            written += sum(_write(d) is not None for d in _low_balance(publisher))
+        if publisher.alert_hold_orders:
+            written += _write_hold_digest(publisher, now)
     return written
 
 
@@ -273,10 +314,15 @@ def _send_one(alerts: QuerySet[Alert]) -> bool | None:
         try:
             _send(alert)
         except (OSError, smtplib.SMTPException) as error:
-            logger.warning("Alert %s not sent: %s", alert.pk, error)
             alert.last_error = f"{type(error).__name__}: {error}"[:1000]
-            alert.next_try_at = next_try_at(alert.attempts) or timezone.now() + BACKOFF[-1]
-            alert.save(update_fields=["attempts", "last_error", "next_try_at"])
+            later = next_try_at(alert.attempts)
+            if later is None:  # the schedule is spent: failed, listed for staff, never retried
+                logger.error("Alert %s failed after its last try: %s", alert.pk, error)
+                alert.failed_at = timezone.now()
+            else:
+                logger.warning("Alert %s not sent: %s", alert.pk, error)
+                alert.next_try_at = later
+            alert.save(update_fields=["attempts", "last_error", "next_try_at", "failed_at"])
             return False
         alert.sent_at = timezone.now()
         alert.save(update_fields=["attempts", "sent_at"])
@@ -297,3 +343,18 @@ def alerts_send_due(*, limit: int = 200) -> int:
             break
         sent += bool(outcome)
     return sent
+
+
+def alert_resend(*, alert_id: int) -> bool:
+    """Give a failed alert one more try, now (staff ask for it); False when it is not failed.
+
+    Its attempts stay counted, so should this try fail too it is failed again at once.
+    """
+    from fulfillment.tasks import send_alert
+
+    with transaction.atomic():
+        again = Alert.objects.filter(pk=alert_id, failed_at__isnull=False, sent_at__isnull=True)
+        if not again.update(failed_at=None, next_try_at=timezone.now()):
+            return False
+        send_alert.enqueue(alert_id)
+    return True

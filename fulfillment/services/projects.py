@@ -88,6 +88,7 @@ def _project_write(*, project: Project, actor: AbstractBaseUser | None) -> Price
     Returns what the price change did, or None when no price or confirmation changed.
     """
     with transaction.atomic():
+        project_move_lock(project=project)
         project_check_move(project=project, publisher_id=project.publisher_id)
         before = _stored_prices(project=project)
         moved = before is not None and before != _prices_of(project)
@@ -167,12 +168,39 @@ def project_save(*, project: Project, actor: AbstractBaseUser | None = None) -> 
 
 
 def project_check_move(*, project: Project, publisher_id: int | None) -> None:
-    """Refuse to give a project with orders to another publisher (its orders stay behind)."""
+    """Refuse to give a project with orders to another publisher (its orders stay behind).
+
+    A form's check; `_project_write` asks again under the locks of a move (`project_move_lock`).
+    """
     if project.pk is None or publisher_id is None:
         return
     stored = Project.objects.filter(pk=project.pk).values_list("publisher_id", flat=True).first()
     if stored not in (None, publisher_id) and Order.objects.filter(project_id=project.pk).exists():
         raise ValidationError({"publisher": ERROR_MOVE_WITH_ORDERS})
+
+
+def project_move_lock(*, project: Project) -> None:
+    """Before `project` goes to another publisher, lock both publishers and bump their prices.
+
+    Both rows are locked in one order (by id), with the lock a price change takes: a purchase
+    that matched the project before the move and charges afterwards fails its compare-and-set
+    (the bumped `pricing_version`) and runs again under the lock, where it sees the move; one
+    that charged first holds its publisher's row until it commits, so the "no orders" check,
+    made after this, sees its order. Does nothing for a new project or one that stays.
+    """
+    if project.pk is None:
+        return
+    locked: set[int] = set()
+    while True:  # again if another move committed meanwhile: its publisher is locked too
+        rows = Project.objects.filter(pk=project.pk)
+        stored = rows.values_list("publisher_id", flat=True).first()
+        if stored in (None, project.publisher_id):
+            return
+        for publisher_id in sorted({stored, project.publisher_id} - locked):
+            publisher_lock_for_pricing(publisher_id=publisher_id)
+            locked.add(publisher_id)
+        if rows.filter(publisher_id__in=locked).exists():
+            return
 
 
 def prices_check_confirmable(*, unit_cost: Decimal, shipping_cost: Decimal) -> None:
