@@ -43,11 +43,11 @@ def _unlocked_publisher(*, publisher_id: int) -> Publisher:
 
 def _charge_without_compare(
     *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool
-) -> bool:
+) -> Decimal:
     """Stand-in for the compare-and-set charge: write the charges whatever the balance is now."""
     if entries:
         money.ledger_record_many(publisher_id=publisher.pk, entries=entries)
-    return True
+    return Publisher.objects.values_list("balance", flat=True).get(pk=publisher.pk)
 
 
 def _remove_lock(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +70,7 @@ class ChargeAttempts:
 
         def counting(
             *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool
-        ) -> bool:
+        ) -> Decimal | None:
             with self.mutex:
                 self.decided += len(entries)
             try:
@@ -80,7 +80,7 @@ class ChargeAttempts:
                     with self.mutex:
                         self.refused += len(entries)
                 raise
-            if not written:
+            if written is None:
                 with self.mutex:
                     self.stale += len(entries)
             return written

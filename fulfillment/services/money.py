@@ -113,28 +113,32 @@ CHARGE_IF_STILL_TRUE = """
 WITH charged AS (
     UPDATE {publisher} SET balance = balance - %s
     WHERE id = %s AND pricing_version = %s AND balance >= %s{at_most}
-    RETURNING id
+    RETURNING id, balance
+), entries AS (
+    INSERT INTO {ledger} (publisher_id, amount, kind, order_id, note, created_at)
+    SELECT charged.id, entry.amount, %s, entry.order_id, entry.note, %s
+    FROM charged CROSS JOIN (VALUES {rows}) AS entry (amount, order_id, note)
+    RETURNING id, order_id
 )
-INSERT INTO {ledger} (publisher_id, amount, kind, order_id, note, created_at)
-SELECT charged.id, entry.amount, %s, entry.order_id, entry.note, %s
-FROM charged CROSS JOIN (VALUES {rows}) AS entry (amount, order_id, note)
-RETURNING id, order_id
+SELECT entries.id, entries.order_id, charged.balance FROM entries CROSS JOIN charged
 """
 
 
 def publisher_charge_if_still_true(
     *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool
-) -> bool:
-    """Write `entries` (charges) and take their sum from the balance, if the decisions hold.
+) -> Decimal | None:
+    """Write `entries` (charges) and take their sum from the balance, if the decisions hold;
+    return the balance the charge left (None: nothing written).
 
     Compare-and-set for decisions made on `publisher` as read, without a lock: nothing is
-    written, and False returned, unless the row still has the same `pricing_version` (no
+    written, and None returned, unless the row still has the same `pricing_version` (no
     price changed), a balance that pays the charges and, when `held_for_money` (an order
     waits because the balance did not cover it), a balance no larger than was read (a deposit
-    might pay it now). Other charges in between do not matter while the money lasts. Either
-    way the row stays locked until the caller's transaction ends, so no deposit or release
-    slips in before the commit. With no entries it only checks and locks. On PostgreSQL the
-    charge and its ledger rows are one statement.
+    might pay it). Other charges in between do not matter while the money lasts, so the
+    balance returned is the row's own after this charge (`RETURNING`), never the one read.
+    Either way the row stays locked until the caller's transaction ends, so no deposit or
+    release slips in before the commit. With no entries it only checks and locks. On
+    PostgreSQL the charge and its ledger rows are one statement.
     """
     total = sum((-entry.amount for entry in entries), ZERO)
     rows = Publisher.objects.filter(
@@ -143,12 +147,13 @@ def publisher_charge_if_still_true(
     if held_for_money:
         rows = rows.filter(balance__lte=publisher.balance)
     if not entries:
-        return rows.select_for_update(no_key=True).exists()
+        return rows.select_for_update(no_key=True).values_list("balance", flat=True).first()
     if connection.vendor != "postgresql":  # no UPDATE inside WITH: two statements
         if not rows.update(balance=Round(F("balance") - total, precision=2)):
-            return False
+            return None
         LedgerEntry.objects.bulk_create(entries)
-        return True
+        # SQLite: this transaction wrote, so no other writer commits before it ends.
+        return Publisher.objects.values_list("balance", flat=True).get(pk=publisher.pk)
     now = timezone.now()
     typed, untyped = "(%s::numeric, %s::bigint, %s::text)", "(%s, %s, %s)"
     sql = CHARGE_IF_STILL_TRUE.format(
@@ -164,10 +169,13 @@ def publisher_charge_if_still_true(
         params += [entry.amount, entry.order_id, entry.note]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        ids = {order_id: pk for pk, order_id in cursor.fetchall()}
+        rows_back = cursor.fetchall()
+    ids = {order_id: pk for pk, order_id, _ in rows_back}
     for entry in entries:
         entry.pk, entry.created_at = ids.get(entry.order_id), now
-    return len(ids) == len(entries)
+    if len(ids) != len(entries):
+        return None
+    return Decimal(rows_back[0][2]).quantize(CENT)
 
 
 def ledger_record(
