@@ -22,7 +22,7 @@ from fulfillment.models import (
 )
 from fulfillment.services.errors import NotEditable
 from fulfillment.services.money import deposit_record, order_cancel, orders_release
-from fulfillment.services.orders import order_update
+from fulfillment.services.orders import EDITABLE_WHEN_SCHEDULED, order_update
 from fulfillment.services.window import orders_start_production
 from tests.factories import (
     make_project,
@@ -209,3 +209,32 @@ def test_the_account_page_sets_the_window_within_its_range():
     assert refused.status_code == 302
     publisher.refresh_from_db()
     assert publisher.production_delay_minutes == 90
+
+
+@pytest.mark.parametrize("country", ["", "   "])
+def test_a_scheduled_order_keeps_its_country_in_every_path(client, country):
+    """Issue 17.4: emptying the country of a paid order (or typing spaces) is refused by the
+    service, the API and the admin form alike; the check judged a copy that kept the old
+    country code, so all three answered yes and the order went to production without one."""
+    publisher, order = _scheduled(client)
+    user = make_publisher_user(publisher)
+
+    with pytest.raises(ValidationError) as refused:
+        order_update(order=order, actor=user, ship_country=country)
+    assert "a known country" in refused.value.message_dict["ship_street"][0]
+
+    api = APIClient()
+    api.force_authenticate(user)
+    answer = api.patch(f"/api/v1/orders/{order.pk}/", {"ship_country": country}, format="json")
+    assert answer.status_code == 400, answer.content
+
+    browser = Client()
+    browser.force_login(user)
+    data = {name: getattr(order, name) for name in EDITABLE_WHEN_SCHEDULED}
+    data.update(ship_country=country, _save="Save")
+    page = browser.post(f"/admin/fulfillment/order/{order.pk}/change/", data)
+    assert page.status_code == 200 and "a known country" in page.content.decode()
+
+    order.refresh_from_db()
+    assert (order.ship_country, order.ship_country_code) == ("United States", "US")
+    assert order.status == OrderStatus.SCHEDULED

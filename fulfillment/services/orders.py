@@ -113,18 +113,36 @@ def _locked_hold_order(*, order: Order, statuses: tuple[str, ...] = (OrderStatus
     return locked
 
 
+def order_derive(*, order: Order) -> Order:
+    """Recompute the fields derived from others, the one place every writer calls before it
+    checks or saves: the country code from the country and, on hold, the cost from the
+    quantity and the project's prices (a charged cost is frozen). The hold reason follows from
+    these by `order_hold_reason` and is synced after the save."""
+    order.ship_country_code = country_code(order.ship_country)
+    if order.status == OrderStatus.HOLD:
+        order.cost = order_compute_cost(order=order)
+    return order
+
+
+def order_edited(*, order: Order, values: dict[str, Any]) -> Order:
+    """Return a copy of `order` with `values` set and its derived fields recomputed: what
+    the edit would store, for the checks to judge (the order itself is left as it is)."""
+    after = copy.copy(order)
+    for name, value in values.items():
+        setattr(after, name, value)
+    return order_derive(order=after)
+
+
 def scheduled_edit_check(*, order: Order, values: dict[str, Any]) -> None:
     """A scheduled order is paid: its quantity (its price) stays and its address, with the new
-    `values`, stays complete; raise field-keyed errors (the admin form and the API run it too).
+    `values` and what they derive (the country code), stays complete; raise field-keyed errors
+    (the admin form and the API run it too).
     """
     if order.status != OrderStatus.SCHEDULED:
         return
     if "quantity" in values and values["quantity"] != order.quantity:
         raise ValidationError({"quantity": [ERROR_SCHEDULED_QUANTITY]})
-    after = copy.copy(order)
-    for name, value in values.items():
-        setattr(after, name, value)
-    missing = order_address(order=after).missing_text()
+    missing = order_address(order=order_edited(order=order, values=values)).missing_text()
     if missing:
         raise ValidationError({"ship_street": [ERROR_SCHEDULED_ADDRESS.format(missing=missing)]})
 
@@ -151,9 +169,7 @@ def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any)
         before = {name: getattr(locked, name) for name in (*changed, "cost", "hold_reason")}
         for name in changed:
             setattr(locked, name, fields[name])
-        locked.ship_country_code = country_code(locked.ship_country)
-        if locked.status != OrderStatus.SCHEDULED:  # a scheduled order is paid: cost frozen
-            locked.cost = order_compute_cost(order=locked)
+        order_derive(order=locked)
         # Validate what the person changed; a value SamCart sent (say, an odd email) must not
         # block an unrelated edit such as the quantity.
         derived = {"ship_country_code", "cost", *changed}
