@@ -18,9 +18,9 @@ from fulfillment.models import (
     Project,
     Publisher,
 )
+from fulfillment.services.deposits import deposit_record
 from fulfillment.services.intake import purchase_snapshot
-from fulfillment.services.money import (
-    deposit_record,
+from fulfillment.services.ledger import (
     ledger_record,
     publisher_charge_if_still_true,
     publisher_lock_for_pricing,

@@ -27,19 +27,14 @@ from hypothesis.stateful import (
 )
 
 from fulfillment.models import HoldReason, Order, OrderStatus, Outcome, Project
+from fulfillment.services.deposits import adjustment_record, deposit_record
 from fulfillment.services.errors import NotEditable, ServiceError
-from fulfillment.services.money import (
-    adjustment_record,
-    deposit_record,
-    order_cancel,
-    orders_release,
-    orders_release_all,
-)
 from fulfillment.services.notifications import Incoming, notification_receive
 from fulfillment.services.orders import order_delete, order_ship, order_update
 from fulfillment.services.projects import project_prices_set, project_update
 from fulfillment.services.publishers import publisher_settings_set
-from fulfillment.services.window import orders_start_production
+from fulfillment.services.release import orders_release, orders_release_all
+from fulfillment.services.window import order_cancel, orders_start_production
 from tests.factories import make_project, make_publisher
 from tests.invariants import assert_money_invariants, order_body
 

@@ -37,8 +37,8 @@ from fulfillment.models import (
 )
 
 from .backoff import BACKOFF, next_try_at
-from .money import money, plural
 from .publishers import LOCAL_BASE_URL
+from .wording import money, plural
 
 logger = logging.getLogger(__name__)
 

@@ -32,10 +32,12 @@ from fulfillment.models import (
 )
 
 from . import messages
+from .charge import can_pay
 from .intake_snapshot import IntakeSnapshot, intake_snapshot
-from .money import can_pay, charged_detail, publisher_charge_if_still_true, publisher_lock
+from .ledger import publisher_charge_if_still_true, publisher_lock
 from .status import CHARGED_STATUSES, new_order_events, order_initial_status
 from .window import orders_schedule_production, window_end
+from .wording import charged_detail
 
 SOURCE = "samcart"
 

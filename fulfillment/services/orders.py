@@ -16,9 +16,13 @@ from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
 from fulfillment.text import visible
 
+from .charge import order_compute_cost
 from .errors import ERROR_NOT_EDITABLE, ERROR_NOT_ON_HOLD, NotEditable
-from .money import money, order_compute_cost, orders_release, publisher_lock
+from .ledger import publisher_lock
+from .release import orders_release
 from .status import order_address, order_lock, order_sync_hold_reason, order_transition
+from .window import order_cancel_locked, window_check
+from .wording import money
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -104,12 +108,14 @@ def _edit_detail(*, before: dict[str, Any], order: Order, changed: list[str]) ->
 
 
 def _locked_hold_order(*, order: Order, statuses: tuple[str, ...] = (OrderStatus.HOLD,)) -> Order:
-    """Lock the publisher then the order, and insist it is still in one of `statuses`."""
+    """Lock the publisher then the order, and insist it is still in one of `statuses` (a
+    scheduled one in its window: `window_check`)."""
     publisher_lock(publisher_id=order.publisher_id)
     locked = order_lock(order_id=order.pk)
     if locked.status not in statuses:
         message = ERROR_NOT_ON_HOLD if statuses == (OrderStatus.HOLD,) else ERROR_NOT_EDITABLE
         raise NotEditable(message.format(order=locked.pk, status=locked.get_status_display()))
+    window_check(order=locked)
     return locked
 
 
@@ -194,6 +200,27 @@ def order_delete(*, order: Order, actor: AbstractBaseUser | None) -> Order:
     """Delete a hold order (status `deleted`); SamCart resends will not bring it back."""
     with transaction.atomic():
         locked = _locked_hold_order(order=order)
+        return order_transition(
+            order=locked, target=OrderStatus.DELETED, kind=OrderEventKind.DELETED, actor=actor
+        )
+
+
+def order_remove(*, order: Order, actor: AbstractBaseUser | None) -> Order:
+    """Take an order away, deciding how under the locks: a hold order is deleted, a scheduled
+    one in its window cancelled with its refund; anything else is refused (NotEditable).
+
+    The one place that decides delete-or-cancel (the API's DELETE, the admin), on the order
+    row as locked, never on a read that a cancel or the window's end may have overtaken.
+    """
+    with transaction.atomic():
+        publisher = publisher_lock(publisher_id=order.publisher_id)
+        locked = order_lock(order_id=order.pk)
+        if locked.status == OrderStatus.SCHEDULED:
+            return order_cancel_locked(publisher=publisher, order=locked, actor=actor)
+        if locked.status != OrderStatus.HOLD:
+            raise NotEditable(
+                ERROR_NOT_ON_HOLD.format(order=locked.pk, status=locked.get_status_display())
+            )
         return order_transition(
             order=locked, target=OrderStatus.DELETED, kind=OrderEventKind.DELETED, actor=actor
         )

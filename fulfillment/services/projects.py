@@ -18,13 +18,9 @@ from django.db import transaction
 from fulfillment import ecommerce_ids
 from fulfillment.models import ZERO, Order, Project, ProjectCartId, Publisher
 
-from .money import (
-    ReleaseResult,
-    hold_orders_refresh,
-    orders_release_all,
-    publisher_lock_for_pricing,
-)
+from .ledger import publisher_lock_for_pricing
 from .project_index import projects_sync_cart_ids
+from .release import ReleaseResult, hold_orders_refresh, orders_release_all
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
