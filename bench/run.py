@@ -194,7 +194,7 @@ def seed() -> dict[str, str]:
     """Create the funded and the unfunded publisher with three projects each; return URLs."""
     from decimal import Decimal
 
-    from fulfillment.services.money import deposit_record
+    from fulfillment.services.deposits import deposit_record
     from fulfillment.services.projects import project_create
     from fulfillment.services.publishers import publisher_create
 

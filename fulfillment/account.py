@@ -38,7 +38,6 @@ from fulfillment.selectors import (
     refused_requests,
     scheduled_orders,
 )
-from fulfillment.services.money import QUEUE_RULE, money, orders_release_all
 from fulfillment.services.publishers import (
     PREVIOUS_KEY_GRACE,
     add_funds_text,
@@ -46,6 +45,8 @@ from fulfillment.services.publishers import (
     publisher_rotate_key,
     publisher_settings_set,
 )
+from fulfillment.services.release import orders_release_all
+from fulfillment.services.wording import QUEUE_RULE, money
 
 if TYPE_CHECKING:
     from decimal import Decimal

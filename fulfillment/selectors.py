@@ -262,13 +262,14 @@ def cart_ids_of_other_projects(
 
 
 def scheduled_orders(publisher: Publisher, limit: int = 20) -> list[Order]:
-    """Return the publisher's scheduled orders (edit window), next production first, each
-    with `production_text` to show."""
-    from fulfillment.services.money import utc_text
+    """Return the publisher's scheduled orders whose edit window is open, next production
+    first, each with `production_text` to show."""
+    from fulfillment.services.window import window_open_q
+    from fulfillment.services.wording import utc_text
 
     orders = list(
         Order.objects.for_publisher(publisher)
-        .filter(status=OrderStatus.SCHEDULED)
+        .filter(window_open_q())
         .only("pk", "ship_name", "production_at")
         .order_by("production_at", "id")[:limit]
     )

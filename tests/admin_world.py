@@ -22,7 +22,7 @@ from fulfillment.models import (
     Project,
     Publisher,
 )
-from fulfillment.services.money import ledger_record
+from fulfillment.services.ledger import ledger_record
 from tests.factories import (
     make_project,
     make_publisher,

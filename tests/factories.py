@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from fulfillment.models import LedgerKind, Project, Publisher
 from fulfillment.services.accounts import publisher_user_create, staff_user_create
-from fulfillment.services.money import ledger_record
+from fulfillment.services.ledger import ledger_record
 from fulfillment.services.projects import project_create
 from fulfillment.services.publishers import publisher_create
 

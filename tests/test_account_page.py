@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from fulfillment.models import LedgerKind, Notification, Order, OrderStatus, Outcome, Publisher
 from fulfillment.selectors import hold_summary, publisher_for_user, recent_notifications
-from fulfillment.services.money import ledger_record
+from fulfillment.services.ledger import ledger_record
 from fulfillment.services.notifications import notify_key_valid
 from fulfillment.services.publishers import notify_url
 from tests.admin_world import notify, order_body

@@ -22,7 +22,7 @@ from fulfillment.models import (
     Publisher,
 )
 from fulfillment.services.accounts import MANAGER_GROUP
-from fulfillment.services.money import ledger_record
+from fulfillment.services.ledger import ledger_record
 from fulfillment.services.orders import EDITABLE_ON_HOLD
 from tests.admin_world import World, notify, order_body
 from tests.factories import make_project

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from fulfillment.models import Alert, AlertKind, LedgerKind, Notification, Order, Outcome
 from fulfillment.services.alerts import alerts_collect, alerts_send_due
-from fulfillment.services.money import deposit_record, ledger_record
+from fulfillment.services.deposits import deposit_record
+from fulfillment.services.ledger import ledger_record
 from tests.factories import (
     make_project,
     make_publisher,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from fulfillment.models import Alert, AlertKind, LedgerKind, Order, OrderStatus, Publisher
 from fulfillment.services.alerts import alerts_collect, alerts_send_due
 from fulfillment.services.backoff import BACKOFF
-from fulfillment.services.money import ledger_record
+from fulfillment.services.ledger import ledger_record
 from tests.factories import make_project, make_publisher, make_staff_user, post_notify, sample
 
 pytestmark = pytest.mark.django_db

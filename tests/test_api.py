@@ -97,7 +97,7 @@ def test_delete_sets_status_deleted(world):
 
 
 def test_release_reports_the_shortfall_then_charges_after_a_deposit(world):
-    from fulfillment.services.money import deposit_record
+    from fulfillment.services.deposits import deposit_record
 
     api, order = world["api"], world["order_a"]
     short = api.post("/api/v1/orders/release/", {"ids": [order.pk]}, format="json").json()

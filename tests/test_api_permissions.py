@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from fulfillment.models import LedgerEntry, Order, OrderStatus, Project, Publisher
-from fulfillment.services.money import deposit_record
+from fulfillment.services.deposits import deposit_record
 from tests.factories import (
     make_project,
     make_publisher,

@@ -31,7 +31,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from fulfillment.models import Notification, Order, Project
-from fulfillment.services.money import deposit_record
+from fulfillment.services.deposits import deposit_record
 from tests.factories import (
     make_project,
     make_publisher,

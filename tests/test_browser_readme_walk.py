@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from fulfillment.models import Order, OrderStatus
-from fulfillment.services.money import deposit_record
+from fulfillment.services.deposits import deposit_record
 from tests.browser import BROWSER_MARKS, PASSWORD
 from tests.factories import make_project, make_publisher, make_publisher_user
 

@@ -30,7 +30,8 @@ from fulfillment.models import (
     Publisher,
 )
 from fulfillment.services import notifications
-from fulfillment.services.money import ledger_record, orders_release
+from fulfillment.services.ledger import ledger_record
+from fulfillment.services.release import orders_release
 from tests.factories import make_project, make_publisher, notify_path, sample
 from tests.invariants import assert_money_invariants, order_body
 
@@ -293,12 +294,12 @@ def test_control_without_the_pricing_version_the_racing_purchase_pays_the_old_pr
     """Control: a price change that locks the row but leaves `pricing_version` alone lets the
     purchase, which read the old prices before it stored, charge them (its compare-and-set
     sees nothing move); the version bump is what sends it back to be redone under the lock."""
-    from fulfillment.services import money, projects
+    from fulfillment.services import ledger, projects
 
     monkeypatch.setattr(
         projects,
         "publisher_lock_for_pricing",
-        lambda *, publisher_id: money.publisher_lock(publisher_id=publisher_id),
+        lambda *, publisher_id: ledger.publisher_lock(publisher_id=publisher_id),
     )
     order = _purchase_racing_a_price_change(1402)
     assert (order.status, order.cost) == (OrderStatus.IN_PRODUCTION, Decimal("7.00"))

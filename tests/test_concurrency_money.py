@@ -22,8 +22,9 @@ from django.db import IntegrityError
 from django.test import Client
 
 from fulfillment.models import LedgerEntry, LedgerKind, Order, OrderStatus, Outcome, Publisher
-from fulfillment.services import intake, money
-from fulfillment.services.money import deposit_record, orders_release
+from fulfillment.services import intake, ledger, release
+from fulfillment.services.deposits import deposit_record
+from fulfillment.services.release import orders_release
 from tests.factories import make_project, make_publisher, notify_path
 from tests.invariants import assert_money_invariants, dollars, order_body
 from tests.threads import run_together
@@ -43,17 +44,17 @@ def _unlocked_publisher(*, publisher_id: int) -> Publisher:
 
 def _charge_without_compare(
     *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool
-) -> bool:
+) -> Decimal:
     """Stand-in for the compare-and-set charge: write the charges whatever the balance is now."""
     if entries:
-        money.ledger_record_many(publisher_id=publisher.pk, entries=entries)
-    return True
+        ledger.ledger_record_many(publisher_id=publisher.pk, entries=entries)
+    return Publisher.objects.values_list("balance", flat=True).get(pk=publisher.pk)
 
 
 def _remove_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Swap both guards everywhere money is decided (intake imports them by name)."""
     monkeypatch.setattr(intake, "publisher_lock", _unlocked_publisher)
-    monkeypatch.setattr(money, "publisher_lock", _unlocked_publisher)
+    monkeypatch.setattr(release, "publisher_lock", _unlocked_publisher)
     monkeypatch.setattr(intake, "publisher_charge_if_still_true", _charge_without_compare)
 
 
@@ -70,7 +71,7 @@ class ChargeAttempts:
 
         def counting(
             *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool
-        ) -> bool:
+        ) -> Decimal | None:
             with self.mutex:
                 self.decided += len(entries)
             try:
@@ -80,7 +81,7 @@ class ChargeAttempts:
                     with self.mutex:
                         self.refused += len(entries)
                 raise
-            if not written:
+            if written is None:
                 with self.mutex:
                     self.stale += len(entries)
             return written

@@ -25,11 +25,10 @@ from fulfillment.models import (
     OrderStatus,
     Publisher,
 )
-from fulfillment.services import money, orders, window
+from fulfillment.services import orders, window
 from fulfillment.services.errors import NotEditable
-from fulfillment.services.money import order_cancel
 from fulfillment.services.orders import order_update
-from fulfillment.services.window import orders_start_production
+from fulfillment.services.window import order_cancel, orders_start_production
 from tests.factories import make_project, make_publisher, notify_path
 from tests.invariants import assert_money_invariants, order_body
 from tests.threads import run_together
@@ -81,9 +80,9 @@ def _unlocked(
         time.sleep(window_waits)
         return order
 
-    for module in (money, orders):
+    for module in (window, orders):
         monkeypatch.setattr(module, "publisher_lock", publisher_read)
-    monkeypatch.setattr(money, "order_lock", order_read(cancel_waits))  # the cancel's
+    monkeypatch.setattr(window, "order_lock", order_read(cancel_waits))  # the cancel's
     monkeypatch.setattr(orders, "order_lock", order_read(edit_waits))  # the edit's
     monkeypatch.setattr(window, "due_order_lock", due_read)
 

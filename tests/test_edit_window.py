@@ -20,10 +20,11 @@ from fulfillment.models import (
     OrderEventKind,
     OrderStatus,
 )
+from fulfillment.services.deposits import deposit_record
 from fulfillment.services.errors import NotEditable
-from fulfillment.services.money import deposit_record, order_cancel, orders_release
-from fulfillment.services.orders import order_update
-from fulfillment.services.window import orders_start_production
+from fulfillment.services.orders import EDITABLE_WHEN_SCHEDULED, order_remove, order_update
+from fulfillment.services.release import orders_release
+from fulfillment.services.window import order_cancel, orders_start_production
 from tests.factories import (
     make_project,
     make_publisher,
@@ -209,3 +210,96 @@ def test_the_account_page_sets_the_window_within_its_range():
     assert refused.status_code == 302
     publisher.refresh_from_db()
     assert publisher.production_delay_minutes == 90
+
+
+@pytest.mark.parametrize("country", ["", "   "])
+def test_a_scheduled_order_keeps_its_country_in_every_path(client, country):
+    """Issue 17.4: emptying the country of a paid order (or typing spaces) is refused by the
+    service, the API and the admin form alike; the check judged a copy that kept the old
+    country code, so all three answered yes and the order went to production without one."""
+    publisher, order = _scheduled(client)
+    user = make_publisher_user(publisher)
+
+    with pytest.raises(ValidationError) as refused:
+        order_update(order=order, actor=user, ship_country=country)
+    assert "a known country" in refused.value.message_dict["ship_street"][0]
+
+    api = APIClient()
+    api.force_authenticate(user)
+    answer = api.patch(f"/api/v1/orders/{order.pk}/", {"ship_country": country}, format="json")
+    assert answer.status_code == 400, answer.content
+
+    browser = Client()
+    browser.force_login(user)
+    data = {name: getattr(order, name) for name in EDITABLE_WHEN_SCHEDULED}
+    data.update(ship_country=country, _save="Save")
+    page = browser.post(f"/admin/fulfillment/order/{order.pk}/change/", data)
+    assert page.status_code == 200 and "a known country" in page.content.decode()
+
+    order.refresh_from_db()
+    assert (order.ship_country, order.ship_country_code) == ("United States", "US")
+    assert order.status == OrderStatus.SCHEDULED
+
+
+def test_the_window_ends_at_production_at_even_before_a_worker_moves_the_order(client):
+    """Issue 17.7: with no worker running, after `production_at` the order is still stored as
+    scheduled, yet every path refuses to edit or cancel it: the service, the API's PATCH and
+    DELETE, the admin's form, action and button, the account page. (PATCH answered 200 and
+    DELETE refunded: the paths judged the stored status, not the moment.)"""
+    publisher, order = _scheduled(client)
+    Order.objects.filter(pk=order.pk).update(production_at=timezone.now() - timedelta(seconds=7))
+    order.refresh_from_db()
+    user = make_publisher_user(publisher)
+
+    with pytest.raises(NotEditable, match="edit window ended"):
+        order_update(order=order, actor=user, ship_city="Dallas")
+    with pytest.raises(NotEditable, match="edit window ended"):
+        order_cancel(order=order, actor=user)
+
+    api = APIClient()
+    api.force_authenticate(user)
+    url = f"/api/v1/orders/{order.pk}/"
+    assert api.patch(url, {"ship_city": "Dallas"}, format="json").status_code == 400
+    assert api.delete(url).status_code == 400
+
+    browser = Client()
+    browser.force_login(user)
+    page = browser.get(f"/admin/fulfillment/order/{order.pk}/change/").content.decode()
+    assert "Cancel this order (refund)" not in page and 'name="ship_city"' not in page
+    answer = browser.post(
+        "/admin/fulfillment/order/",
+        {"action": "cancel_orders", "_selected_action": [order.pk], "index": 0},
+        follow=True,
+    )
+    assert "edit window ended" in answer.content.decode()
+    assert "Scheduled (edit window)" not in browser.get("/account/").content.decode()
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SCHEDULED and order.ship_city != "Dallas"
+    assert not LedgerEntry.objects.filter(order=order, kind=LedgerKind.REFUND).exists()
+    assert orders_start_production() == 1  # the worker, when it runs, moves it on
+    assert assert_money_invariants(publisher).balance == Decimal("93.00")
+
+
+def test_order_remove_decides_delete_or_cancel_on_the_locked_row(client):
+    """Issue 17.16: the API chose delete-or-cancel from the status it had read; `order_remove`
+    decides under the locks, so an order read on hold and paid since is cancelled with its
+    refund (not refused as "not on hold"), and a hold order is deleted."""
+    publisher, order = _scheduled(client, balance="0.00")
+    stale = Order.objects.get(pk=order.pk)
+    assert stale.status == OrderStatus.HOLD
+    deposit_record(publisher=publisher, amount=Decimal("7.00"), actor=None)
+    orders_release(publisher=publisher, order_ids=[order.pk], actor=None)
+
+    removed = order_remove(order=stale, actor=None)
+    assert removed.status == OrderStatus.DELETED
+    assert LedgerEntry.objects.filter(order=order, kind=LedgerKind.REFUND).count() == 1
+    with pytest.raises(NotEditable):
+        order_remove(order=stale, actor=None)
+
+    post_notify(client, publisher, order_body(order_id=4101))  # $7.00 back: paid, scheduled
+    post_notify(client, publisher, order_body(order_id=4102))  # nothing left: on hold
+    held = Order.objects.get(publisher=publisher, status=OrderStatus.HOLD)
+    assert order_remove(order=held, actor=None).status == OrderStatus.DELETED
+    assert OrderEvent.objects.filter(order=held, kind=OrderEventKind.DELETED).count() == 1
+    assert assert_money_invariants(publisher).balance == Decimal("0.00")

@@ -33,10 +33,11 @@ from fulfillment.models import (
     Project,
 )
 from fulfillment.services import notifications
-from fulfillment.services.money import deposit_record, orders_release
+from fulfillment.services.deposits import deposit_record
 from fulfillment.services.notifications import notification_reprocess, reprocess_refusal
 from fulfillment.services.orders import order_delete, order_update
 from fulfillment.services.projects import project_create, project_update
+from fulfillment.services.release import orders_release
 from tests.factories import make_project, make_publisher, post_notify, sample
 from tests.invariants import assert_money_invariants, dollars, order_body
 
@@ -119,7 +120,7 @@ def test_auto_release_skips_a_price_pending_order_and_charges_the_younger_one(cl
 
 
 def test_refresh_recomputes_the_cost_of_hold_orders_with_an_event(client):
-    from fulfillment.services.money import hold_orders_refresh
+    from fulfillment.services.release import hold_orders_refresh
 
     publisher = make_publisher(balance="0.00")
     project = make_project(publisher, "279813", unit_cost="5.00", shipping_cost="2.00")
@@ -141,7 +142,7 @@ def test_refresh_recomputes_the_cost_of_hold_orders_with_an_event(client):
 
 
 def test_refresh_after_confirming_prices_moves_the_reason_through_the_status_writer(client):
-    from fulfillment.services.money import hold_orders_refresh
+    from fulfillment.services.release import hold_orders_refresh
 
     publisher = make_publisher(balance="0.00")
     pending = make_project(publisher, "777001", prices_confirmed=False)
@@ -171,7 +172,7 @@ def test_refresh_after_confirming_prices_moves_the_reason_through_the_status_wri
 
 
 def test_refresh_leaves_charged_orders_alone(client):
-    from fulfillment.services.money import hold_orders_refresh
+    from fulfillment.services.release import hold_orders_refresh
 
     publisher = make_publisher(balance="100.00")
     project = make_project(publisher, "279813")
@@ -265,7 +266,7 @@ def test_a_change_of_hold_reason_goes_through_the_status_writer_with_an_event(cl
 
 def test_address_completeness_is_one_rule_naming_what_is_missing():
     from fulfillment.carts.base import Address
-    from fulfillment.services.money import order_address_complete
+    from fulfillment.services.charge import order_address_complete
 
     assert Address().missing_parts() == ("street", "city", "postal code", "country")
     gift = Address(street="1 Gift Road", city="Toronto", postal_code="M5V", country="Canda")

@@ -27,8 +27,9 @@ from rest_framework.test import APIClient
 
 from fulfillment.models import LedgerEntry, LedgerKind, Order, OrderStatus, Project
 from fulfillment.selectors import hold_summary
-from fulfillment.services.money import ledger_record, orders_release
+from fulfillment.services.ledger import ledger_record
 from fulfillment.services.projects import project_update
+from fulfillment.services.release import orders_release
 from tests.admin_world import order_body
 from tests.factories import (
     make_project,

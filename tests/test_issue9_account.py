@@ -17,7 +17,8 @@ from django.utils.html import escape
 
 from fulfillment.models import Order, OrderStatus, Outcome, Project, Publisher
 from fulfillment.services.accounts import VIEWER_GROUP
-from fulfillment.services.money import QUEUE_RULE, deposit_record
+from fulfillment.services.deposits import deposit_record
+from fulfillment.services.wording import QUEUE_RULE
 from tests.admin_world import notify, order_body
 from tests.factories import make_project, make_publisher_user
 

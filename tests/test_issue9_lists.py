@@ -13,7 +13,9 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from fulfillment.models import LedgerKind, Order, OrderStatus, Publisher
-from fulfillment.services.money import QUEUE_RULE, deposit_record, orders_release
+from fulfillment.services.deposits import deposit_record
+from fulfillment.services.release import orders_release
+from fulfillment.services.wording import QUEUE_RULE
 from tests.admin_world import World, notify, order_body
 
 pytestmark = pytest.mark.django_db

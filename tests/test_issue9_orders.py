@@ -27,8 +27,9 @@ from fulfillment.models import (
     Project,
     Publisher,
 )
-from fulfillment.services.money import ledger_record, orders_release
+from fulfillment.services.ledger import ledger_record
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_delete, order_update
+from fulfillment.services.release import orders_release
 from tests.admin_world import World, notify, order_body
 
 pytestmark = pytest.mark.django_db

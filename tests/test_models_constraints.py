@@ -30,7 +30,7 @@ from fulfillment.models import (
     Publisher,
     new_notify_key,
 )
-from fulfillment.services.money import ledger_record
+from fulfillment.services.ledger import ledger_record
 from fulfillment.services.publishers import publisher_create
 from tests.factories import (
     make_project,

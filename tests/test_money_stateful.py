@@ -27,19 +27,14 @@ from hypothesis.stateful import (
 )
 
 from fulfillment.models import HoldReason, Order, OrderStatus, Outcome, Project
+from fulfillment.services.deposits import adjustment_record, deposit_record
 from fulfillment.services.errors import NotEditable, ServiceError
-from fulfillment.services.money import (
-    adjustment_record,
-    deposit_record,
-    order_cancel,
-    orders_release,
-    orders_release_all,
-)
 from fulfillment.services.notifications import Incoming, notification_receive
 from fulfillment.services.orders import order_delete, order_ship, order_update
 from fulfillment.services.projects import project_prices_set, project_update
 from fulfillment.services.publishers import publisher_settings_set
-from fulfillment.services.window import orders_start_production
+from fulfillment.services.release import orders_release, orders_release_all
+from fulfillment.services.window import order_cancel, orders_start_production
 from tests.factories import make_project, make_publisher
 from tests.invariants import assert_money_invariants, order_body
 
@@ -103,6 +98,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.confirmed: dict[str, bool] = {}
         self.sent: list[tuple[bytes, bool]] = []
         self.delay = 0  # the edit window in minutes (§15)
+        self.auto_release = False
 
     # Model helpers
 
@@ -169,6 +165,7 @@ class MoneyMachine(RuleBasedStateMachine):
             balance=balance, auto_release=auto_release, use_billing_address=use_billing
         )
         self.balance = Decimal(balance)
+        self.auto_release = auto_release
         for title, (ids, unit, shipping) in PROJECTS.items():
             confirmed = title not in UNCONFIRMED
             self.projects[title] = make_project(
@@ -282,7 +279,11 @@ class MoneyMachine(RuleBasedStateMachine):
         street=st.sampled_from([None, "", "9 New Road"]),
     )
     def edit(self, data: st.DataObject, quantity: int, street: str | None) -> None:
-        order = self.pick(data, S.HOLD)
+        self.edit_order(self.pick(data, S.HOLD), quantity=quantity, street=street)
+
+    def edit_order(self, order: Order, *, quantity: int, street: str | None) -> None:
+        """Edit a hold order; one whose address the edit completes is released with
+        auto-release on (README: fixing an address releases), by the one queue rule."""
         fields: dict[str, object] = {"quantity": quantity}
         if street is not None:
             fields["ship_street"] = street
@@ -292,7 +293,10 @@ class MoneyMachine(RuleBasedStateMachine):
         if street is not None:
             line.complete = bool(street) and line.rest
         line.cost = self.cost(line.project, quantity)
-        line.hold_reason = self.reason(line)
+        before, line.hold_reason = line.hold_reason, self.reason(line)
+        fixed = before == HoldReason.ADDRESS_INCOMPLETE != line.hold_reason
+        if fixed and line.hold_reason == HoldReason.PAYMENT_REQUIRED and self.auto_release:
+            self.model_release([order.pk])
         assert updated.cost == line.cost
 
     @precondition(
@@ -479,3 +483,26 @@ def test_money_rules_hold_for_any_sequence_of_operations():
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+
+
+@pytest.mark.django_db
+def test_fixing_the_street_of_an_address_incomplete_order_releases_it_with_auto_release():
+    """Issue 17.13's failing sequence, kept as a regression example: a hold order loses its
+    street, a deposit cannot release it, the street comes back with auto-release on. The app
+    releases and charges it (README); the model of an edit used to leave it on hold, so the
+    stored balance and the model's parted ($14.07 vs $36.82)."""
+    machine = MoneyMachine()
+    machine.setup(balance="0.00", auto_release=True, use_billing=False)
+    machine.new_order(product="B", quantity=2, address="complete", test=False)
+    _workbook, bundle = machine.ids(S.HOLD)
+    assert machine.lines[bundle].hold_reason == HoldReason.PAYMENT_REQUIRED
+    machine.edit_order(Order.objects.get(pk=bundle), quantity=2, street="")
+    machine.money_invariants_hold()
+    machine.deposit(amount=Decimal("35.54"))  # releases the workbook, not the bundle
+    machine.money_invariants_hold()
+    assert machine.ids(S.HOLD) == [bundle]
+    machine.edit_order(Order.objects.get(pk=bundle), quantity=2, street="9 New Road")
+    machine.money_invariants_hold()
+    assert machine.ids(S.HOLD) == []
+    assert Order.objects.get(pk=bundle).status == S.IN_PRODUCTION
+    machine.teardown()

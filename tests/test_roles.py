@@ -34,8 +34,8 @@ from fulfillment.services.accounts import (
     publisher_user_role_set,
     user_role,
 )
+from fulfillment.services.deposits import deposit_record
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import deposit_record
 from tests.admin_world import PASSWORD, World
 from tests.factories import make_publisher_user
 

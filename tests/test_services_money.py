@@ -5,7 +5,9 @@ Orders arrive the way they do in production: SamCart bodies POSTed to the Notify
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -20,15 +22,11 @@ from fulfillment.models import (
     Outcome,
     Publisher,
 )
+from fulfillment.services.deposits import adjustment_record, deposit_record
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import (
-    adjustment_record,
-    deposit_record,
-    orders_release,
-    orders_release_all,
-)
 from fulfillment.services.orders import order_update
 from fulfillment.services.projects import project_update
+from fulfillment.services.release import orders_release, orders_release_all
 from tests.factories import (
     make_project,
     make_publisher,
@@ -640,3 +638,34 @@ def test_sub_cent_deposits_and_adjustments_are_refused(funded_publisher, amount)
 
     assert assert_money_invariants(funded_publisher).balance == dollars("500")
     assert LedgerEntry.objects.for_publisher(funded_publisher).count() == 1
+
+
+# Issue 17.16: one module writes the balance, and one rule orders the hold reasons.
+
+APP = Path(__file__).resolve().parent.parent / "fulfillment"
+BALANCE_WRITE = re.compile(r"balance\s*=\s*(Round\(|F\()|SET\s+balance|update\(balance")
+
+
+def test_only_the_ledger_module_writes_the_balance():
+    """`services/ledger.py` says it is the only writer of `Publisher.balance`; keep it true.
+    (money.py said so of `ledger_record_many` while the charge's compare-and-set wrote too.)"""
+    writers = sorted(
+        f"{path.relative_to(APP)}:{number}"
+        for path in APP.rglob("*.py")
+        if "migrations" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if BALANCE_WRITE.search(line)
+    )
+    assert all(w.startswith("services/ledger.py:") for w in writers), writers
+
+
+def test_release_keeps_a_hold_order_for_the_reason_the_one_rule_gives(client):
+    """Release judges price and address through `order_hold_reason`: an order with both
+    an unconfirmed price and an incomplete address is kept for its price, as its reason says."""
+    publisher = make_publisher(balance="50.00")
+    make_project(publisher, "279813", prices_confirmed=False)
+    post_notify(client, publisher, order_body(order_id=7701, address=False))
+    order = Order.objects.get(publisher=publisher)
+    assert order.hold_reason == HoldReason.PRICE_PENDING
+    result = orders_release(publisher=publisher, order_ids=[order.pk], actor=None)
+    assert result.kept == [(order, "waits for TrepStar to confirm its price")]

@@ -15,9 +15,10 @@ from fulfillment.models import (
     OrderStatus,
     Outcome,
 )
+from fulfillment.services.deposits import deposit_record
 from fulfillment.services.errors import NotEditable, TransitionError
-from fulfillment.services.money import deposit_record, orders_release
 from fulfillment.services.orders import order_delete, order_ship, order_update
+from fulfillment.services.release import orders_release
 from fulfillment.services.status import ALLOWED_TRANSITIONS, order_lock, order_transition
 from tests.factories import (
     make_project,

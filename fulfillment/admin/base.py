@@ -21,7 +21,7 @@ from django.utils.timezone import localtime
 
 from fulfillment.models import PublisherScopedQuerySet, is_trepstar_staff
 from fulfillment.models.base import user_publisher_ids as model_user_publisher_ids
-from fulfillment.services.money import money
+from fulfillment.services.wording import money
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -9,14 +9,9 @@ from django import forms
 from django.contrib import messages
 
 from fulfillment.models import LedgerKind, Publisher
+from fulfillment.services.deposits import adjustment_record, deposit_message, deposit_record
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import (
-    QUEUE_RULE,
-    adjustment_record,
-    deposit_message,
-    deposit_record,
-    money,
-)
+from fulfillment.services.wording import QUEUE_RULE, money
 
 from .form_page import back_to_publisher, render_form_page, staff_publisher
 

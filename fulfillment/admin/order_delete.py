@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from fulfillment.models import Order, OrderStatus
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import order_numbers
 from fulfillment.services.orders import order_delete
+from fulfillment.services.wording import order_numbers
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin

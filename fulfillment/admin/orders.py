@@ -17,23 +17,14 @@ from django.utils.timezone import localtime
 
 from fulfillment.models import HoldReason, Order, OrderStatus, Publisher
 from fulfillment.selectors import order_events
+from fulfillment.services.charge import can_pay, order_compute_cost
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import (
-    can_pay,
-    money,
-    order_cancel,
-    order_compute_cost,
-    orders_release,
-    utc_text,
-)
-from fulfillment.services.orders import (
-    EDITABLE_ON_HOLD,
-    EDITABLE_STATUSES,
-    order_billing_address,
-    order_update,
-)
+from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
 from fulfillment.services.publishers import add_funds_text
+from fulfillment.services.release import orders_release
 from fulfillment.services.status import order_address
+from fulfillment.services.window import order_cancel, order_editable, window_open
+from fulfillment.services.wording import money, utc_text
 
 from .base import (
     PublisherScopedAdmin,
@@ -326,9 +317,10 @@ class OrderAdmin(PublisherScopedAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
-        """Allow changes to orders on hold, or scheduled in their edit window; not the rest."""
+        """Allow changes to orders on hold, or scheduled in their edit window (until
+        `production_at`, `order_editable`); not the rest."""
         allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or obj.status in EDITABLE_STATUSES)
+        return allowed and (obj is None or order_editable(order=obj))
 
     def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         """Never delete an order row: the *delete* action sets the status `deleted`."""
@@ -426,6 +418,19 @@ class OrderAdmin(PublisherScopedAdmin):
             "ship_url": reverse("admin:fulfillment_order_ship"),
         }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Order | None = None,
+    ) -> HttpResponse:
+        """Offer *cancel* only while the edit window is open (`window_open`, SPEC §15)."""
+        context["window_open"] = obj is not None and window_open(order=obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self) -> list[URLPattern]:
         """Add the staff page that marks orders as shipped."""

@@ -15,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from fulfillment.models import Notification, Order, OrderStatus, Project, Publisher
+from fulfillment.models import Notification, Order, Project, Publisher
 from fulfillment.services.errors import ServiceError
-from fulfillment.services.money import order_cancel, orders_release
-from fulfillment.services.orders import order_delete, order_update
+from fulfillment.services.orders import order_remove, order_update
 from fulfillment.services.projects import project_update
+from fulfillment.services.release import orders_release
 
 from .filters import FilterBackend, NotificationFilter, OrderFilter
 from .permissions import AdminLogin, AdminModelPermissions
@@ -99,13 +99,11 @@ class OrderDetail(ScopedView, generics.RetrieveUpdateDestroyAPIView):
             raise ValidationError(detail) from error
 
     def perform_destroy(self, instance: Order) -> None:
-        """Delete a hold order (`order_delete`), or cancel a scheduled one with its refund
-        (`order_cancel`): status `deleted` either way, never a hard delete."""
+        """Delete a hold order, or cancel a scheduled one in its window with its refund:
+        `order_remove` decides under the locks; status `deleted` either way, never a hard
+        delete."""
         try:
-            if instance.status == OrderStatus.SCHEDULED:
-                order_cancel(order=instance, actor=self.request.user)
-            else:
-                order_delete(order=instance, actor=self.request.user)
+            order_remove(order=instance, actor=self.request.user)
         except ServiceError as error:
             raise ValidationError({"detail": str(error)}) from error
 

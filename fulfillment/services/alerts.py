@@ -38,8 +38,9 @@ from fulfillment.models import (
 )
 
 from .backoff import BACKOFF, next_try_at
-from .money import money, plural, publisher_lock, utc_text
+from .ledger import publisher_lock
 from .publishers import LOCAL_BASE_URL
+from .wording import money, plural, utc_text
 
 logger = logging.getLogger(__name__)
 

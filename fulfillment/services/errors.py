@@ -19,3 +19,7 @@ ERROR_NOT_EDITABLE = (
     "changed."
 )
 ERROR_TRANSITION = "Order {order} cannot go from {current} to {target}."
+ERROR_WINDOW_ENDED = (
+    "Order {order}'s edit window ended at {moment}: it goes to production and can no longer be "
+    "changed or cancelled."
+)

@@ -12,6 +12,7 @@ lock. The unique constraint `order_exactly_once` stays the final guarantee.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -31,10 +32,12 @@ from fulfillment.models import (
 )
 
 from . import messages
+from .charge import can_pay
 from .intake_snapshot import IntakeSnapshot, intake_snapshot
-from .money import can_pay, charged_detail, publisher_charge_if_still_true, publisher_lock
+from .ledger import publisher_charge_if_still_true, publisher_lock
 from .status import CHARGED_STATUSES, new_order_events, order_initial_status
 from .window import orders_schedule_production, window_end
+from .wording import charged_detail
 
 SOURCE = "samcart"
 
@@ -187,8 +190,9 @@ def _settle(*, orders: list[Order], publisher: Publisher) -> None:
             order.production_at = window_end(charged_at=now, delay_minutes=delay)
 
 
-def _charge(*, publisher: Publisher, orders: list[Order]) -> None:
-    """Write the charges of the new orders if the snapshot still holds; else StaleIntake."""
+def _charge(*, publisher: Publisher, orders: list[Order]) -> Decimal:
+    """Write the charges of the new orders if the snapshot still holds (else StaleIntake);
+    return the balance the charge left, as the compare-and-set returned it."""
     charged = [o for o in orders if o.status in CHARGED_STATUSES]
     entries = [
         LedgerEntry(
@@ -203,18 +207,22 @@ def _charge(*, publisher: Publisher, orders: list[Order]) -> None:
     held_for_money = any(
         o.hold_reason == HoldReason.PAYMENT_REQUIRED and not o.is_test for o in orders
     )
-    if not publisher_charge_if_still_true(
+    balance = publisher_charge_if_still_true(
         publisher=publisher, entries=entries, held_for_money=held_for_money
-    ):
+    )
+    if balance is None:
         raise StaleIntake
+    return balance
 
 
-def _record_events(*, publisher: Publisher, orders: list[Order]) -> None:
+def _record_events(*, orders: list[Order], balance_after: Decimal) -> None:
     """Write the events that tell each new order's first status.
 
-    Each charge's event shows the balance after that charge, in the order they were paid.
+    Each charge's event shows the balance after that charge, in the order they were paid,
+    counted back from `balance_after` (what the charge left in the row, not the snapshot's).
     """
-    balance = publisher.balance
+    charged = [o for o in orders if o.status in CHARGED_STATUSES]
+    balance = balance_after + sum((o.cost for o in charged), ZERO)
     events: dict[int, list[tuple[str, str]]] = {}
     for order in orders:
         created = (OrderEventKind.CREATED, messages.order_created(order))
@@ -276,8 +284,8 @@ def orders_create_from_cart(
         return IntakeResult(Outcome.DUPLICATE, messages.duplicate(cart, existing, unmatched))
     _settle(orders=new_orders, publisher=publisher)
     Order.objects.bulk_create(new_orders)
-    _charge(publisher=publisher, orders=new_orders)
-    _record_events(publisher=publisher, orders=new_orders)
+    balance = _charge(publisher=publisher, orders=new_orders)
+    _record_events(orders=new_orders, balance_after=balance)
     orders_schedule_production(orders=new_orders)
     return IntakeResult(
         Outcome.CREATED, messages.created(new_orders, existing, unmatched), created=new_orders

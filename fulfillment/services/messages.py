@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from fulfillment.models import HoldReason, Order, OrderStatus
 
-from .money import money
 from .status import order_address
+from .wording import money
 
 if TYPE_CHECKING:
     from fulfillment.carts import CartNotification

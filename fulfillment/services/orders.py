@@ -16,9 +16,13 @@ from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
 from fulfillment.text import visible
 
+from .charge import order_compute_cost
 from .errors import ERROR_NOT_EDITABLE, ERROR_NOT_ON_HOLD, NotEditable
-from .money import money, order_compute_cost, orders_release, publisher_lock
+from .ledger import publisher_lock
+from .release import orders_release
 from .status import order_address, order_lock, order_sync_hold_reason, order_transition
+from .window import order_cancel_locked, window_check
+from .wording import money
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -104,27 +108,47 @@ def _edit_detail(*, before: dict[str, Any], order: Order, changed: list[str]) ->
 
 
 def _locked_hold_order(*, order: Order, statuses: tuple[str, ...] = (OrderStatus.HOLD,)) -> Order:
-    """Lock the publisher then the order, and insist it is still in one of `statuses`."""
+    """Lock the publisher then the order, and insist it is still in one of `statuses` (a
+    scheduled one in its window: `window_check`)."""
     publisher_lock(publisher_id=order.publisher_id)
     locked = order_lock(order_id=order.pk)
     if locked.status not in statuses:
         message = ERROR_NOT_ON_HOLD if statuses == (OrderStatus.HOLD,) else ERROR_NOT_EDITABLE
         raise NotEditable(message.format(order=locked.pk, status=locked.get_status_display()))
+    window_check(order=locked)
     return locked
+
+
+def order_derive(*, order: Order) -> Order:
+    """Recompute the fields derived from others, the one place every writer calls before it
+    checks or saves: the country code from the country and, on hold, the cost from the
+    quantity and the project's prices (a charged cost is frozen). The hold reason follows from
+    these by `order_hold_reason` and is synced after the save."""
+    order.ship_country_code = country_code(order.ship_country)
+    if order.status == OrderStatus.HOLD:
+        order.cost = order_compute_cost(order=order)
+    return order
+
+
+def order_edited(*, order: Order, values: dict[str, Any]) -> Order:
+    """Return a copy of `order` with `values` set and its derived fields recomputed: what
+    the edit would store, for the checks to judge (the order itself is left as it is)."""
+    after = copy.copy(order)
+    for name, value in values.items():
+        setattr(after, name, value)
+    return order_derive(order=after)
 
 
 def scheduled_edit_check(*, order: Order, values: dict[str, Any]) -> None:
     """A scheduled order is paid: its quantity (its price) stays and its address, with the new
-    `values`, stays complete; raise field-keyed errors (the admin form and the API run it too).
+    `values` and what they derive (the country code), stays complete; raise field-keyed errors
+    (the admin form and the API run it too).
     """
     if order.status != OrderStatus.SCHEDULED:
         return
     if "quantity" in values and values["quantity"] != order.quantity:
         raise ValidationError({"quantity": [ERROR_SCHEDULED_QUANTITY]})
-    after = copy.copy(order)
-    for name, value in values.items():
-        setattr(after, name, value)
-    missing = order_address(order=after).missing_text()
+    missing = order_address(order=order_edited(order=order, values=values)).missing_text()
     if missing:
         raise ValidationError({"ship_street": [ERROR_SCHEDULED_ADDRESS.format(missing=missing)]})
 
@@ -151,9 +175,7 @@ def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any)
         before = {name: getattr(locked, name) for name in (*changed, "cost", "hold_reason")}
         for name in changed:
             setattr(locked, name, fields[name])
-        locked.ship_country_code = country_code(locked.ship_country)
-        if locked.status != OrderStatus.SCHEDULED:  # a scheduled order is paid: cost frozen
-            locked.cost = order_compute_cost(order=locked)
+        order_derive(order=locked)
         # Validate what the person changed; a value SamCart sent (say, an odd email) must not
         # block an unrelated edit such as the quantity.
         derived = {"ship_country_code", "cost", *changed}
@@ -178,6 +200,27 @@ def order_delete(*, order: Order, actor: AbstractBaseUser | None) -> Order:
     """Delete a hold order (status `deleted`); SamCart resends will not bring it back."""
     with transaction.atomic():
         locked = _locked_hold_order(order=order)
+        return order_transition(
+            order=locked, target=OrderStatus.DELETED, kind=OrderEventKind.DELETED, actor=actor
+        )
+
+
+def order_remove(*, order: Order, actor: AbstractBaseUser | None) -> Order:
+    """Take an order away, deciding how under the locks: a hold order is deleted, a scheduled
+    one in its window cancelled with its refund; anything else is refused (NotEditable).
+
+    The one place that decides delete-or-cancel (the API's DELETE, the admin), on the order
+    row as locked, never on a read that a cancel or the window's end may have overtaken.
+    """
+    with transaction.atomic():
+        publisher = publisher_lock(publisher_id=order.publisher_id)
+        locked = order_lock(order_id=order.pk)
+        if locked.status == OrderStatus.SCHEDULED:
+            return order_cancel_locked(publisher=publisher, order=locked, actor=actor)
+        if locked.status != OrderStatus.HOLD:
+            raise NotEditable(
+                ERROR_NOT_ON_HOLD.format(order=locked.pk, status=locked.get_status_display())
+            )
         return order_transition(
             order=locked, target=OrderStatus.DELETED, kind=OrderEventKind.DELETED, actor=actor
         )

@@ -1,9 +1,10 @@
 """Project writes (SPEC §5, §7): validation, the SamCart id index, and prices.
 
 The index (`ProjectCartId`) follows every save through the model-level hooks of
-`fulfillment.signals` (see `services.project_index`). A change of a project's prices or of
-their confirmation re-prices its hold orders in the same transaction (`hold_orders_refresh`),
-so the list, the API, the account page and a release all see the new cost at once.
+`fulfillment.signals` (see `models.projects.projects_sync_cart_ids`). A change of a project's
+prices or of their confirmation re-prices its hold orders in the same transaction
+(`hold_orders_refresh`), so the list, the API, the account page and a release all see the new
+cost at once.
 """
 
 from __future__ import annotations
@@ -19,12 +20,8 @@ from fulfillment import ecommerce_ids
 from fulfillment.models import ZERO, Order, Project, ProjectCartId, Publisher
 from fulfillment.models.projects import projects_sync_cart_ids
 
-from .money import (
-    ReleaseResult,
-    hold_orders_refresh,
-    orders_release_all,
-    publisher_lock_for_pricing,
-)
+from .ledger import publisher_lock_for_pricing
+from .release import ReleaseResult, hold_orders_refresh, orders_release_all
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -1,4 +1,5 @@
-"""The edit window before production (SPEC §15): scheduling its end and ending it.
+"""The edit window before production (SPEC §15): when it is open, cancelling in it with the
+refund, scheduling its end and ending it.
 
 A paid order of a publisher with `production_delay_minutes` is `scheduled` with its
 `production_at`; the task enqueued with it (same transaction) and a catch-up sweep move it to
@@ -12,22 +13,102 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from fulfillment.models import Order, OrderEventKind, OrderStatus
+from fulfillment.models import LedgerKind, Order, OrderEventKind, OrderStatus, Publisher
 
-from .status import order_transition
+from .errors import ERROR_WINDOW_ENDED, NotEditable
+from .ledger import ledger_record, publisher_lock
+from .status import order_lock, order_transition
+from .wording import money, utc_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from django.contrib.auth.models import AbstractBaseUser
+
 WINDOW_ENDED = "The edit window ended: in production."
+ERROR_NOT_SCHEDULED = (
+    "Order {order} is {status}; only a scheduled order (paid, in its edit window) can be "
+    "cancelled with a refund."
+)
 SWEEP_BATCH = 500
 
 
 def window_end(*, charged_at: datetime, delay_minutes: int) -> datetime:
     """Return when the edit window of an order charged at `charged_at` ends."""
     return charged_at + timedelta(minutes=delay_minutes)
+
+
+def window_open(*, order: Order, now: datetime | None = None) -> bool:
+    """Tell whether `order` is scheduled and its edit window still open: the one rule for
+    "may still be edited or cancelled" (SPEC §15). It ends at `production_at`, whether or not
+    a worker has moved the order yet."""
+    return (
+        order.status == OrderStatus.SCHEDULED
+        and order.production_at is not None
+        and (now or timezone.now()) < order.production_at
+    )
+
+
+def window_open_q(*, now: datetime | None = None) -> Q:
+    """The rule of `window_open` as a filter, for lists (the account page)."""
+    return Q(status__exact=OrderStatus.SCHEDULED, production_at__gt=now or timezone.now())
+
+
+def order_editable(*, order: Order, now: datetime | None = None) -> bool:
+    """Tell whether a publisher may still change `order`: on hold, or in its edit window."""
+    return order.status == OrderStatus.HOLD or window_open(order=order, now=now)
+
+
+def window_check(*, order: Order, now: datetime | None = None) -> None:
+    """Refuse (NotEditable) a change to a scheduled `order` whose window has ended."""
+    if order.status == OrderStatus.SCHEDULED and not window_open(order=order, now=now):
+        moment = utc_text(order.production_at) if order.production_at else "?"
+        raise NotEditable(ERROR_WINDOW_ENDED.format(order=order.pk, moment=moment))
+
+
+def order_cancel_locked(
+    *, publisher: Publisher, order: Order, actor: AbstractBaseUser | None
+) -> Order:
+    """Cancel a locked order of a locked publisher in its window: `deleted`, and its cost back
+    with one `refund` entry (§15). Refused unless the window is open (`window_open`)."""
+    if order.status != OrderStatus.SCHEDULED:
+        raise NotEditable(
+            ERROR_NOT_SCHEDULED.format(order=order.pk, status=order.get_status_display())
+        )
+    window_check(order=order)
+    ledger_record(
+        publisher_id=publisher.pk,
+        amount=order.cost,
+        kind=LedgerKind.REFUND,
+        actor=actor,
+        order=order,
+        note=f"Order {order.pk} cancelled",
+    )
+    balance = publisher.balance + order.cost
+    who = actor.get_username() if actor is not None else "the system"
+    return order_transition(
+        order=order,
+        target=OrderStatus.DELETED,
+        kind=OrderEventKind.CANCELLED,
+        actor=actor,
+        detail=f"Cancelled by {who}: refunded {money(order.cost)}; balance now {money(balance)}.",
+    )
+
+
+def order_cancel(*, order: Order, actor: AbstractBaseUser | None) -> Order:
+    """Cancel a scheduled order in its window, with its refund (`order_cancel_locked`).
+
+    One transaction, the publisher row then the order row locked (the one lock order): of
+    two cancels, or a cancel and the end of the window, the second sees the first's status
+    and is refused; the unique refund per order is the database's last word.
+    """
+    with transaction.atomic():
+        publisher = publisher_lock(publisher_id=order.publisher_id)
+        locked = order_lock(order_id=order.pk)
+        return order_cancel_locked(publisher=publisher, order=locked, actor=actor)
 
 
 def orders_schedule_production(*, orders: Iterable[Order]) -> None:

@@ -12,7 +12,7 @@ from django.db import transaction
 from fulfillment.models import LedgerKind, Publisher
 from fulfillment.models.projects import projects_sync_cart_ids
 from fulfillment.services.accounts import groups_ensure, publisher_user_create, staff_user_create
-from fulfillment.services.money import ledger_record
+from fulfillment.services.ledger import ledger_record
 from fulfillment.services.projects import project_create
 from fulfillment.services.publishers import notify_url, publisher_create
 
