@@ -31,7 +31,6 @@ from fulfillment.models import (
     Notification,
     Order,
     OrderStatus,
-    Outcome,
     Publisher,
     RefusedRequestTally,
 )
@@ -156,10 +155,7 @@ def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
         return None
     notifications = list(
         Notification.objects.filter(publisher=publisher, alerted_at__isnull=True)
-        .filter(
-            Q(outcome=Outcome.NO_MATCH)
-            | Q(outcome=Outcome.ERROR, next_attempt_at__isnull=True, attempts__gt=len(BACKOFF))
-        )
+        .needs_action(now=now)
         .order_by("id")[:50]
     )
     told = "".join(
