@@ -22,7 +22,7 @@ from fulfillment.services import retries
 from fulfillment.services.alerts import alerts_collect
 from fulfillment.services.projects import project_update
 from fulfillment.services.retries import notification_retry_due, notifications_retry_due
-from fulfillment.services.schedule import schedule_tick
+from fulfillment.services.schedule import schedule_tick, slot_of
 from fulfillment.tasks import SCHEDULE, retry_due_notifications
 from tests.factories import make_project, make_publisher, post_notify
 from tests.faults import install_failing_trigger, remove_failing_trigger
@@ -204,15 +204,21 @@ def test_control_without_the_claim_both_workers_process_it(monkeypatch):
 
 def test_a_periodic_job_is_enqueued_once_per_slot():
     start = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # a slot boundary of every job
-    jobs = set(SCHEDULE)
-
-    assert set(schedule_tick(now=start + timedelta(seconds=1))) == jobs
-    assert schedule_tick(now=start + timedelta(seconds=2)) == []
-    assert schedule_tick(now=start + timedelta(seconds=29)) == []
-    assert DBTaskResult.objects.count() == len(jobs)
-    every_30_s = {name for name, (every, _) in SCHEDULE.items() if every.total_seconds() == 30}
-    assert set(schedule_tick(now=start + timedelta(seconds=31))) == every_30_s
-    assert set(schedule_tick(now=start + timedelta(seconds=61))) == jobs
+    claimed: set[tuple[str, datetime]] = set()
+    enqueued = 0
+    for seconds in (1, 2, 29, 31, 45, 61, 62, 3601):
+        now = start + timedelta(seconds=seconds)
+        slots = {
+            (name, slot_of(now, every.total_seconds())) for name, (every, _) in SCHEDULE.items()
+        }
+        expected = {name for name, slot in slots - claimed}
+        assert set(schedule_tick(now=now)) == expected, seconds
+        assert schedule_tick(now=now) == []  # a second worker ticking at the same moment
+        claimed |= slots
+        enqueued += len(expected)
+    assert DBTaskResult.objects.count() == enqueued
+    assert {"retry_due_notifications", "send_alerts"} <= {n for n, _ in claimed}
+    assert enqueued > len(SCHEDULE)  # later slots enqueued the jobs again
 
 
 # Points 8 and 14: a retry refused because the line was re-mapped stops, and a person is told.
