@@ -253,3 +253,21 @@ def test_a_retry_refused_as_remapped_stops_and_is_in_the_needs_action_alert(clie
     assert notifications_retry_due(now=timezone.now() + timedelta(days=1)) == 0
     assert _alerted(failed)
     assert_money_invariants(publisher)
+
+
+def test_a_pending_notification_of_a_remapped_line_stops_for_a_person(client: Client):
+    publisher = make_publisher(balance="100.00")
+    first_edition = make_project(publisher, "279813", title="Edition 1")
+    post_notify(client, publisher, order_body(order_id=3011))
+    left = _left_pending(publisher, 3011, minutes_ago=6)  # the same purchase, never processed
+    project_update(project=first_edition, ecommerce_id_string="")
+    make_project(publisher, "279813", title="Edition 2")
+
+    assert notifications_retry_due() == 1
+
+    left.refresh_from_db()
+    assert (left.outcome, left.next_attempt_at) == (Outcome.ERROR, None)
+    assert "confirm to create another" in left.detail
+    assert Order.objects.count() == 1
+    assert notifications_retry_due(now=timezone.now() + timedelta(hours=1)) == 0
+    assert _needs_action_ids() == {left.pk}
