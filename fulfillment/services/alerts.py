@@ -148,8 +148,8 @@ def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
 
 
 def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
-    """Notifications that matched no project or failed after the last automatic retry, and
-    hours with a burst of wrong-key requests: one e-mail at most an hour, each thing once."""
+    """Notifications that need a person (`Notification.objects.needs_action`), and hours with
+    a burst of wrong-key requests: one e-mail at most an hour, each thing once."""
     last = _last_alert_at(publisher, AlertKind.NEEDS_ACTION)
     if last is not None and last > now - GATHER_FOR:
         return None

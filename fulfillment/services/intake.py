@@ -7,6 +7,9 @@ compare-and-set on the publisher row (`publisher_charge_if_still_true`), which f
 `StaleIntake`, when the balance or prices moved in between; every other pass (the retry of a
 stale or racing first pass, a reprocess) locks the publisher row first and reads under the
 lock. The unique constraint `order_exactly_once` stays the final guarantee.
+
+Which lines create orders is one rule for every path (Notify URL, retries, reprocess, the
+SamCart check): `cart_lines_plan`. A SamCart line that already produced orders is done.
 """
 
 from __future__ import annotations
