@@ -90,3 +90,18 @@ def test_the_plan_is_the_one_rule(client):
     assert [project for _, project in plan.new] == [second_edition]
     fresh = cart_lines_plan(cart=cart, matches=matches, existing=[], remapped=Remapped.SKIP)
     assert [project for _, project in fresh.new] == [second_edition]
+
+
+def test_a_resend_with_a_new_line_creates_only_the_new_line(client):
+    publisher, _, second_edition = _edition_moved(client)
+    make_project(publisher, "294010", title="Poster")
+    body = order_body(order_id=7001, extra_products=((294010, 1),))
+
+    answer = post_notify(client, publisher, body).json()
+
+    assert answer["outcome"] == Outcome.CREATED
+    assert "279813 now matches another project" in answer["detail"]
+    assert not Order.objects.filter(project=second_edition).exists()
+    assert Order.objects.filter(external_product_id="294010").count() == 1
+    assert _charges() == 2
+    assert_money_invariants(publisher)
