@@ -310,6 +310,5 @@ def orders_create_from_cart(
     _charge(publisher=publisher, orders=new_orders)
     _record_events(publisher=publisher, orders=new_orders)
     orders_schedule_production(orders=new_orders)
-    return IntakeResult(
-        Outcome.CREATED, messages.created(new_orders, done, unmatched), created=new_orders
-    )
+    detail = messages.created(new_orders, done, unmatched) + messages.remapped_note(plan.remapped)
+    return IntakeResult(Outcome.CREATED, detail, created=new_orders)

@@ -77,11 +77,17 @@ def duplicate(
     """
     ids = ", ".join(str(o.pk) for o in done)
     text = DUPLICATE.format(order=cart.order_id, s=_plural(len(done)), ids=ids)
-    if remapped:
-        products = ", ".join(dict.fromkeys(o.external_product_id for o in remapped))
-        text += REMAPPED_ON_ARRIVAL.format(products=products)
+    text += remapped_note(remapped)
     statuses = {(o.external_product_id, o.project_id): o.status for o in done}
     return text + _tail(statuses, unmatched)
+
+
+def remapped_note(remapped: list[Order]) -> str:
+    """Say which done lines now match another project and were left alone ("" when none)."""
+    if not remapped:
+        return ""
+    products = ", ".join(dict.fromkeys(o.external_product_id for o in remapped))
+    return REMAPPED_ON_ARRIVAL.format(products=products)
 
 
 def created(orders: list[Order], existing: dict[tuple[str, int], str], unmatched: list[str]) -> str:
