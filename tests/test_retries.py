@@ -20,6 +20,11 @@ from django_tasks_db.models import DBTaskResult
 from fulfillment.models import Alert, AlertKind, LedgerEntry, Notification, Order, Outcome
 from fulfillment.services import retries
 from fulfillment.services.alerts import alerts_collect
+from fulfillment.services.notifications import (
+    DETAIL_NOT_REPROCESSABLE,
+    WHY_BEING_RETRIED,
+    notification_reprocess,
+)
 from fulfillment.services.projects import project_update
 from fulfillment.services.retries import notification_retry_due, notifications_retry_due
 from fulfillment.services.schedule import schedule_tick, slot_of
@@ -271,3 +276,22 @@ def test_a_pending_notification_of_a_remapped_line_stops_for_a_person(client: Cl
     assert Order.objects.count() == 1
     assert notifications_retry_due(now=timezone.now() + timedelta(hours=1)) == 0
     assert _needs_action_ids() == {left.pk}
+
+
+def test_a_person_and_the_sweep_never_process_a_pending_notification_at_once():
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "279813")
+    left = _left_pending(publisher, 3012, minutes_ago=6)
+    now = timezone.now()
+    assert retries.notification_claim(notification_id=left.pk, now=now)  # a worker has it
+
+    answer = notification_reprocess(notification=left)
+
+    assert (answer.status, answer.detail) == (
+        409,
+        DETAIL_NOT_REPROCESSABLE.format(why=WHY_BEING_RETRIED),
+    )
+    assert Order.objects.count() == 0
+    stuck = _left_pending(publisher, 3013, minutes_ago=2)  # a person may take it after 1 min
+    assert notification_reprocess(notification=stuck).outcome == Outcome.CREATED
+    assert not retries.notification_claim(notification_id=stuck.pk, now=now + 10 * MINUTE)

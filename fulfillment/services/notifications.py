@@ -24,7 +24,7 @@ from . import messages
 from .intake import Remapped, StaleIntake, orders_create_from_cart, purchase_snapshot
 from .intake_snapshot import IntakeSnapshot
 from .orders import REFUND_TYPES, orders_flag_cart_refunded
-from .retries import notification_schedule_retry
+from .retries import notification_claim_stuck, notification_schedule_retry
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ DETAIL_ERROR = (
 )
 DETAIL_NOT_REPROCESSABLE = "This notification cannot be reprocessed: {why}."
 WHY_BEING_PROCESSED = "it is being processed now (it is stuck only after a minute)"
+WHY_BEING_RETRIED = "it is being retried now; look again in a few minutes"
 READY = (
     "This Notify URL is ready for SamCart: paste it in SamCart under Settings → Integrations → "
     "Notify URL. Purchases will appear in TrepStar as orders."
@@ -393,15 +394,20 @@ def reprocess_refusal(*, notification: Notification) -> str:
 
 
 def notification_reprocess(
-    *, notification: Notification, allow_remapped: bool = False
+    *, notification: Notification, allow_remapped: bool = False, claimed: bool = False
 ) -> NotifyAnswer:
     """Process a stored notification again; exactly-once makes this safe to repeat.
 
-    Refused (409, nothing created, the notification unchanged) when it would create an order
-    for a SamCart line that already has one in another project, unless `allow_remapped`: the
-    person confirms that the same purchase is to be printed and charged again.
+    Refused (409, nothing created, the notification unchanged) when a SamCart line it names is
+    done but now matches a project without an order (the product was re-mapped), unless
+    `allow_remapped`: the person confirms that the purchase is to be printed and charged there.
+    A `pending` one is claimed first (a worker's retry passes `claimed`, having done so).
     """
     why = reprocess_refusal(notification=notification)
+    if not why and notification.outcome == Outcome.PENDING and not claimed:
+        now = timezone.now()
+        if not notification_claim_stuck(notification_id=notification.pk, now=now):
+            why = WHY_BEING_RETRIED
     if why:
         return NotifyAnswer(
             409, notification.outcome, DETAIL_NOT_REPROCESSABLE.format(why=why), notification.pk

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from fulfillment.models import Notification, Outcome
@@ -46,6 +47,14 @@ def notification_claim(*, notification_id: int, now: datetime) -> bool:
     return bool(due.update(next_attempt_at=now + LEASE))
 
 
+def notification_claim_stuck(*, notification_id: int, now: datetime) -> bool:
+    """Claim a stuck `pending` notification for a person's reprocess, with the same lease as a
+    retry, so a person and a worker never process it at once; False while someone holds it."""
+    free = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    stuck = Notification.objects.filter(pk=notification_id).stuck().filter(free)
+    return bool(stuck.update(next_attempt_at=now + LEASE))
+
+
 def _stop(*, notification_id: int, why: str) -> None:
     """End automatic retries of a refused notification and leave it to a person."""
     Notification.objects.filter(pk=notification_id).update(
@@ -64,7 +73,7 @@ def notification_retry_due(*, notification_id: int, now: datetime | None = None)
     if not notification_claim(notification_id=notification_id, now=now or timezone.now()):
         return "not due"
     notification = Notification.objects.get(pk=notification_id)
-    answer = notification_reprocess(notification=notification)
+    answer = notification_reprocess(notification=notification, claimed=True)
     if answer.status == 409:  # refused (a re-mapped line): the publisher decides, no more tries
         _stop(notification_id=notification_id, why=answer.detail)
         return Outcome.ERROR
