@@ -24,7 +24,8 @@ def notification_retry(notification_id: int) -> str:
 
 @task()
 def retry_due_notifications() -> int:
-    """Catch up on every retry that is due (a task lost with a killed worker included)."""
+    """Run every retry that is due: `error` notifications on the backoff (a task lost with a
+    killed worker included) and notifications left `pending` for 5 minutes."""
     return notifications_retry_due()
 
 

@@ -348,50 +348,61 @@ def test_reprocess_creates_the_second_order_when_the_person_confirms(client):
     assert_money_invariants(publisher)
 
 
-def test_a_deleted_order_in_the_old_project_does_not_count(client):
+def test_a_deleted_order_in_the_old_project_still_counts(client):
+    """A line whose order the publisher deleted is done too: only a confirmation orders it."""
     publisher = make_publisher(balance="0.00")
     old = make_project(publisher, "279813", title="Old")
     post_notify(client, publisher, order_body(order_id=1002))
-    order_delete(order=Order.objects.get(), actor=None)
+    deleted = Order.objects.get()
+    order_delete(order=deleted, actor=None)
     project_update(project=old, ecommerce_id_string="")
     new = make_project(publisher, "279813", title="New")
-    answer = notification_reprocess(notification=Notification.objects.get())
+    notification = Notification.objects.get()
+    answer = notification_reprocess(notification=notification)
+    assert (answer.status, answer.remapped_orders) == (409, (deleted.pk,))
+    assert f"order {deleted.pk} in project “Old” (deleted)" in answer.detail
+    assert not Order.objects.filter(project=new).exists()
+    answer = notification_reprocess(notification=notification, allow_remapped=True)
     assert (answer.status, answer.outcome) == (200, Outcome.CREATED)
     assert Order.objects.filter(project=new).count() == 1
 
 
-def test_a_bundle_keeps_working_and_only_the_project_that_lost_the_id_counts(client):
+def test_a_bundle_is_ordered_once_and_a_later_mapping_needs_confirmation(client):
     publisher = make_publisher(balance="100.00")
     workbook = make_project(publisher, "{294010}", title="Workbook")
     make_project(publisher, "{294010}{298020}", title="Bundle")
     post_notify(client, publisher, order_body(order_id=1003, product_id=294010))
     notification = Notification.objects.get()
-    assert Order.objects.count() == 2
+    assert Order.objects.count() == 2  # a first delivery: one order per matching project
+    first_two = tuple(Order.objects.order_by("id").values_list("pk", flat=True))
 
-    make_project(publisher, "294010", title="Poster")  # the bundle grows: one more order
+    make_project(publisher, "294010", title="Poster")  # the bundle grows after the purchase
     answer = notification_reprocess(notification=notification)
-    assert (answer.status, answer.outcome) == (200, Outcome.CREATED), answer.detail
-    assert Order.objects.count() == 3
+    assert (answer.status, answer.remapped_orders) == (409, first_two)
+    assert Order.objects.count() == 2
 
     project_update(project=workbook, ecommerce_id_string="")
     make_project(publisher, "294010", title="Workbook, 2nd edition")
     answer = notification_reprocess(notification=notification)
-    workbook_order = Order.objects.get(project=workbook)
-    assert (answer.status, answer.remapped_orders) == (409, (workbook_order.pk,))
-    assert "“Workbook”" in answer.detail and "Bundle" not in answer.detail
-    assert Order.objects.count() == 3
+    assert (answer.status, answer.remapped_orders) == (409, first_two)
+    assert "“Workbook”" in answer.detail
+    assert Order.objects.count() == 2
+    answer = notification_reprocess(notification=notification, allow_remapped=True)
+    assert (answer.status, answer.outcome) == (200, Outcome.CREATED)
+    assert Order.objects.count() == 4  # Poster and the 2nd edition; nothing twice
+    assert_money_invariants(publisher)
 
 
-def test_the_first_processing_on_arrival_is_never_refused(client):
+def test_a_resend_after_a_remapping_is_a_duplicate_on_arrival(client):
     publisher = make_publisher(balance="100.00")
     old = make_project(publisher, "279813", title="Old")
     post_notify(client, publisher, order_body(order_id=1004))
     project_update(project=old, ecommerce_id_string="")
     make_project(publisher, "279813", title="New")
-    # A new notification for the same SamCart order (a resend after the re-mapping) is
-    # processed on arrival as before: exactly-once is per project.
+    # SamCart resends the same order after the re-mapping: the line is done.
     response = post_notify(client, publisher, order_body(order_id=1004))
-    assert response.json()["outcome"] == Outcome.CREATED
+    assert response.json()["outcome"] == Outcome.DUPLICATE
+    assert Order.objects.count() == 1
 
 
 def test_the_command_refuses_remapped_lines_unless_allowed(client):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from .base import PublisherScopedQuerySet
@@ -26,7 +27,14 @@ class Outcome(models.TextChoices):
 
 REPROCESSABLE_OUTCOMES = (Outcome.NO_MATCH, Outcome.ERROR)
 KEY_REFUSED_STATUS = 403  # a request that failed the Notify URL key check
-STUCK_AFTER = timedelta(minutes=1)  # stored but never processed (the process died) after this
+# A notification stored and never processed (the process died, the request was killed at the
+# timeout, the database dropped mid-work) stays `pending`. A person may reprocess it once it is
+# STUCK_AFTER old; a worker picks it up by itself once it is PENDING_RETRY_AFTER old (leaving
+# time for the replay of a spooled body, which sets `next_attempt_at` ahead), and claims it
+# again after each lease while it stays pending, up to PENDING_GIVE_UP: then a person decides.
+STUCK_AFTER = timedelta(minutes=1)
+PENDING_RETRY_AFTER = timedelta(minutes=5)
+PENDING_GIVE_UP = timedelta(hours=16)  # a little over the whole backoff (1 min … 12 h)
 
 
 class NotificationQuerySet(PublisherScopedQuerySet):
@@ -43,6 +51,34 @@ class NotificationQuerySet(PublisherScopedQuerySet):
     def stuck(self) -> NotificationQuerySet:
         """Return notifications stored over a minute ago and never processed."""
         return self.filter(outcome=Outcome.PENDING, received_at__lt=timezone.now() - STUCK_AFTER)
+
+    def retry_due(self, *, now: datetime) -> NotificationQuerySet:
+        """Return the notifications a worker processes again now (SPEC §13).
+
+        An `error` whose next try (or whose claim's lease) has come, and a `pending` one left
+        over PENDING_RETRY_AFTER whose lease, if any, has run out.
+        """
+        failed = Q(outcome=Outcome.ERROR, next_attempt_at__lte=now)
+        left = Q(
+            outcome=Outcome.PENDING,
+            received_at__lt=now - PENDING_RETRY_AFTER,
+            received_at__gte=now - PENDING_GIVE_UP,
+        ) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        return self.filter(failed | left)
+
+    def needs_action(self, *, now: datetime | None = None) -> NotificationQuerySet:
+        """Return the notifications that need a person: the one definition (SPEC §13–§14).
+
+        `no_match`; an `error` no automatic retry will take again (the last try failed, or a
+        retry stopped because the line needs a re-mapping confirmation: `next_attempt_at` is
+        cleared whenever retries stop); a `pending` one nobody could process in PENDING_GIVE_UP.
+        """
+        now = now or timezone.now()
+        return self.filter(
+            Q(outcome=Outcome.NO_MATCH)
+            | Q(outcome=Outcome.ERROR, next_attempt_at__isnull=True)
+            | Q(outcome=Outcome.PENDING, received_at__lt=now - PENDING_GIVE_UP)
+        )
 
 
 class Notification(models.Model):

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -32,12 +32,11 @@ from fulfillment.models import (
     LedgerEntry,
     Notification,
     Order,
-    Outcome,
     Publisher,
     RefusedRequestTally,
 )
 
-from .backoff import BACKOFF, next_try_at
+from .backoff import next_try_at
 from .ledger import publisher_lock
 from .publishers import LOCAL_BASE_URL
 from .wording import money, plural, utc_text
@@ -163,17 +162,14 @@ def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
 
 
 def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
-    """Notifications that matched no project or failed after the last automatic retry, and
-    hours with a burst of wrong-key requests: one e-mail at most an hour, each thing once."""
+    """Notifications that need a person (`Notification.objects.needs_action`), and hours with
+    a burst of wrong-key requests: one e-mail at most an hour, each thing once."""
     last = _last_alert_at(publisher, AlertKind.NEEDS_ACTION)
     if last is not None and last > now - GATHER_FOR:
         return None
     notifications = list(
         Notification.objects.filter(publisher=publisher, alerted_at__isnull=True)
-        .filter(
-            Q(outcome=Outcome.NO_MATCH)
-            | Q(outcome=Outcome.ERROR, next_attempt_at__isnull=True, attempts__gt=len(BACKOFF))
-        )
+        .needs_action(now=now)
         .order_by("id")[:50]
     )
     told = "".join(

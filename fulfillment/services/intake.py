@@ -7,17 +7,21 @@ compare-and-set on the publisher row (`publisher_charge_if_still_true`), which f
 `StaleIntake`, when the balance or prices moved in between; every other pass (the retry of a
 stale or racing first pass, a reprocess) locks the publisher row first and reads under the
 lock. The unique constraint `order_exactly_once` stays the final guarantee.
+
+Which lines create orders is one rule for every path (Notify URL, retries, reprocess, the
+SamCart check): `cart_lines_plan`. A SamCart line that already produced orders is done.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from django.utils import timezone
 
 from fulfillment.carts import CartNotification
-from fulfillment.carts.base import Address
+from fulfillment.carts.base import Address, LineItem
 from fulfillment.models import (
     ZERO,
     HoldReason,
@@ -53,6 +57,8 @@ class IntakeResult:
     outcome: str
     detail: str
     created: list[Order] = field(default_factory=list)
+    # With `Remapped.REFUSE`: the orders of done lines that a confirmation would order again.
+    remapped: list[Order] = field(default_factory=list)
 
 
 def matching_projects(
@@ -78,51 +84,68 @@ def purchase_snapshot(
     )
 
 
-def existing_lines(*, publisher_id: int, order_id: str) -> dict[tuple[str, int], str]:
-    """Return the status of every order already made for this SamCart order, by line key."""
-    rows = Order.objects.filter(
-        publisher_id=publisher_id, source=SOURCE, external_order_id=order_id
-    ).values_list("external_product_id", "project_id", "status")
-    return {(product, project): status for product, project, status in rows}
-
-
-def remapped_orders(*, publisher_id: int, cart: CartNotification) -> list[Order]:
-    """Return the orders a reprocess would duplicate: same SamCart line, another project.
-
-    A line (SamCart order id + product id) counts when processing it now would create an order
-    in a matched project while the line already has an order (any status but `deleted`) in a
-    project that no longer matches it: the product was re-mapped since the first processing.
-    Orders in projects that still match (a bundle) never count.
-    """
-    if not cart.is_order:
-        return []
-    matches = matching_projects(publisher_id=publisher_id, product_ids=cart.product_ids)
-    rows = (
-        Order.objects.filter(
-            publisher_id=publisher_id,
-            source=SOURCE,
-            external_order_id=cart.order_id,
-            external_product_id__in=list(matches),
-        )
+def existing_lines(*, publisher_id: int, order_id: str) -> list[Order]:
+    """Return every order already made for this SamCart order, any status, oldest first."""
+    return list(
+        Order.objects.filter(publisher_id=publisher_id, source=SOURCE, external_order_id=order_id)
         .select_related("project")
         .order_by("id")
     )
+
+
+class Remapped(StrEnum):
+    """What to do with a line that is done but now matches a project it has no order in."""
+
+    SKIP = "skip"  # the Notify URL and every automatic path: duplicate, nothing created
+    REFUSE = "refuse"  # a reprocess: create nothing at all and ask the person to confirm
+    CREATE = "create"  # a reprocess the person confirmed: order it in the new project too
+
+
+@dataclass
+class LinePlan:
+    """What the lines of one SamCart order call for, by the one duplicate rule."""
+
+    new: list[tuple[LineItem, Project]] = field(default_factory=list)
+    # Orders the cart's lines already produced (any status, deleted included).
+    done: list[Order] = field(default_factory=list)
+    # Orders of done lines whose current mapping lists a project without an order: only a
+    # confirmed reprocess (`Remapped.CREATE`) orders those lines again.
+    remapped: list[Order] = field(default_factory=list)
+
+
+def cart_lines_plan(
+    *,
+    cart: CartNotification,
+    matches: dict[str, list[Project]],
+    existing: list[Order],
+    remapped: Remapped,
+) -> LinePlan:
+    """Decide, by the one duplicate rule (SPEC §6), which orders the cart's lines create.
+
+    A SamCart line (publisher, source, order id, product id) that already produced orders, in
+    any status and any project, is done: it creates nothing again, even when its product id
+    moved to another project since; only `Remapped.CREATE` (a person confirmed) orders it in
+    the projects it now matches. A line never seen makes one order per matching project (a
+    bundle). Every path that processes a purchase (Notify URL, retry, reprocess, the SamCart
+    check) decides through here.
+    """
     by_line: dict[str, list[Order]] = {}
-    for order in rows:
+    for order in existing:
         by_line.setdefault(order.external_product_id, []).append(order)
-    found: list[Order] = []
-    for product_id, projects in matches.items():
-        existing = by_line.get(product_id, [])
-        had = {order.project_id for order in existing}
-        matched = {project.pk for project in projects}
-        if matched <= had:
-            continue  # nothing new would be created for this line
-        found += [
-            order
-            for order in existing
-            if order.project_id not in matched and order.status != OrderStatus.DELETED
-        ]
-    return found
+    plan = LinePlan()
+    seen: set[str] = set()
+    for item in cart.items:
+        had = by_line.get(item.product_id, [])
+        ordered_in = {order.project_id for order in had}
+        fresh = [p for p in matches.get(item.product_id, []) if p.pk not in ordered_in]
+        if item.product_id not in seen:
+            plan.done += had
+            if had and fresh and remapped != Remapped.CREATE:
+                plan.remapped += had
+        seen.add(item.product_id)
+        if not had or remapped == Remapped.CREATE:
+            plan.new += [(item, project) for project in fresh]
+    return plan
 
 
 def ship_to(*, cart: CartNotification, publisher: Publisher) -> Address:
@@ -242,11 +265,14 @@ def orders_create_from_cart(
     cart: CartNotification,
     is_test: bool,
     snapshot: IntakeSnapshot | None = None,
+    remapped: Remapped = Remapped.SKIP,
 ) -> IntakeResult:
     """Create the orders of a purchase once; charge what the balance covers, hold the rest.
 
     With `snapshot` (read before the notification was stored) nothing is locked and a moved
     balance or price raises StaleIntake; without one the publisher row is locked, then read.
+    Which lines create orders is `cart_lines_plan`'s decision; `remapped` says what to do with
+    a done line whose product id now matches another project.
     """
     if snapshot is None:
         # Lock first, then read: a price change or confirmation takes the same lock before it
@@ -262,8 +288,17 @@ def orders_create_from_cart(
     existing = (
         existing_lines(publisher_id=publisher.pk, order_id=cart.order_id)
         if snapshot.has_lines
-        else {}
+        else []
     )
+    plan = cart_lines_plan(cart=cart, matches=matches, existing=existing, remapped=remapped)
+    if plan.remapped and remapped == Remapped.REFUSE:
+        return IntakeResult(
+            Outcome.DUPLICATE, messages.remapped(plan.remapped), remapped=plan.remapped
+        )
+    done = {(o.external_product_id, o.project_id): o.status for o in plan.done}
+    if not plan.new:
+        detail = messages.duplicate(cart, plan.done, unmatched, remapped=plan.remapped)
+        return IntakeResult(Outcome.DUPLICATE, detail)
     address = ship_to(cart=cart, publisher=publisher)
     new_orders = [
         _new_order(
@@ -276,17 +311,12 @@ def orders_create_from_cart(
             notification_id=notification_id,
             is_test=is_test,
         )
-        for item in cart.items
-        for project in matches.get(item.product_id, [])
-        if (item.product_id, project.pk) not in existing
+        for item, project in plan.new
     ]
-    if not new_orders:
-        return IntakeResult(Outcome.DUPLICATE, messages.duplicate(cart, existing, unmatched))
     _settle(orders=new_orders, publisher=publisher)
     Order.objects.bulk_create(new_orders)
     balance = _charge(publisher=publisher, orders=new_orders)
     _record_events(orders=new_orders, balance_after=balance)
     orders_schedule_production(orders=new_orders)
-    return IntakeResult(
-        Outcome.CREATED, messages.created(new_orders, existing, unmatched), created=new_orders
-    )
+    detail = messages.created(new_orders, done, unmatched) + messages.remapped_note(plan.remapped)
+    return IntakeResult(Outcome.CREATED, detail, created=new_orders)

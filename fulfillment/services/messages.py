@@ -28,6 +28,11 @@ DELETED_STAYS = " {count} line{s} you deleted stay{verb} deleted."
 REMAPPED_LINE = "SamCart line {product} of order {order} already has {orders}"
 REMAPPED_ORDER = "order {pk} in project “{project}”"
 REMAPPED = "{lines}; confirm to create another."
+DUPLICATE = "Already received: SamCart order {order} has no new line (TrepStar order{s} {ids})."
+REMAPPED_ON_ARRIVAL = (
+    " SamCart product ID {products} now matches another project; nothing was created or charged"
+    " again. To print it there too, reprocess this notification and confirm."
+)
 HELD_PRICE_PENDING = (
     "On hold: TrepStar has not confirmed the prices of {project} yet. The order waits until "
     "they do, whatever the balance."
@@ -63,12 +68,26 @@ def _tail(existing: dict[tuple[str, int], str], unmatched: list[str]) -> str:
 
 
 def duplicate(
-    cart: CartNotification, existing: dict[tuple[str, int], str], unmatched: list[str]
+    cart: CartNotification, done: list[Order], unmatched: list[str], *, remapped: list[Order]
 ) -> str:
-    """Say that every matched line of the order had already been received."""
-    return f"Already received: SamCart order {cart.order_id} has no new line." + _tail(
-        existing, unmatched
-    )
+    """Say that every matched line of the order had already been received, and by which orders.
+
+    `remapped`: orders of lines whose product id now matches another project, which only a
+    confirmed reprocess orders again.
+    """
+    ids = ", ".join(str(o.pk) for o in done)
+    text = DUPLICATE.format(order=cart.order_id, s=_plural(len(done)), ids=ids)
+    text += remapped_note(remapped)
+    statuses = {(o.external_product_id, o.project_id): o.status for o in done}
+    return text + _tail(statuses, unmatched)
+
+
+def remapped_note(remapped: list[Order]) -> str:
+    """Say which done lines now match another project and were left alone ("" when none)."""
+    if not remapped:
+        return ""
+    products = ", ".join(dict.fromkeys(o.external_product_id for o in remapped))
+    return REMAPPED_ON_ARRIVAL.format(products=products)
 
 
 def created(orders: list[Order], existing: dict[tuple[str, int], str], unmatched: list[str]) -> str:
@@ -133,6 +152,7 @@ def remapped(orders: list[Order]) -> str:
         key = (order.external_order_id, order.external_product_id)
         lines.setdefault(key, []).append(
             REMAPPED_ORDER.format(pk=order.pk, project=order.project.title)
+            + (" (deleted)" if order.status == OrderStatus.DELETED else "")
         )
     text = "; ".join(
         REMAPPED_LINE.format(product=product, order=order_id, orders=" and ".join(named))

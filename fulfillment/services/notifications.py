@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -21,10 +21,10 @@ from fulfillment.models import REPROCESSABLE_OUTCOMES, Notification, Outcome, Pu
 from fulfillment.models.notifications import STUCK_AFTER
 
 from . import messages
-from .intake import StaleIntake, orders_create_from_cart, purchase_snapshot, remapped_orders
+from .intake import Remapped, StaleIntake, orders_create_from_cart, purchase_snapshot
 from .intake_snapshot import IntakeSnapshot
 from .orders import REFUND_TYPES, orders_flag_cart_refunded
-from .retries import notification_schedule_retry
+from .retries import notification_claim_stuck, notification_schedule_retry
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ DETAIL_ERROR = (
 )
 DETAIL_NOT_REPROCESSABLE = "This notification cannot be reprocessed: {why}."
 WHY_BEING_PROCESSED = "it is being processed now (it is stuck only after a minute)"
+WHY_BEING_RETRIED = "it is being retried now; look again in a few minutes"
 READY = (
     "This Notify URL is ready for SamCart: paste it in SamCart under Settings → Integrations → "
     "Notify URL. Purchases will appear in TrepStar as orders."
@@ -239,9 +240,13 @@ def _process(
     notification: Notification,
     cart: CartNotification | None = None,
     snapshot: IntakeSnapshot | None = None,
+    remapped: Remapped = Remapped.SKIP,
 ) -> NotifyAnswer:
     """Act on the body (parsed again from the stored bytes unless given): create orders, flag
     refunds or ignore. `snapshot`, read before the store, spares the lock (see `intake`).
+
+    With `Remapped.REFUSE`, a done line that now matches another project refuses the whole
+    pass (409, nothing written, the notification unchanged) so a person can confirm.
     """
     if cart is None:
         try:
@@ -256,7 +261,16 @@ def _process(
             cart=cart,
             is_test=notification.is_test,
             snapshot=snapshot,
+            remapped=remapped,
         )
+        if result.remapped:
+            return NotifyAnswer(
+                409,
+                notification.outcome,
+                result.detail,
+                notification.pk,
+                remapped_orders=tuple(order.pk for order in result.remapped),
+            )
         answer = NotifyAnswer(HTTP_STATUS[result.outcome], result.outcome, result.detail)
     elif cart.event_type.casefold() in REFUND_TYPES:
         count = orders_flag_cart_refunded(
@@ -277,9 +291,30 @@ def _process_atomic(
     notification: Notification,
     cart: CartNotification | None = None,
     snapshot: IntakeSnapshot | None = None,
+    remapped: Remapped = Remapped.SKIP,
 ) -> NotifyAnswer:
     with transaction.atomic():
-        return _process(notification, cart, snapshot)
+        return _process(notification, cart, snapshot, remapped)
+
+
+# PostgreSQL's "deadlock detected" and "could not serialize": the transaction was rolled back
+# whole, so running it again is safe.
+REDO_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _redo_locked(error: Exception) -> bool:
+    """Tell whether a pass that raised `error` should simply run again under the lock.
+
+    A concurrent delivery inserted the same line first (IntegrityError); the balance or prices
+    moved after the snapshot (StaleIntake); or PostgreSQL picked this pass as the victim of a
+    deadlock with a locked pass of the same line (the unlocked pass holds the line's new
+    index entry and waits for the publisher row, the locked pass the reverse). A pass under
+    the publisher lock, after the other committed, sees them as they are.
+    """
+    if isinstance(error, IntegrityError | StaleIntake):
+        return True
+    cause = error.__cause__ if isinstance(error, OperationalError) else None
+    return getattr(cause, "sqlstate", None) in REDO_SQLSTATES
 
 
 def _fail(notification: Notification, error: Exception) -> NotifyAnswer:
@@ -307,20 +342,19 @@ def notification_process(
     notification: Notification,
     cart: CartNotification | None = None,
     snapshot: IntakeSnapshot | None = None,
+    remapped: Remapped = Remapped.SKIP,
 ) -> NotifyAnswer:
     """Process a stored notification in its own transaction; never lose it, never raise.
 
     The Notify URL passes the body it parsed and the snapshot it read before storing.
     """
     try:
-        return _process_atomic(notification, cart, snapshot)
-    except (IntegrityError, StaleIntake):
-        # A concurrent delivery inserted the same line first, or the balance or prices moved
-        # after the snapshot: a second pass, under the publisher lock, sees them as they are.
-        try:
-            return _process_atomic(notification)
-        except Exception as error:
+        return _process_atomic(notification, cart, snapshot, remapped)
+    except Exception as error:
+        if not _redo_locked(error):
             return _fail(notification, error)
+    try:
+        return _process_atomic(notification, remapped=remapped)
     except Exception as error:
         return _fail(notification, error)
 
@@ -359,43 +393,27 @@ def reprocess_refusal(*, notification: Notification) -> str:
     return ""
 
 
-def _remapped_answer(notification: Notification) -> NotifyAnswer | None:
-    """Return the refusal of a reprocess that would duplicate a re-mapped line, or None."""
-    try:
-        cart = parse_samcart(bytes(notification.raw_body), notification.content_type)
-    except PayloadError:
-        return None  # processing rejects it and creates nothing
-    orders = remapped_orders(publisher_id=notification.publisher_id, cart=cart)
-    if not orders:
-        return None
-    return NotifyAnswer(
-        409,
-        notification.outcome,
-        messages.remapped(orders),
-        notification.pk,
-        remapped_orders=tuple(order.pk for order in orders),
-    )
-
-
 def notification_reprocess(
-    *, notification: Notification, allow_remapped: bool = False
+    *, notification: Notification, allow_remapped: bool = False, claimed: bool = False
 ) -> NotifyAnswer:
     """Process a stored notification again; exactly-once makes this safe to repeat.
 
-    Refused (409, nothing created, the notification unchanged) when it would create an order
-    for a SamCart line that already has one in another project, unless `allow_remapped`: the
-    person confirms that the same purchase is to be printed and charged again.
+    Refused (409, nothing created, the notification unchanged) when a SamCart line it names is
+    done but now matches a project without an order (the product was re-mapped), unless
+    `allow_remapped`: the person confirms that the purchase is to be printed and charged there.
+    A `pending` one is claimed first (a worker's retry passes `claimed`, having done so).
     """
     why = reprocess_refusal(notification=notification)
+    if not why and notification.outcome == Outcome.PENDING and not claimed:
+        now = timezone.now()
+        if not notification_claim_stuck(notification_id=notification.pk, now=now):
+            why = WHY_BEING_RETRIED
     if why:
         return NotifyAnswer(
             409, notification.outcome, DETAIL_NOT_REPROCESSABLE.format(why=why), notification.pk
         )
-    if not allow_remapped:
-        refusal = _remapped_answer(notification)
-        if refusal is not None:
-            return refusal
-    return notification_process(notification=notification)
+    remapped = Remapped.CREATE if allow_remapped else Remapped.REFUSE
+    return notification_process(notification=notification, remapped=remapped)
 
 
 PURGEABLE_OUTCOMES = (Outcome.REJECTED, Outcome.UNKNOWN_PUBLISHER)
