@@ -18,7 +18,12 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from fulfillment.models import Notification, Order, Outcome, RefusedRequestTally
-from fulfillment.services.replay import DETAIL_QUEUED, DETAIL_UNAVAILABLE, spool_drain
+from fulfillment.services.replay import (
+    DETAIL_KEPT,
+    DETAIL_QUEUED,
+    DETAIL_UNAVAILABLE,
+    spool_drain,
+)
 from fulfillment.services.spool import (
     Spooled,
     spool_claim,
@@ -158,6 +163,56 @@ def test_the_server_error_page_of_the_notify_url_is_json():
     assert response.content.decode().count(DETAIL_SERVER_ERROR) == 1
 
 
+def _post(publisher, order_id: int = 9001):
+    client = Client(raise_request_exception=False)
+    return client.post(
+        notify_path(publisher), data=order_body(order_id=order_id), content_type="application/json"
+    )
+
+
+def _refuse_notifications(on: bool) -> None:
+    """Make the database refuse every notification insert (a broken table), or stop it."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and on:
+            cursor.execute(
+                "CREATE FUNCTION refuse_notification() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER refuse_notification BEFORE INSERT ON fulfillment_notification "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_notification()"
+            )
+        elif connection.vendor == "postgresql":
+            cursor.execute("DROP TRIGGER refuse_notification ON fulfillment_notification")
+            cursor.execute("DROP FUNCTION refuse_notification()")
+        elif on:
+            cursor.execute(
+                "CREATE TRIGGER refuse_notification BEFORE INSERT ON fulfillment_notification "
+                "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+            )
+        else:
+            cursor.execute("DROP TRIGGER refuse_notification")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unexpected_error_before_the_store_answers_json_and_keeps_the_body():
+    publisher = _funded()
+    _refuse_notifications(True)
+    try:
+        response = _post(publisher)
+    finally:
+        _refuse_notifications(False)
+
+    assert response.status_code == 500
+    assert response.json() == {"outcome": "error", "detail": DETAIL_KEPT}
+    assert not Notification.objects.exists()
+
+    assert spool_drain() == 0
+
+    assert Notification.objects.get().outcome == Outcome.CREATED
+    assert Order.objects.count() == 1
+
+
 # --- the database away (PostgreSQL) ---------------------------------------------------------
 
 
@@ -182,13 +237,6 @@ def database_cut():
     with database_through_proxy() as proxy:
         proxy.cut()
         yield proxy
-
-
-def _post(publisher, order_id: int = 9001):
-    client = Client(raise_request_exception=False)
-    return client.post(
-        notify_path(publisher), data=order_body(order_id=order_id), content_type="application/json"
-    )
 
 
 @pytest.mark.postgres
