@@ -155,6 +155,26 @@ def test_a_body_spooled_for_an_unknown_idpub_is_stored_as_unknown_publisher():
     )
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_command_lists_the_spool_and_replays_it():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    publisher = _funded()
+    item = _spooled(publisher)
+    spool_write(item=item)
+    listed, replayed = StringIO(), StringIO()
+
+    call_command("notify_spool", stdout=listed)
+    call_command("notify_spool", "--replay", stdout=replayed)
+
+    assert f"{item.spool_id} idpub={publisher.idpub}" in listed.getvalue()
+    assert publisher.notify_key not in listed.getvalue()
+    assert "Replayed; 0 left" in replayed.getvalue()
+    assert Order.objects.count() == 1
+
+
 def test_the_server_error_page_of_the_notify_url_is_json():
     response = server_error(RequestFactory().post("/samcart/notify/?idpub=1"))
 
