@@ -14,8 +14,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from fulfillment.services.notifications import MAX_BODY, NotifyAnswer
-from fulfillment.services.replay import UNAVAILABLE_RETRY_AFTER, notification_receive_guarded
-from fulfillment.services.throttle import WINDOW_SECONDS, notify_url_check_throttled
+from fulfillment.services.replay import (
+    UNAVAILABLE_RETRY_AFTER,
+    notification_receive_guarded,
+    notify_url_check_guarded,
+)
+from fulfillment.services.throttle import WINDOW_SECONDS
 
 FAVICON = "fulfillment/favicon.svg"
 RETRY_AFTER = {429: WINDOW_SECONDS, 503: UNAVAILABLE_RETRY_AFTER}
@@ -65,8 +69,8 @@ def _page(request: HttpRequest, answer: NotifyAnswer) -> HttpResponse:
     response = TemplateResponse(
         request, "fulfillment/notify_check.html", context, status=answer.status
     )
-    if answer.status == 429:
-        response["Retry-After"] = str(WINDOW_SECONDS)
+    if answer.status in RETRY_AFTER:
+        response["Retry-After"] = str(RETRY_AFTER[answer.status])
     add_never_cache_headers(response)  # the URL holds the key
     return response
 
@@ -83,7 +87,7 @@ def samcart_notify(request: HttpRequest) -> HttpResponse:
     key = request.GET.get("key", "")
     remote_addr = request.META.get("REMOTE_ADDR") or None
     if request.method == "GET":
-        answer = notify_url_check_throttled(idpub=idpub, key=key, remote_addr=remote_addr)
+        answer = notify_url_check_guarded(idpub=idpub, key=key, remote_addr=remote_addr)
         response = _page(request, answer) if _wants_html(request) else _answer(answer)
         patch_vary_headers(response, ["Accept"])  # a page for browsers, JSON for the rest
         return response

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from fulfillment.models import Notification, Order, Outcome, RefusedRequestTally
 from fulfillment.services.replay import (
+    DETAIL_CHECK_UNAVAILABLE,
     DETAIL_KEPT,
     DETAIL_QUEUED,
     DETAIL_UNAVAILABLE,
@@ -354,3 +355,15 @@ def test_database_lost_after_the_store_answers_json_and_the_row_is_finished_once
     assert stored.outcome == Outcome.CREATED
     assert Notification.objects.count() == 1
     assert Order.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_checking_the_url_while_the_database_is_down_answers_503_json():
+    publisher = _funded()
+    with database_cut():
+        response = Client(raise_request_exception=False).get(notify_path(publisher))
+
+    assert response.status_code == 503
+    assert response.json() == {"outcome": "unavailable", "detail": DETAIL_CHECK_UNAVAILABLE}
+    assert response["Retry-After"] == "60"

@@ -46,7 +46,7 @@ from .spool import (
     spool_set_aside,
     spool_write,
 )
-from .throttle import notification_receive_throttled
+from .throttle import notification_receive_throttled, notify_url_check_throttled
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ DETAIL_KEPT = (
 DETAIL_UNAVAILABLE = (
     "TrepStar's database is unreachable and this notification could not be saved on disk "
     "either. Nothing was stored; please send it again"
+)
+DETAIL_CHECK_UNAVAILABLE = (
+    "TrepStar's database is unreachable right now, so this Notify URL cannot be checked. "
+    "Try again in a minute; purchases sent meanwhile are kept and processed later"
 )
 UNAVAILABLE_RETRY_AFTER = 60  # seconds, in the 503's Retry-After
 QUEUED = NotifyAnswer(202, Outcome.QUEUED, DETAIL_QUEUED)
@@ -120,6 +124,15 @@ def notification_receive_guarded(
         return notification_receive_throttled(live)
     except Exception as error:
         return _keep(item, error)
+
+
+def notify_url_check_guarded(*, idpub: str, key: str, remote_addr: str | None) -> NotifyAnswer:
+    """Answer a GET of the Notify URL; 503 in words when the database is unreachable."""
+    try:
+        return notify_url_check_throttled(idpub=idpub, key=key, remote_addr=remote_addr)
+    except DATABASE_DOWN:
+        logger.warning("Notify URL check: database unreachable")
+        return NotifyAnswer(503, "unavailable", DETAIL_CHECK_UNAVAILABLE)
 
 
 def _keep(item: Spooled, error: Exception) -> NotifyAnswer:
