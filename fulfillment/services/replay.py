@@ -211,8 +211,11 @@ def spool_replay_file(*, path: Path) -> bool:
 
 def spool_drain() -> int:
     """Replay every spooled body of this host, oldest first; return how many are left."""
+    paths = spool_paths()
+    if not paths:
+        return 0
     try:
-        for path in spool_paths():
+        for path in paths:
             spool_replay_file(path=path)
     except DATABASE_DOWN as error:
         logger.info("Spool replay: the database is still unreachable (%s)", error)
