@@ -367,3 +367,29 @@ def test_checking_the_url_while_the_database_is_down_answers_503_json():
     assert response.status_code == 503
     assert response.json() == {"outcome": "unavailable", "detail": DETAIL_CHECK_UNAVAILABLE}
     assert response["Retry-After"] == "60"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_replayed_row_left_pending_waits_five_minutes_before_the_sweep_may_take_it():
+    publisher = _funded()
+    spool_write(item=_spooled(publisher))
+    with connection.cursor() as cursor:
+        cursor.execute(KILL_ON_EVENT)
+    try:
+        with database_through_proxy() as proxy:
+            proxy.cut_when_the_server_drops = True  # stored, then the database goes away
+            assert spool_drain() == 1
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(UNKILL)
+
+    stored = Notification.objects.get()
+    assert stored.outcome == Outcome.PENDING and stored.received_at == ARRIVED
+    assert stored.next_attempt_at > timezone.now() + timedelta(minutes=4)
+
+    assert spool_drain() == 0
+
+    stored.refresh_from_db()
+    assert stored.outcome == Outcome.CREATED and stored.next_attempt_at is None
+    assert Notification.objects.count() == 1 and Order.objects.count() == 1
