@@ -38,3 +38,11 @@ logger_class = "fulfillment.logging.GunicornLogger"
 
 # No runtime control socket (gunicornc): signals manage the server.
 control_socket_disable = True
+
+
+def post_worker_init(worker: object) -> None:
+    """Replay what the Notify URL spooled while the database was away (a killed or restarted
+    server's bodies too); each worker may start it, a file lock keeps every body to one."""
+    from fulfillment.services.replay import replayer_start_if_spooled
+
+    replayer_start_if_spooled()

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from fulfillment.services.notifications import MAX_BODY, Incoming, NotifyAnswer
-from fulfillment.services.throttle import (
-    WINDOW_SECONDS,
-    notification_receive_throttled,
-    notify_url_check_throttled,
+from fulfillment.services.notifications import MAX_BODY, NotifyAnswer
+from fulfillment.services.replay import (
+    UNAVAILABLE_RETRY_AFTER,
+    notification_receive_guarded,
+    notify_url_check_guarded,
 )
+from fulfillment.services.throttle import WINDOW_SECONDS
 
 FAVICON = "fulfillment/favicon.svg"
-TRUTHY = {"1", "true", "yes", "on"}
+RETRY_AFTER = {429: WINDOW_SECONDS, 503: UNAVAILABLE_RETRY_AFTER}
+NOTIFY_PATH = re.compile(r"^/samcart/notify/?$")
+DETAIL_SERVER_ERROR = (
+    "An unexpected error stopped TrepStar before it could answer. Please send this "
+    "notification again."
+)
 
 
 def _read_body(request: HttpRequest) -> tuple[bytes, int]:
@@ -43,8 +52,8 @@ def _answer(answer: NotifyAnswer) -> JsonResponse:
         content_type="application/json; charset=utf-8",
         json_dumps_params={"ensure_ascii": False},
     )
-    if answer.status == 429:
-        response["Retry-After"] = str(WINDOW_SECONDS)
+    if answer.status in RETRY_AFTER:
+        response["Retry-After"] = str(RETRY_AFTER[answer.status])
     return response
 
 
@@ -60,8 +69,8 @@ def _page(request: HttpRequest, answer: NotifyAnswer) -> HttpResponse:
     response = TemplateResponse(
         request, "fulfillment/notify_check.html", context, status=answer.status
     )
-    if answer.status == 429:
-        response["Retry-After"] = str(WINDOW_SECONDS)
+    if answer.status in RETRY_AFTER:
+        response["Retry-After"] = str(RETRY_AFTER[answer.status])
     add_never_cache_headers(response)  # the URL holds the key
     return response
 
@@ -78,23 +87,28 @@ def samcart_notify(request: HttpRequest) -> HttpResponse:
     key = request.GET.get("key", "")
     remote_addr = request.META.get("REMOTE_ADDR") or None
     if request.method == "GET":
-        answer = notify_url_check_throttled(idpub=idpub, key=key, remote_addr=remote_addr)
+        answer = notify_url_check_guarded(idpub=idpub, key=key, remote_addr=remote_addr)
         response = _page(request, answer) if _wants_html(request) else _answer(answer)
         patch_vary_headers(response, ["Accept"])  # a page for browsers, JSON for the rest
         return response
     body, size = _read_body(request)
-    incoming = Incoming(
-        idpub=idpub,
-        key=key,
-        is_test=request.GET.get("test", "").lower() in TRUTHY,
+    answer = notification_receive_guarded(
+        query_string=request.META.get("QUERY_STRING", ""),
         body=body,
         body_size=size,
         content_type=request.META.get("CONTENT_TYPE", ""),
         remote_addr=remote_addr,
     )
-    return _answer(notification_receive_throttled(incoming))
+    return _answer(answer)
 
 
 def favicon(request: HttpRequest) -> HttpResponse:
     """Send browsers asking for /favicon.ico to the icon (static URL worked out per request)."""
     return HttpResponseRedirect(static(FAVICON))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the Notify URL answers JSON even then (SPEC §4), other pages Django's page."""
+    if NOTIFY_PATH.match(request.path_info):
+        return _answer(NotifyAnswer(500, "error", DETAIL_SERVER_ERROR))
+    return defaults.server_error(request)

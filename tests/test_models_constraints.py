@@ -196,6 +196,7 @@ def test_notification_outcome_strings():
         "unknown_publisher",
         "rejected",
         "error",
+        "queued",  # spooled while the database was unreachable (SPEC §4)
     }
     # "" is the stored-but-not-yet-processed state; nothing else may be added.
     assert choice_values(Notification, "outcome") - {""} == contract

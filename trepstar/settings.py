@@ -94,6 +94,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # (`CACHE_URL=redis://127.0.0.1:6379/1` selects Django's built-in Redis backend).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# The Notify URL's spool (SPEC §4): bodies that arrive while the database is unreachable are
+# kept here and replayed automatically. Local persistent disk, one per web host (docs/operator.md).
+NOTIFY_SPOOL_DIR = Path(env.str("NOTIFY_SPOOL_DIR", default=str(BASE_DIR / "var" / "notify-spool")))
+# Caps, so a flood during an outage cannot fill the disk: past them the answer is 503.
+NOTIFY_SPOOL_MAX_BYTES = env.int("NOTIFY_SPOOL_MAX_BYTES", default=1024**3)
+NOTIFY_SPOOL_MAX_FILES = env.int("NOTIFY_SPOOL_MAX_FILES", default=10_000)
+# Replay in a thread of the web process that spooled (and at its start); the worker drains too.
+NOTIFY_SPOOL_REPLAY = env.bool("NOTIFY_SPOOL_REPLAY", default=True)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

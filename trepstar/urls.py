@@ -48,3 +48,6 @@ urlpatterns = [
     # With and without the trailing slash: a POST must never be redirected.
     re_path(r"^samcart/notify/?$", samcart_notify, name="samcart-notify"),
 ]
+
+# The Notify URL never answers an HTML page, even when something outside its view fails.
+handler500 = "fulfillment.views.server_error"

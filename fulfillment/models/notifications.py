@@ -23,6 +23,8 @@ class Outcome(models.TextChoices):
     UNKNOWN_PUBLISHER = "unknown_publisher", "unknown publisher"
     REJECTED = "rejected", "rejected"
     ERROR = "error", "error"
+    # Spooled while the database was unreachable (SPEC §4); the replay stores the final outcome.
+    QUEUED = "queued", "queued (database unreachable)"
 
 
 REPROCESSABLE_OUTCOMES = (Outcome.NO_MATCH, Outcome.ERROR)
@@ -87,7 +89,8 @@ class Notification(models.Model):
     publisher = models.ForeignKey(
         Publisher, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
     )
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The arrival time, also for a body replayed from the spool (so not `auto_now_add`).
+    received_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     content_type = models.CharField(max_length=200, blank=True)
     raw_body = models.BinaryField()
@@ -111,6 +114,8 @@ class Notification(models.Model):
     alerted_at = models.DateTimeField(
         null=True, blank=True, help_text="When the publisher was e-mailed that it needs action."
     )
+    # One id per POST, also the name of its spool file: a body replayed twice is stored once.
+    spool_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
@@ -90,6 +91,16 @@ class Incoming:
     body_size: int
     content_type: str
     remote_addr: str | None
+    # Set for every POST (its spool file's id and arrival time, SPEC §4); `replayed` when the
+    # body comes from the spool rather than from SamCart right now.
+    spool_id: uuid.UUID | None = None
+    received_at: datetime | None = None
+    replayed: bool = False
+
+
+# A replayed row keeps its old arrival time: the sweep of rows left pending leaves it alone
+# this long, while the replay processes it.
+REPLAY_SWEEP_AFTER = timedelta(minutes=5)
 
 
 def notify_key_valid(*, publisher: Publisher, key: str) -> bool:
@@ -136,7 +147,10 @@ def _store(
     incoming: Incoming, *, publisher: Publisher | None, keep: int, **fields: object
 ) -> Notification:
     """Save the request as a Notification (autocommit: it survives whatever follows)."""
+    if incoming.received_at is not None:
+        fields["received_at"] = incoming.received_at
     return Notification.objects.create(
+        spool_id=incoming.spool_id,
         publisher=publisher,
         remote_addr=incoming.remote_addr,
         content_type=_storable(incoming.content_type)[:200],
@@ -204,7 +218,8 @@ def notification_receive(incoming: Incoming, *, gate: RefusalGate | None = None)
             processed_at=timezone.now(),
         )
         return NotifyAnswer(refusal.status, refusal.outcome, refusal.detail, stored.pk)
-    notification = _store(incoming, publisher=publisher, keep=MAX_BODY)
+    later = {"next_attempt_at": timezone.now() + REPLAY_SWEEP_AFTER} if incoming.replayed else {}
+    notification = _store(incoming, publisher=publisher, keep=MAX_BODY, **later)
     return notification_process(notification=notification, cart=cart, snapshot=snapshot)
 
 

@@ -1,7 +1,9 @@
 """`manage.py worker` (make worker): run queued tasks and the schedule of periodic jobs.
 
 django-tasks-db's worker runs the queue; a thread beside it ticks the schedule every
-`--tick` seconds. Run as many as you like, on as many machines: each task and each periodic
+`--tick` seconds and replays what the Notify URL spooled on this host while the database was
+away (so `make run`'s server needs no replay of its own after a restart).
+Run as many as you like, on as many machines: each task and each periodic
 slot runs once. Stop with SIGTERM or Ctrl+C (the running task finishes first).
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
+from fulfillment.services.replay import spool_drain
 from fulfillment.services.schedule import schedule_tick
 
 logger = logging.getLogger(__name__)
@@ -27,6 +30,10 @@ def _tick_forever(every: float, stop: threading.Event) -> None:
             logger.exception("Schedule tick failed")
         finally:
             close_old_connections()
+        try:
+            spool_drain()  # bodies the Notify URL spooled on this host (SPEC §4)
+        except Exception:
+            logger.exception("Spool replay failed")
         stop.wait(every)
 
 

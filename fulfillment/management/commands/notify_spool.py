@@ -1,0 +1,38 @@
+"""`manage.py notify_spool [--replay]`: list what waits in this host's Notify URL spool.
+
+With `--replay`, replay it once now (the web process and the worker do it on their own; this
+is for an operator retiring a host, or checking after an outage).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from fulfillment.services.replay import spool_drain
+from fulfillment.services.spool import FAILED, spool_dir, spool_paths, spool_read
+
+
+class Command(BaseCommand):
+    help = "List the Notify URL spool of this host (bodies kept while the database was away)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--replay", action="store_true", help="Replay the spool once now.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["replay"]:
+            left = spool_drain()
+            self.stdout.write(f"Replayed; {left} left in the spool.")
+        paths = spool_paths()
+        self.stdout.write(f"{spool_dir()}: {len(paths)} waiting")
+        for path in paths:
+            item = spool_read(path=path)
+            idpub = item.query_string.partition("idpub=")[2].partition("&")[0]
+            self.stdout.write(
+                f"{item.received_at:%Y-%m-%d %H:%M:%S} {item.spool_id} idpub={idpub} "
+                f"{item.body_size} bytes from {item.remote_addr or '-'}"
+            )
+        failed = spool_paths(directory=spool_dir() / FAILED)
+        if failed:
+            self.stdout.write(f"{len(failed)} set aside in {spool_dir() / FAILED} (see the log)")

@@ -1,0 +1,267 @@
+"""The Notify URL when the database is away (SPEC §4): spool the body, replay it exactly once.
+
+`notification_receive_guarded` is what the view calls for a POST: the usual receive, and when
+anything raises (the database unreachable before, during or after the store) the body goes to
+the spool and the answer is JSON: 202 `queued`, or 503 `unavailable` when the spool cannot
+take it either. Every POST carries a `spool_id`, stored on its row, so a replay finds a body
+the database took after all (the connection died after the commit) and never stores it twice.
+
+Replay needs no manual step: a daemon thread of the web process starts when it spools a body
+(and at a gunicorn worker's start when the spool holds files), retries with a backoff until
+the database answers, and ends when the spool is empty; `manage.py worker` drains its host's
+spool on every tick too. Replay goes through the same checks and intake as a live request
+(`notification_receive`), without the rate limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, connections
+from django.http import QueryDict
+from django.utils import timezone
+
+from fulfillment.models import Notification, Outcome
+
+from .notifications import (
+    REPLAY_SWEEP_AFTER,
+    Incoming,
+    NotifyAnswer,
+    notification_process,
+    notification_receive,
+)
+from .spool import (
+    Spooled,
+    SpoolUnavailable,
+    spool_claim,
+    spool_paths,
+    spool_remove,
+    spool_set_aside,
+    spool_write,
+)
+from .throttle import notification_receive_throttled, notify_url_check_throttled
+
+logger = logging.getLogger(__name__)
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+TRUTHY = {"1", "true", "yes", "on"}
+DETAIL_QUEUED = "Saved; it will be processed as soon as TrepStar's database is back"
+DETAIL_KEPT = (
+    "TrepStar could not process this notification because of an internal error. It is saved "
+    "and will be processed again automatically."
+)
+DETAIL_UNAVAILABLE = (
+    "TrepStar's database is unreachable and this notification could not be saved on disk "
+    "either. Nothing was stored; please send it again"
+)
+DETAIL_CHECK_UNAVAILABLE = (
+    "TrepStar's database is unreachable right now, so this Notify URL cannot be checked. "
+    "Try again in a minute; purchases sent meanwhile are kept and processed later"
+)
+UNAVAILABLE_RETRY_AFTER = 60  # seconds, in the 503's Retry-After
+QUEUED = NotifyAnswer(202, Outcome.QUEUED, DETAIL_QUEUED)
+KEPT = NotifyAnswer(500, Outcome.ERROR, DETAIL_KEPT)
+UNAVAILABLE = NotifyAnswer(503, "unavailable", DETAIL_UNAVAILABLE)
+SET_ASIDE_AFTER = 3  # replays failing for another reason than the database: then `failed/`
+BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # seconds between replay rounds
+
+
+def incoming_parse(
+    *,
+    query_string: str,
+    body: bytes,
+    body_size: int,
+    content_type: str,
+    remote_addr: str | None,
+) -> Incoming:
+    """Return the request as the service reads it, from its query string (live or spooled)."""
+    query = QueryDict(query_string.encode("iso-8859-1", "replace"))  # WSGI's raw bytes
+    return Incoming(
+        idpub=query.get("idpub", ""),
+        key=query.get("key", ""),
+        is_test=query.get("test", "").lower() in TRUTHY,
+        body=body,
+        body_size=body_size,
+        content_type=content_type,
+        remote_addr=remote_addr,
+    )
+
+
+def notification_receive_guarded(
+    *,
+    query_string: str,
+    body: bytes,
+    body_size: int,
+    content_type: str,
+    remote_addr: str | None,
+) -> NotifyAnswer:
+    """Receive a POST; whatever raises, keep the body in the spool and answer in JSON."""
+    item = Spooled(
+        spool_id=uuid.uuid4(),
+        received_at=timezone.now(),
+        query_string=query_string,
+        content_type=content_type,
+        remote_addr=remote_addr,
+        body_size=body_size,
+        body=body,
+    )
+    incoming = incoming_parse(
+        query_string=query_string,
+        body=body,
+        body_size=body_size,
+        content_type=content_type,
+        remote_addr=remote_addr,
+    )
+    live = replace(incoming, spool_id=item.spool_id, received_at=item.received_at)
+    try:
+        return notification_receive_throttled(live)
+    except Exception as error:
+        return _keep(item, error)
+
+
+def notify_url_check_guarded(*, idpub: str, key: str, remote_addr: str | None) -> NotifyAnswer:
+    """Answer a GET of the Notify URL; 503 in words when the database is unreachable."""
+    try:
+        return notify_url_check_throttled(idpub=idpub, key=key, remote_addr=remote_addr)
+    except DATABASE_DOWN:
+        logger.warning("Notify URL check: database unreachable")
+        return NotifyAnswer(503, "unavailable", DETAIL_CHECK_UNAVAILABLE)
+
+
+def _keep(item: Spooled, error: Exception) -> NotifyAnswer:
+    """Spool a body whose receive raised; say so, or that nothing could be kept."""
+    try:
+        spool_write(item=item)
+    except SpoolUnavailable:
+        logger.exception("Notify URL: %s, and the spool cannot take the body", type(error).__name__)
+        return UNAVAILABLE
+    replayer_ensure()
+    if isinstance(error, DATABASE_DOWN):
+        logger.warning("Notify URL: database unreachable (%s); %s spooled", error, item.spool_id)
+        return QUEUED
+    logger.error("Notify URL: receive failed; body %s spooled", item.spool_id, exc_info=error)
+    return KEPT
+
+
+def _replay_stored(notification: Notification) -> None:
+    """Finish a body the database already holds: process it when it was left pending."""
+    later = timezone.now() + REPLAY_SWEEP_AFTER
+    pending = Notification.objects.filter(pk=notification.pk, outcome=Outcome.PENDING)
+    if pending.update(next_attempt_at=later):  # the sweep leaves it to us meanwhile
+        notification.refresh_from_db()
+        notification_process(notification=notification)
+
+
+def spool_replay(*, item: Spooled) -> None:
+    """Store and process one spooled body as a live request would be (no rate limit).
+
+    Raises the database's error when it is still away; the file is kept then.
+    """
+    stored = Notification.objects.filter(spool_id=item.spool_id).first()
+    if stored is None:
+        incoming = incoming_parse(
+            query_string=item.query_string,
+            body=item.body,
+            body_size=item.body_size,
+            content_type=item.content_type,
+            remote_addr=item.remote_addr,
+        )
+        spooled = replace(
+            incoming, spool_id=item.spool_id, received_at=item.received_at, replayed=True
+        )
+        try:
+            notification_receive(spooled)
+            return
+        except IntegrityError:  # stored meanwhile under this id: finish that row instead
+            stored = Notification.objects.get(spool_id=item.spool_id)
+    _replay_stored(stored)
+
+
+_failures: Counter[str] = Counter()
+
+
+def spool_replay_file(*, path: Path) -> bool:
+    """Claim, replay and remove one spooled file; False when it is left (claimed elsewhere,
+    or set aside). Raises the database's error while it is away."""
+    with spool_claim(path=path) as item:
+        if item is None:
+            return False
+        try:
+            spool_replay(item=item)
+        except DATABASE_DOWN:
+            raise
+        except Exception:
+            logger.exception("Replaying spooled notification %s failed", item.spool_id)
+            _failures[path.name] += 1
+            if _failures[path.name] >= SET_ASIDE_AFTER:
+                logger.error("Spooled notification %s set aside in failed/", item.spool_id)
+                spool_set_aside(path=path)
+            return False
+        spool_remove(path=path)
+    _failures.pop(path.name, None)
+    return True
+
+
+def spool_drain() -> int:
+    """Replay every spooled body of this host, oldest first; return how many are left."""
+    paths = spool_paths()
+    if not paths:
+        return 0
+    try:
+        for path in paths:
+            spool_replay_file(path=path)
+    except DATABASE_DOWN as error:
+        logger.info("Spool replay: the database is still unreachable (%s)", error)
+    finally:
+        connections.close_all()  # this thread's connections: a dead one is not reused
+    return len(spool_paths())
+
+
+_state = threading.Lock()
+_replayer: threading.Thread | None = None
+
+
+def _replay_until_empty() -> None:
+    global _replayer
+    rounds = 0
+    while True:
+        try:
+            left = spool_drain()
+        except Exception:  # a disk error: log it and try again later
+            logger.exception("Spool replay failed")
+            left = 1
+        if not left:
+            with _state:
+                if not spool_paths():
+                    _replayer = None
+                    return
+            continue
+        time.sleep(BACKOFF[min(rounds, len(BACKOFF) - 1)])
+        rounds += 1
+
+
+def replayer_ensure() -> None:
+    """Start this process's replay thread unless it runs (it ends when the spool is empty)."""
+    global _replayer
+    if not settings.NOTIFY_SPOOL_REPLAY:
+        return
+    with _state:
+        if _replayer is not None and _replayer.is_alive():
+            return
+        _replayer = threading.Thread(
+            target=_replay_until_empty, name="notify-spool-replay", daemon=True
+        )
+        _replayer.start()
+
+
+def replayer_start_if_spooled() -> None:
+    """At a process's start: replay what an earlier process left in the spool."""
+    if spool_paths():
+        replayer_ensure()

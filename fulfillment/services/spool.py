@@ -1,0 +1,191 @@
+"""The Notify URL's spool (SPEC §4): bodies kept on local disk while the database is away.
+
+Files only, no ORM. One file per POST, named `<arrival>-<id>.notify`: a JSON header line (id,
+arrival time, query string, content type, client address, size announced) then the body's
+exact bytes. A file is written to a temporary name, fsynced, renamed into place and the
+directory fsynced, so a file under its final name is always whole, even after a power cut.
+
+A replayer claims a file with `flock` (released by the kernel when its process dies) and
+checks that the name still points at the file it locked, so two processes never replay one
+file at the same time and a file removed meanwhile is not replayed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+
+SUFFIX = ".notify"
+TEMP_PREFIX = ".tmp-"
+FAILED = "failed"  # files whose replay kept raising something other than a database outage
+FILE_MODE = 0o600  # the query string holds the Notify URL key
+
+
+class SpoolUnavailable(Exception):
+    """The spool cannot take this body: nothing was kept."""
+
+
+class SpoolFull(SpoolUnavailable):
+    """The spool holds as many files or bytes as its caps allow."""
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """One POST to the Notify URL as received, kept until the database takes it."""
+
+    spool_id: uuid.UUID
+    received_at: datetime
+    query_string: str
+    content_type: str
+    remote_addr: str | None
+    body_size: int
+    body: bytes
+
+
+def spool_dir() -> Path:
+    """Return the spool directory of this host (`NOTIFY_SPOOL_DIR`)."""
+    return Path(settings.NOTIFY_SPOOL_DIR)
+
+
+def spool_paths(*, directory: Path | None = None) -> list[Path]:
+    """Return the spooled files waiting for replay, oldest first (names start with the time)."""
+    try:
+        names = os.listdir(directory or spool_dir())
+    except FileNotFoundError:
+        return []
+    base = directory or spool_dir()
+    return [base / name for name in sorted(names) if name.endswith(SUFFIX)]
+
+
+def spool_usage(*, directory: Path | None = None) -> tuple[int, int]:
+    """Return how many files and bytes wait in the spool."""
+    files, size = 0, 0
+    for path in spool_paths(directory=directory):
+        with contextlib.suppress(FileNotFoundError):  # replayed meanwhile
+            size += path.stat().st_size
+            files += 1
+    return files, size
+
+
+def _encode(item: Spooled) -> bytes:
+    header = {
+        "id": str(item.spool_id),
+        "received_at": item.received_at.isoformat(),
+        "query_string": item.query_string,
+        "content_type": item.content_type,
+        "remote_addr": item.remote_addr,
+        "body_size": item.body_size,
+    }
+    return json.dumps(header).encode() + b"\n" + item.body
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_room(directory: Path, size: int) -> None:
+    files, used = spool_usage(directory=directory)
+    if files >= settings.NOTIFY_SPOOL_MAX_FILES or used + size > settings.NOTIFY_SPOOL_MAX_BYTES:
+        raise SpoolFull(f"spool full: {files} files, {used} bytes")
+
+
+def spool_write(*, item: Spooled, directory: Path | None = None) -> Path:
+    """Write `item` durably (temp file, fsync, rename, fsync the directory); return its path.
+
+    Raises `SpoolUnavailable` (or `SpoolFull`) when it cannot be kept; nothing is left behind.
+    """
+    directory = directory or spool_dir()
+    data = _encode(item)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_room(directory, len(data))
+        final = directory / f"{item.received_at:%Y%m%dT%H%M%S%f}-{item.spool_id}{SUFFIX}"
+        temp = directory / f"{TEMP_PREFIX}{item.spool_id}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(temp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
+        _fsync_dir(directory)
+    except OSError as error:
+        raise SpoolUnavailable(f"{type(error).__name__}: {error}") from error
+    return final
+
+
+def _decode(data: bytes) -> Spooled:
+    head, _, body = data.partition(b"\n")
+    header = json.loads(head)
+    return Spooled(
+        spool_id=uuid.UUID(header["id"]),
+        received_at=datetime.fromisoformat(header["received_at"]),
+        query_string=header["query_string"],
+        content_type=header["content_type"],
+        remote_addr=header["remote_addr"],
+        body_size=header["body_size"],
+        body=body,
+    )
+
+
+def spool_read(*, path: Path) -> Spooled:
+    """Read one spooled file (no claim: for listing what waits)."""
+    return _decode(path.read_bytes())
+
+
+@contextlib.contextmanager
+def spool_claim(*, path: Path) -> Iterator[Spooled | None]:
+    """Lock `path` for replay and yield its body; None when another process holds it or it
+    is gone. Remove it with `spool_remove` inside the block once the database has it."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        yield None
+        return
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            current = path.stat().st_ino
+        except FileNotFoundError:
+            current = None
+        if current != os.fstat(handle.fileno()).st_ino:  # replayed and removed meanwhile
+            yield None
+            return
+        yield _decode(handle.read())
+
+
+def spool_remove(*, path: Path) -> None:
+    """Remove a replayed file for good (called while it is claimed)."""
+    path.unlink()
+    _fsync_dir(path.parent)
+
+
+def spool_set_aside(*, path: Path) -> Path:
+    """Move a file whose replay keeps failing to `failed/`, out of the replay's way."""
+    aside = path.parent / FAILED
+    aside.mkdir(mode=0o700, exist_ok=True)
+    target = aside / path.name
+    os.rename(path, target)
+    _fsync_dir(path.parent)
+    return target

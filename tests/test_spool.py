@@ -1,0 +1,395 @@
+"""Issue 17, point 1 (SPEC §4): database down → the body is spooled, answered in JSON, replayed.
+
+The spool's files, claims and replays run on both databases. The database-down cases run on
+PostgreSQL: the test's own connection goes through a TCP proxy (tests/tcp_proxy.py) that the
+test cuts, or a trigger kills the connection mid-processing; nothing of the app is mocked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client, RequestFactory
+from django.utils import timezone
+
+from fulfillment.models import Notification, Order, Outcome, RefusedRequestTally
+from fulfillment.services.replay import (
+    DETAIL_CHECK_UNAVAILABLE,
+    DETAIL_KEPT,
+    DETAIL_QUEUED,
+    DETAIL_UNAVAILABLE,
+    spool_drain,
+)
+from fulfillment.services.spool import (
+    Spooled,
+    spool_claim,
+    spool_paths,
+    spool_read,
+    spool_remove,
+    spool_write,
+)
+from fulfillment.views import DETAIL_SERVER_ERROR, server_error
+from tests.factories import make_project, make_publisher, notify_path
+from tests.invariants import order_body
+from tests.tcp_proxy import TcpProxy
+
+ARRIVED = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+
+
+@pytest.fixture(autouse=True)
+def spool(settings, tmp_path) -> Path:
+    """A spool of the test's own; replay runs when the test calls it (no thread)."""
+    settings.NOTIFY_SPOOL_DIR = tmp_path / "spool"
+    settings.NOTIFY_SPOOL_REPLAY = False
+    return settings.NOTIFY_SPOOL_DIR
+
+
+def _spooled(publisher, *, order_id: int = 9001, key: str | None = None, **fields) -> Spooled:
+    values = {
+        "spool_id": uuid.uuid4(),
+        "received_at": ARRIVED,
+        "query_string": notify_path(publisher, key=key).partition("?")[2],
+        "content_type": "application/json",
+        "remote_addr": "203.0.113.9",
+        "body_size": len(order_body(order_id=order_id)),
+        "body": order_body(order_id=order_id),
+    }
+    return Spooled(**values | fields)
+
+
+def _funded():
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "279813")
+    return publisher
+
+
+def test_a_spooled_body_is_written_whole_and_claimed_by_one_replayer(spool):
+    item = Spooled(
+        spool_id=uuid.uuid4(),
+        received_at=ARRIVED,
+        query_string="idpub=123456&key=k%20y&test=1",
+        content_type="application/x-www-form-urlencoded",
+        remote_addr=None,
+        body_size=5,
+        body=b"a\nb\x00\xff",
+    )
+    path = spool_write(item=item)
+
+    assert spool_paths() == [path]
+    assert spool_read(path=path) == item
+    assert path.stat().st_mode & 0o777 == 0o600  # the query string holds the key
+    assert [p.name for p in spool.iterdir()] == [path.name]  # no temporary file left
+    with spool_claim(path=path) as mine:
+        assert mine == item
+        with spool_claim(path=path) as theirs:
+            assert theirs is None  # another replayer skips it
+        spool_remove(path=path)
+    with spool_claim(path=path) as late:
+        assert late is None
+    assert spool_paths() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replay_stores_the_body_with_its_arrival_time_and_creates_the_order():
+    publisher = _funded()
+    spool_write(item=_spooled(publisher))
+
+    assert spool_drain() == 0
+
+    stored = Notification.objects.get()
+    assert stored.received_at == ARRIVED
+    assert stored.remote_addr == "203.0.113.9"
+    assert stored.outcome == Outcome.CREATED
+    assert Order.objects.get().external_order_id == "9001"
+    assert spool_paths() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_body_replayed_twice_is_stored_once():
+    publisher = _funded()
+    path = spool_write(item=_spooled(publisher))
+    data = path.read_bytes()
+    assert spool_drain() == 0
+    path.write_bytes(data)  # the process died between the commit and the file's removal
+
+    assert spool_drain() == 0
+
+    assert Notification.objects.count() == 1
+    assert Order.objects.count() == 1
+    assert spool_paths() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wrong_keys_are_refused_at_replay_as_live_ones_without_the_rate_limit():
+    publisher = _funded()
+    for n in range(12):  # live, the 11th would answer 429 and store nothing
+        spool_write(item=_spooled(publisher, order_id=n, key="wrong"))
+
+    assert spool_drain() == 0
+
+    refused = Notification.objects.all()
+    assert refused.count() == 12
+    assert {(n.outcome, n.http_status) for n in refused} == {(Outcome.REJECTED, 403)}
+    assert {n.received_at for n in refused} == {ARRIVED}
+    assert len(bytes(refused[0].raw_body)) <= 4096
+    assert not Order.objects.exists()
+    assert not RefusedRequestTally.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_body_spooled_for_an_unknown_idpub_is_stored_as_unknown_publisher():
+    publisher = _funded()
+    item = _spooled(publisher, query_string="idpub=99999999&key=whatever")
+
+    assert spool_write(item=item) and spool_drain() == 0
+
+    stored = Notification.objects.get()
+    assert (stored.outcome, stored.http_status, stored.publisher) == (
+        Outcome.UNKNOWN_PUBLISHER,
+        404,
+        None,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_lists_the_spool_and_replays_it():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    publisher = _funded()
+    item = _spooled(publisher)
+    spool_write(item=item)
+    listed, replayed = StringIO(), StringIO()
+
+    call_command("notify_spool", stdout=listed)
+    call_command("notify_spool", "--replay", stdout=replayed)
+
+    assert f"{item.spool_id} idpub={publisher.idpub}" in listed.getvalue()
+    assert publisher.notify_key not in listed.getvalue()
+    assert "Replayed; 0 left" in replayed.getvalue()
+    assert Order.objects.count() == 1
+
+
+def test_the_server_error_page_of_the_notify_url_is_json():
+    response = server_error(RequestFactory().post("/samcart/notify/?idpub=1"))
+
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("application/json")
+    assert response.content.decode().count(DETAIL_SERVER_ERROR) == 1
+
+
+def _post(publisher, order_id: int = 9001):
+    client = Client(raise_request_exception=False)
+    return client.post(
+        notify_path(publisher), data=order_body(order_id=order_id), content_type="application/json"
+    )
+
+
+def _refuse_notifications(on: bool) -> None:
+    """Make the database refuse every notification insert (a broken table), or stop it."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and on:
+            cursor.execute(
+                "CREATE FUNCTION refuse_notification() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER refuse_notification BEFORE INSERT ON fulfillment_notification "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_notification()"
+            )
+        elif connection.vendor == "postgresql":
+            cursor.execute("DROP TRIGGER refuse_notification ON fulfillment_notification")
+            cursor.execute("DROP FUNCTION refuse_notification()")
+        elif on:
+            cursor.execute(
+                "CREATE TRIGGER refuse_notification BEFORE INSERT ON fulfillment_notification "
+                "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+            )
+        else:
+            cursor.execute("DROP TRIGGER refuse_notification")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unexpected_error_before_the_store_answers_json_and_keeps_the_body():
+    publisher = _funded()
+    _refuse_notifications(True)
+    try:
+        response = _post(publisher)
+    finally:
+        _refuse_notifications(False)
+
+    assert response.status_code == 500
+    assert response.json() == {"outcome": "error", "detail": DETAIL_KEPT}
+    assert not Notification.objects.exists()
+
+    assert spool_drain() == 0
+
+    assert Notification.objects.get().outcome == Outcome.CREATED
+    assert Order.objects.count() == 1
+
+
+# --- the database away (PostgreSQL) ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def database_through_proxy():
+    """Send this thread's database connection through a proxy the test can cut."""
+    db = connection.settings_dict
+    saved = db["HOST"], db["PORT"]
+    with TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)) as proxy:
+        connection.close()
+        db["HOST"], db["PORT"] = "127.0.0.1", str(proxy.port)
+        try:
+            yield proxy
+        finally:
+            connection.close()
+            db["HOST"], db["PORT"] = saved
+
+
+@contextlib.contextmanager
+def database_cut():
+    """The database is unreachable for this thread."""
+    with database_through_proxy() as proxy:
+        proxy.cut()
+        yield proxy
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_database_down_spools_the_body_answers_202_queued_and_replay_creates_the_order():
+    publisher = _funded()
+    before = timezone.now()
+    with database_cut():
+        response = _post(publisher)
+        assert spool_drain() == 1  # still away: the file stays
+
+    assert response.status_code == 202
+    assert response.json() == {"outcome": "queued", "detail": DETAIL_QUEUED}
+    assert not Notification.objects.exists()
+    [path] = spool_paths()
+    arrived = spool_read(path=path).received_at
+
+    assert spool_drain() == 0
+
+    stored = Notification.objects.get()
+    assert stored.outcome == Outcome.CREATED and stored.received_at == arrived >= before
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_database_down_and_spool_full_answers_503_with_retry_after(settings):
+    publisher = _funded()
+    settings.NOTIFY_SPOOL_MAX_FILES = 1
+    with database_cut():
+        first, second = _post(publisher, 1), _post(publisher, 2)
+    settings.NOTIFY_SPOOL_MAX_FILES, settings.NOTIFY_SPOOL_MAX_BYTES = 10, 100
+    with database_cut():
+        too_big = _post(publisher, 3)
+
+    assert first.status_code == 202
+    for refused in (second, too_big):
+        assert refused.status_code == 503
+        assert refused["Retry-After"] == "60"
+        assert refused.json() == {"outcome": "unavailable", "detail": DETAIL_UNAVAILABLE}
+    assert len(spool_paths()) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_database_down_and_spool_unwritable_answers_503(settings, tmp_path):
+    publisher = _funded()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    settings.NOTIFY_SPOOL_DIR = blocker / "spool"  # cannot be created (root or not)
+    with database_cut():
+        response = _post(publisher)
+
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["outcome"] == "unavailable"
+    assert response["Retry-After"] == "60"
+
+
+KILL_ON_EVENT = """
+CREATE FUNCTION drop_my_connection() RETURNS trigger AS $$ BEGIN
+PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER drop_my_connection BEFORE INSERT ON fulfillment_orderevent
+FOR EACH ROW EXECUTE FUNCTION drop_my_connection();
+"""
+UNKILL = """
+DROP TRIGGER drop_my_connection ON fulfillment_orderevent;
+DROP FUNCTION drop_my_connection();
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_database_lost_after_the_store_answers_json_and_the_row_is_finished_once():
+    publisher = _funded()
+    with connection.cursor() as cursor:
+        cursor.execute(KILL_ON_EVENT)
+    try:
+        with database_through_proxy() as proxy:
+            proxy.cut_when_the_server_drops = True  # and it stays away after the store
+            response = _post(publisher)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(UNKILL)
+
+    assert response.status_code == 202, response.json()
+    assert response.json()["outcome"] == "queued"
+    stored = Notification.objects.get()
+    assert stored.outcome == Outcome.PENDING  # stored, then the connection died
+    assert not Order.objects.exists()
+
+    assert spool_drain() == 0
+
+    stored.refresh_from_db()
+    assert stored.outcome == Outcome.CREATED
+    assert Notification.objects.count() == 1
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_checking_the_url_while_the_database_is_down_answers_503_json():
+    publisher = _funded()
+    with database_cut():
+        response = Client(raise_request_exception=False).get(notify_path(publisher))
+
+    assert response.status_code == 503
+    assert response.json() == {"outcome": "unavailable", "detail": DETAIL_CHECK_UNAVAILABLE}
+    assert response["Retry-After"] == "60"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_replayed_row_left_pending_waits_five_minutes_before_the_sweep_may_take_it():
+    publisher = _funded()
+    spool_write(item=_spooled(publisher))
+    with connection.cursor() as cursor:
+        cursor.execute(KILL_ON_EVENT)
+    try:
+        with database_through_proxy() as proxy:
+            proxy.cut_when_the_server_drops = True  # stored, then the database goes away
+            assert spool_drain() == 1
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(UNKILL)
+
+    stored = Notification.objects.get()
+    assert stored.outcome == Outcome.PENDING and stored.received_at == ARRIVED
+    assert stored.next_attempt_at > timezone.now() + timedelta(minutes=4)
+
+    assert spool_drain() == 0
+
+    stored.refresh_from_db()
+    assert stored.outcome == Outcome.CREATED and stored.next_attempt_at is None
+    assert Notification.objects.count() == 1 and Order.objects.count() == 1
