@@ -1,4 +1,5 @@
-"""Rate limit of failed Notify URL checks (SPEC §4), on Django's shared cache.
+"""Rate limits on Django's shared cache: failed Notify URL checks (SPEC §4) and password reset
+e-mails (at the end of the module).
 
 Fixed one-minute windows count the requests that failed the `idpub`/key checks: 400
 (malformed idpub), 404 (unknown idpub) and 403 (missing or wrong key), so the publisher-ID
@@ -93,22 +94,22 @@ def _over_limit(buckets: tuple[str, str]) -> tuple[bool, bool]:
     return over, per_address == ADDRESS_FAILURE_LIMIT + 1
 
 
-def _count(bucket: str) -> int:
+def _count(bucket: str, *, window: int) -> int:
     """Count one more request in `bucket` atomically and return the new count."""
     try:
         return cache.incr(bucket)
     except ValueError:  # the window's first request
-        if cache.add(bucket, 1, timeout=WINDOW_SECONDS * 2):
+        if cache.add(bucket, 1, timeout=window * 2):
             return 1
         return cache.incr(bucket)
 
 
-def _reserve(bucket: str) -> int:
+def _reserve(bucket: str, *, window: int = WINDOW_SECONDS) -> int:
     """Reserve a slot in `bucket`; 0 when the cache is down (the limit fails open)."""
     try:
-        return _count(bucket)
+        return _count(bucket, window=window)
     except Exception:  # Redis down or full: SamCart's orders matter more than the limit
-        logger.exception("Notify URL rate limit: the cache failed; not limiting")
+        logger.exception("Rate limit: the cache failed; not limiting")
         return 0
 
 
@@ -170,3 +171,28 @@ def notify_url_check_throttled(*, idpub: str, key: str, remote_addr: str | None)
         return NotifyAnswer(429, Outcome.REJECTED, DETAIL_TOO_MANY)
     status = 404 if refusal.status in (400, 404) else refusal.status
     return NotifyAnswer(status, refusal.outcome, refusal.detail)
+
+
+# Password reset e-mails (SPEC §14, §16): a flood of reset requests must not flood a mailbox
+# nor turn the site into a mail cannon. Fixed one-hour windows on the same shared cache.
+RESET_WINDOW_SECONDS = 3600
+RESET_MAILS_PER_ACCOUNT = 3  # reset e-mails per login and hour
+RESET_REQUESTS_PER_CLIENT = 10  # reset requests per client address and hour
+
+
+def _hourly_bucket(kind: str, who: str) -> str:
+    """Return the cache key counting `who` for `kind` in this hour."""
+    digest = hashlib.sha256(who.encode()).hexdigest()[:32]
+    return f"{kind}:{digest}:{int(time.time()) // RESET_WINDOW_SECONDS}"
+
+
+def password_reset_request_allowed(*, remote_addr: str | None) -> bool:
+    """Count a reset request from this client address; False past its hourly cap."""
+    bucket = _hourly_bucket("password-reset-client", _client_address(remote_addr) or "-")
+    return _reserve(bucket, window=RESET_WINDOW_SECONDS) <= RESET_REQUESTS_PER_CLIENT
+
+
+def password_reset_mail_allowed(*, user_id: int) -> bool:
+    """Count a reset e-mail to this login; False past its hourly cap."""
+    bucket = _hourly_bucket("password-reset-account", str(user_id))
+    return _reserve(bucket, window=RESET_WINDOW_SECONDS) <= RESET_MAILS_PER_ACCOUNT
