@@ -63,6 +63,8 @@ POST_URLS = [
     ("/admin/fulfillment/order/", {"action": "delete_orders", "_selected_action": "{x}"}),
     ("/admin/fulfillment/notification/", {"action": "reprocess", "_selected_action": "{x}"}),
     ("/admin/auth/user/", {"action": "delete_selected", "_selected_action": "{x}"}),
+    ("/admin/fulfillment/project/add/", {"publisher": "{x}", "title": "T"}),
+    ("/admin/fulfillment/order/{hold}/change/", {"project": "{x}", "quantity": "1"}),
 ]
 
 UNICODE_DIGITS = ["²", "①", "٧", "１", "߁", "𝟙", "፩"]
@@ -88,7 +90,8 @@ def manager_client(world: World) -> Client:
 
 
 def fill(template: str, value: str, world: World, *, path: bool) -> str:
-    return template.format(x=quote(value, safe="") if path else value, pub=world.a.pk)
+    x = quote(value, safe="") if path else value
+    return template.format(x=x, pub=world.a.pk, hold=world.a_hold.pk)
 
 
 def answer(client: Client, url: str, data: dict[str, str] | None = None) -> int:
@@ -109,6 +112,13 @@ def assert_never_500(client: Client, world: World, value: str) -> None:
         url = fill(template, value, world, path=True)
         data = {k: fill(v, value, world, path=False) for k, v in form.items()}
         assert answer(client, url, data) in ALLOWED, (url, data)
+    release = "/api/v1/orders/release/"
+    for ids in ([value], [int(value)] if value.isascii() and value.strip().isdigit() else []):
+        try:
+            status = client.post(release, {"ids": ids}, content_type="application/json")
+        except Exception as error:
+            raise AssertionError(f"500 at {release} {ids!r}: {error!r}") from error
+        assert status.status_code in ALLOWED, (release, ids)
 
 
 PROPERTY = settings(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core import checks
 from django.db import models
 from django.http import Http404
@@ -151,6 +152,20 @@ class BoundedSearchMixin:
         return super().get_search_results(request, queryset, search_term)
 
 
+class CheckedAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, showing only chosen values that are ids.
+
+    Showing a form posted with `publisher=²` again made Django query `pk__in=["²"]`: a 500.
+    """
+
+    def optgroups(
+        self, name: str, value: list[str], attr: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """Leave out the chosen values that are no id (the field reports them as invalid)."""
+        ids = [v for v in value if id_or_none(str(v)) is not None]
+        return super().optgroups(name, ids, attr)
+
+
 class ActionIdsMixin:
     """Run an admin action only on the chosen rows whose ids parse (`fulfillment.ids`).
 
@@ -260,6 +275,9 @@ class PublisherScopedAdmin(ProductAdminMixin, admin.ModelAdmin):
         scoped = scoped_queryset(db_field.related_model, request)
         if scoped is not None and "queryset" not in kwargs:
             kwargs["queryset"] = scoped
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            using = kwargs.get("using")
+            kwargs["widget"] = CheckedAutocompleteSelect(db_field, self.admin_site, using=using)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(

@@ -32,10 +32,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from fulfillment.ids import idpub_or_none
 from fulfillment.models import Outcome, Publisher, RefusedRequestTally
 
 from .notifications import (
-    IDPUB_FORMAT,
     READY,
     Incoming,
     NotifyAnswer,
@@ -74,7 +74,7 @@ def _bucket(*, remote_addr: str | None, idpub: str | None) -> str:
     `idpub=None` names the address's counter over all idpubs.
     """
     # Every malformed idpub shares one bucket: varying garbage must not buy fresh windows.
-    named = "*" if idpub is None else idpub if IDPUB_FORMAT.fullmatch(idpub) else "malformed"
+    named = "*" if idpub is None else idpub_or_none(idpub) or "malformed"
     digest = hashlib.sha256(f"{remote_addr or '-'}|{named}".encode()).hexdigest()[:32]
     return f"notify-failures:{digest}:{int(time.time()) // WINDOW_SECONDS}"
 
