@@ -50,6 +50,8 @@ GET_URLS = [
     "/admin/auth/user/{x}/password/",
     "/account/?publisher={x}",
     "/api/v1/orders/?project={x}",
+    "/api/v1/orders/?page={x}",
+    "/admin/fulfillment/order/?p={x}",
     "/api/v1/orders/{x}/",
     "/api/v1/projects/{x}/",
     "/api/v1/notifications/{x}/",
