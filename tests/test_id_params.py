@@ -182,3 +182,13 @@ def test_the_parser_refuses_what_int_accepts_and_what_isdigit_accepts():
     assert id_or_none("007") == 7
     assert id_or_none(str(MAX_ID)) == MAX_ID
     assert ids_from_list("1, 2,²,x,,3") == [1, 2, 3]
+
+
+@pytest.mark.parametrize("uid", [*UNICODE_DIGITS, "99999999999999999999999", "-1", "0", "\x00"])
+def test_a_password_reset_link_with_a_bad_user_id_is_refused_without_a_500(db, uid):
+    from django.utils.http import urlsafe_base64_encode
+
+    response = Client().get(f"/reset/{urlsafe_base64_encode(uid.encode())}/set-password/")
+
+    assert response.status_code == 200  # Django's "invalid link" page
+    assert response.context["validlink"] is False
