@@ -8,12 +8,13 @@ whatever the idpubs (random idpubs must not buy fresh windows). Past 10 failures
 or 30 from the address, further failing requests answer 429 and store no notification. Such a
 refusal is counted, not stored: in the publisher's hourly `RefusedRequestTally` when the idpub
 names one; an unknown or malformed idpub has no publisher to tally on, so its refusals are only
-counted in the address's cache counter, and the first one of each window is logged (with the
-address) for the operator.
+counted in the address's cache counter. The address's first refusal past 30 in a window is
+logged (with the address) for the operator.
 
 The Notify URL reads the publisher before it stores anything, so only a request that failed
 the checks touches the cache: it *reserves* a slot (an atomic `incr`) before it is stored, so
-concurrent requests can never store more than 10 refused rows a window. A request with the
+concurrent requests can never store more than 10 refused rows a window per idpub, 30 per
+address. A request with the
 right key is never counted nor refused by the limit, so an attacker sharing SamCart's address
 (another SamCart account pointed at this idpub, a proxy in front of both) cannot shut the
 publisher's orders out, and SamCart's deliveries cost no cache round trip.
@@ -147,7 +148,7 @@ def notification_receive_throttled(incoming: Incoming) -> NotifyAnswer:
             return None
         if publisher is not None:
             refused_request_record(publisher=publisher, remote_addr=remote_addr)
-        elif first:
+        if first:  # the address's first refusal this minute, whatever the idpub
             logger.warning(LOG_ADDRESS_LIMITED, remote_addr or "an unknown address")
         return NotifyAnswer(429, Outcome.REJECTED, DETAIL_TOO_MANY)
 
