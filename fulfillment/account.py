@@ -28,6 +28,7 @@ from fulfillment.account_form import (
     SETTINGS_SAVED,
     AccountSettingsForm,
 )
+from fulfillment.ids import idpub_or_none
 from fulfillment.models import REPROCESSABLE_OUTCOMES, ZERO, Publisher, is_trepstar_staff
 from fulfillment.selectors import (
     HoldSummary,
@@ -74,6 +75,8 @@ def _account_url(publisher: Publisher, request: HttpRequest) -> str:
 
 def _publisher_or_404(request: HttpRequest, idpub: str) -> Publisher | None:
     """Return the publisher the request names (or the user's own); 404 for another one."""
+    if idpub and idpub_or_none(idpub) is None:
+        raise Http404(NOT_YOURS)  # no publisher has a malformed ID: no query for it
     publisher = publisher_for_account_page(request.user, idpub)
     if publisher is None and idpub:
         raise Http404(NOT_YOURS)

@@ -2,6 +2,13 @@
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.urls import register_converter
+
+from fulfillment.ids import IdConverter
+
+# `<id:pk>` in URL patterns: ASCII digits, bounded (fulfillment/ids.py). Registered at import,
+# before any URLconf is loaded.
+register_converter(IdConverter, "id")
 
 
 class FulfillmentConfig(AppConfig):

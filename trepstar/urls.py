@@ -7,20 +7,18 @@ from django.views.generic import RedirectView
 
 from fulfillment.account import account, account_release_all, account_rotate_key, account_settings
 from fulfillment.health import healthz
+from fulfillment.password_reset import TrepStarPasswordResetView
 from fulfillment.views import favicon, samcart_notify
 
 urlpatterns = [
     # People who open the site land in the admin (it asks for a login first).
     path("", RedirectView.as_view(url=reverse_lazy("admin:index")), name="home"),
     path("favicon.ico", favicon, name="favicon"),
-    # Password reset by e-mail from the admin login page (Django's views, our e-mail text).
+    # Password reset by e-mail from the admin login page: Django's views; the request view
+    # (fulfillment/password_reset.py) throttles the e-mails and links to PUBLIC_BASE_URL.
     path(
         "admin/password_reset/",
-        auth_views.PasswordResetView.as_view(
-            email_template_name="registration/trepstar_password_reset_email.txt",
-            html_email_template_name="registration/trepstar_password_reset_email.html",
-            subject_template_name="registration/trepstar_password_reset_subject.txt",
-        ),
+        TrepStarPasswordResetView.as_view(),
         name="admin_password_reset",
     ),
     path(

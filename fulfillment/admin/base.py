@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core import checks
 from django.db import models
 from django.http import Http404
@@ -19,6 +21,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 
+from fulfillment.ids import id_or_none, ids_from_values
 from fulfillment.models import PublisherScopedQuerySet, is_trepstar_staff
 from fulfillment.models.base import user_publisher_ids as model_user_publisher_ids
 from fulfillment.services.wording import money
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
     from django.db.models import QuerySet
     from django.forms import Field
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
 NOT_FOUND = "Nothing here: the object does not exist or belongs to another publisher."
 # No searchable field is longer than 255 characters; a longer search matches nothing, and a
@@ -111,9 +114,9 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
         ordering = self.field_admin_ordering(field, request, model_admin)
         scoped = scoped_queryset(field.related_model, request)
         limit: dict[str, Any] = {} if scoped is None else {"pk__in": scoped.values("pk")}
-        chosen = request.GET.get("publisher__id__exact", "")
-        if chosen.isdigit() and _has_publisher(field.related_model):
-            limit["publisher_id"] = int(chosen)
+        chosen = id_or_none(request.GET.get("publisher__id__exact"))
+        if chosen is not None and _has_publisher(field.related_model):
+            limit["publisher_id"] = chosen
         rows = field.related_model._default_manager.complex_filter(limit)
         if rows[: MAX_FILTER_CHOICES + 1].count() > MAX_FILTER_CHOICES:
             self.too_many = True
@@ -149,20 +152,59 @@ class BoundedSearchMixin:
         return super().get_search_results(request, queryset, search_term)
 
 
+class CheckedAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, showing only chosen values that are ids.
+
+    Showing a form posted with `publisher=²` again made Django query `pk__in=["²"]`: a 500.
+    """
+
+    def optgroups(
+        self, name: str, value: list[str], attr: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """Leave out the chosen values that are no id (the field reports them as invalid)."""
+        ids = [v for v in value if id_or_none(str(v)) is not None]
+        return super().optgroups(name, ids, attr)
+
+
+class ActionIdsMixin:
+    """Run an admin action only on the chosen rows whose ids parse (`fulfillment.ids`).
+
+    Django hands the posted `_selected_action` values to `pk__in` as they are: "²" or a
+    20-digit number answered 500. Rows whose key is not a whole number (DRF's tokens) are left
+    to Django.
+    """
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Drop the chosen values that are no id, then let Django run the action."""
+        if isinstance(self.model._meta.pk, models.IntegerField):  # type: ignore[attr-defined]
+            chosen = request.POST.getlist(ACTION_CHECKBOX_NAME)
+            kept = [str(pk) for pk in ids_from_values(chosen)]
+            if kept != chosen:
+                posted = request.POST.copy()
+                posted.setlist(ACTION_CHECKBOX_NAME, kept)
+                request.POST = posted  # Django then says "Items must be selected…" when empty
+        return super().response_action(request, queryset)  # type: ignore[misc]
+
+
+class ProductAdminMixin(ActionIdsMixin, BoundedSearchMixin):
+    """What every admin class of the site gets: checked action ids and the search bound."""
+
+
 def bound_every_search(site: admin.AdminSite) -> None:
-    """Give every admin class registered on `site` (Django's, DRF's, Axes') the search bound."""
+    """Give every admin class registered on `site` (Django's, DRF's, Axes') the search bound
+    and the action-id check."""
     # The registry has no public iterator; this runs once, at import, after every app's admin.
     for model, model_admin in list(site._registry.items()):
-        if isinstance(model_admin, BoundedSearchMixin):
+        if isinstance(model_admin, ProductAdminMixin):
             continue
         bounded = type(
-            f"Bounded{type(model_admin).__name__}", (BoundedSearchMixin, type(model_admin)), {}
+            f"Bounded{type(model_admin).__name__}", (ProductAdminMixin, type(model_admin)), {}
         )
         site.unregister(model)
         site.register(model, bounded)
 
 
-class PublisherScopedAdmin(BoundedSearchMixin, admin.ModelAdmin):
+class PublisherScopedAdmin(ProductAdminMixin, admin.ModelAdmin):
     """Base of every publisher-facing admin class: staff see all, publishers their own rows.
 
     `staff_only_columns` and `staff_only_filters` name list columns and filters that only
@@ -233,6 +275,9 @@ class PublisherScopedAdmin(BoundedSearchMixin, admin.ModelAdmin):
         scoped = scoped_queryset(db_field.related_model, request)
         if scoped is not None and "queryset" not in kwargs:
             kwargs["queryset"] = scoped
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            using = kwargs.get("using")
+            kwargs["widget"] = CheckedAutocompleteSelect(db_field, self.admin_site, using=using)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(

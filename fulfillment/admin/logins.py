@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from fulfillment.ids import id_or_none
 from fulfillment.services.accounts import (
     Role,
     publisher_user_create,
@@ -36,6 +38,7 @@ ROLE_HELP = (
     "only reads. The role can be changed later from the publisher's page."
 )
 UNLINK = "unlink"
+NO_SUCH_LOGIN = "No such login is linked to this publisher."
 
 
 def role_field(*, unlink: bool = False) -> forms.ChoiceField:
@@ -124,7 +127,10 @@ def publisher_login_role_view(
 ) -> HttpResponse:
     """Show and change the role of one login linked to the publisher (or remove the link)."""
     publisher = staff_publisher(model_admin, request, object_id)
-    user = get_object_or_404(publisher.users.all(), pk=user_id if user_id.isdigit() else None)
+    user_pk = id_or_none(user_id)
+    if user_pk is None:
+        raise Http404(NO_SUCH_LOGIN)
+    user = get_object_or_404(publisher.users.all(), pk=user_pk)
     current = user_role(user)
     initial = {"role": current.value} if current else {}
     form = LoginRoleForm(request.POST if request.method == "POST" else None, initial=initial)

@@ -215,7 +215,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
             require_GET(lambda request: reprocess_named_view(self, request))
         )
         return [
-            path("<int:pk>/reprocess/", view, name="fulfillment_notification_reprocess"),
+            path("<id:pk>/reprocess/", view, name="fulfillment_notification_reprocess"),
             path("reprocess/", named, name="fulfillment_notification_reprocess_named"),
             *super().get_urls(),
         ]

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from fulfillment.ids import ids_from_list
 from fulfillment.models import REPROCESSABLE_OUTCOMES
 
 if TYPE_CHECKING:
@@ -52,8 +53,7 @@ def reprocess_offer(notifications: list[Notification], product_ids: Iterable[str
 
 def _ids(raw: str) -> list[int]:
     """Return the whole numbers of a comma-separated `ids` parameter (others are ignored)."""
-    parts = (part.strip() for part in raw.split(",")[:MAX_IDS])
-    return [int(part) for part in parts if part.isdigit() and len(part) < 19]
+    return ids_from_list(raw, limit=MAX_IDS)
 
 
 def reprocess_named_view(model_admin: ModelAdmin, request: HttpRequest) -> TemplateResponse:

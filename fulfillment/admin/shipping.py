@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
@@ -11,6 +10,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from fulfillment.ids import ids_from_list, ids_from_values
 from fulfillment.models import Order, OrderStatus
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.orders import order_ship
@@ -21,15 +21,12 @@ if TYPE_CHECKING:
 
 MAX_TRACKING = Order._meta.get_field("tracking_number").max_length
 NOTHING_TO_SHIP = "None of the chosen orders is in production, so none can be shipped."
-# ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-_ORDER_ID = re.compile(r"[0-9]{1,18}")
 
 
 def _chosen_ids(request: HttpRequest) -> list[int]:
     """Return the order ids named by the request (`?ids=1,2` or the posted `order` fields)."""
-    raw = request.POST.getlist("order") if request.method == "POST" else []
-    raw = raw or request.GET.get("ids", "").split(",")
-    return [int(value) for value in raw if _ORDER_ID.fullmatch(value.strip())]
+    posted = request.POST.getlist("order") if request.method == "POST" else []
+    return ids_from_values(posted) if posted else ids_from_list(request.GET.get("ids", ""))
 
 
 def _ship_all(request: HttpRequest, orders: list[Order]) -> None:

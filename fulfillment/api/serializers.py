@@ -6,12 +6,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from fulfillment import ecommerce_ids
+from fulfillment.ids import MAX_ID
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import Notification, Order, OrderEvent, Project
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update_check
 from fulfillment.services.status import order_address
 
-MAX_ORDER_ID = 2**63 - 1  # the largest id the database can hold
 MAX_RELEASE = 1_000  # ids in one release request
 
 
@@ -89,7 +89,7 @@ class ReleaseSerializer(serializers.Serializer):
     """The hold orders to release."""
 
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ORDER_ID),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
         max_length=MAX_RELEASE,
     )

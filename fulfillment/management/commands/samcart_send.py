@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from fulfillment.ids import id_or_none
 from fulfillment.models import Publisher
 from fulfillment.services.publishers import notify_url
 
@@ -25,7 +26,7 @@ def build_body(
         "api_key": None,
         "products": [
             {
-                "id": int(pid) if pid.isdigit() else pid,
+                "id": id_or_none(pid) or pid,
                 "name": f"Product {pid}",
                 "price": "24.00",
                 "status": "Charged",
@@ -48,7 +49,7 @@ def build_body(
             "billing_country": "United States",
         },
         "order": {
-            "id": int(order_id) if order_id.isdigit() else order_id,
+            "id": id_or_none(order_id) or order_id,
             "created_at": timezone.now().isoformat(timespec="seconds"),
             "total": "24.00",
             "processor": "Stripe",

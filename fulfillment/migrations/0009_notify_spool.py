@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fulfillment', '0007_edit_window'),
+        ('fulfillment', '0008_alerts_ledger_pruning'),
     ]
 
     operations = [
