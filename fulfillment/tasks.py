@@ -1,7 +1,9 @@
-"""Background work (SPEC §13): the tasks a worker runs and the schedule of periodic jobs.
+"""Background work (SPEC §13): the periodic jobs and their schedule in code.
 
 Tasks are django-tasks tasks on its database backend: enqueuing writes a row in the caller's
-transaction, so a task exists exactly when the change that asked for it committed.
+transaction, so a task exists exactly when the change that asked for it committed. A task that a
+service enqueues lives beside that service (`alerts.send_alert`, `window.start_production`), so
+services never import this module; this module imports them.
 """
 
 from __future__ import annotations
@@ -10,22 +12,18 @@ from datetime import timedelta
 
 from django_tasks import task
 
-from fulfillment.services.alerts import alert_send, alerts_collect, alerts_send_due
+from fulfillment.services.alerts import alerts_collect, alerts_send_due, send_alert
 from fulfillment.services.pruning import old_rows_prune
-from fulfillment.services.retries import notification_retry_due, notifications_retry_due
-from fulfillment.services.window import orders_start_production
+from fulfillment.services.retrying import notifications_retry_due
+from fulfillment.services.window import orders_start_production, start_production
 
-
-@task()
-def notification_retry(notification_id: int) -> str:
-    """Process an `error` notification again when its next try is due (once, whoever runs it)."""
-    return notification_retry_due(notification_id=notification_id)
+__all__ = ["SCHEDULE", "send_alert", "start_production"]
 
 
 @task()
 def retry_due_notifications() -> int:
-    """Run every retry that is due: `error` notifications on the backoff (a task lost with a
-    killed worker included) and notifications left `pending` for 5 minutes."""
+    """Run every retry that is due: `error` notifications on the backoff and notifications
+    left `pending` for 5 minutes (a failure sets the next try; this sweep runs it)."""
     return notifications_retry_due()
 
 
@@ -36,21 +34,9 @@ def collect_alerts() -> int:
 
 
 @task()
-def send_alert(alert_id: int) -> bool:
-    """Send one alert (enqueued with it): once, whichever worker runs it."""
-    return alert_send(alert_id=alert_id)
-
-
-@task()
 def send_alerts() -> int:
     """Send every alert that is due: failed sends on their next try, lost tasks."""
     return alerts_send_due()
-
-
-@task()
-def start_production(order_ids: list[int]) -> int:
-    """End the edit window of these scheduled orders (enqueued to run when it ends)."""
-    return orders_start_production(order_ids=order_ids)
 
 
 @task()
@@ -67,7 +53,7 @@ def prune_old_rows() -> dict[str, int]:
 
 # job name -> (every, task): a worker enqueues each job once per slot (`PeriodicRun`).
 SCHEDULE = {
-    "retry_due_notifications": (timedelta(minutes=1), retry_due_notifications),
+    "retry_due_notifications": (timedelta(seconds=30), retry_due_notifications),
     "collect_alerts": (timedelta(minutes=1), collect_alerts),
     "send_alerts": (timedelta(seconds=30), send_alerts),
     "start_due_production": (timedelta(seconds=30), start_due_production),

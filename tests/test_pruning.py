@@ -101,9 +101,9 @@ def test_the_prune_job_is_in_the_schedule_once_a_day_and_prunes():
     every, job = SCHEDULE["prune_old_rows"]
     assert (every, job) == (DAY, prune_old_rows)
     noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
-    assert "prune_old_rows" in schedule_tick(now=noon)
-    assert "prune_old_rows" not in schedule_tick(now=noon + timedelta(hours=11))
-    assert "prune_old_rows" in schedule_tick(now=noon + DAY)
+    assert "prune_old_rows" in schedule_tick(schedule=SCHEDULE, now=noon)
+    assert "prune_old_rows" not in schedule_tick(schedule=SCHEDULE, now=noon + timedelta(hours=11))
+    assert "prune_old_rows" in schedule_tick(schedule=SCHEDULE, now=noon + DAY)
     PeriodicRun.objects.create(job="collect_alerts", slot=_ago(11))
     assert prune_old_rows.call()["periodic runs"] == 1
 

@@ -26,7 +26,7 @@ from fulfillment.services.notifications import (
     notification_reprocess,
 )
 from fulfillment.services.projects import project_update
-from fulfillment.services.retries import notification_retry_due, notifications_retry_due
+from fulfillment.services.retrying import notification_retry_due, notifications_retry_due
 from fulfillment.services.schedule import schedule_tick, slot_of
 from fulfillment.tasks import SCHEDULE, retry_due_notifications
 from tests.factories import make_project, make_publisher, post_notify
@@ -98,7 +98,7 @@ def test_the_sweep_processes_a_notification_left_pending_for_five_minutes():
 
 
 def test_the_sweep_is_the_periodic_job_retry_due_notifications():
-    assert SCHEDULE["retry_due_notifications"] == (MINUTE, retry_due_notifications)
+    assert SCHEDULE["retry_due_notifications"] == (timedelta(seconds=30), retry_due_notifications)
     publisher = make_publisher(balance="100.00")
     make_project(publisher, "279813")
     left = _left_pending(publisher, 3004, minutes_ago=6)
@@ -217,8 +217,10 @@ def test_a_periodic_job_is_enqueued_once_per_slot():
             (name, slot_of(now, every.total_seconds())) for name, (every, _) in SCHEDULE.items()
         }
         expected = {name for name, slot in slots - claimed}
-        assert set(schedule_tick(now=now)) == expected, seconds
-        assert schedule_tick(now=now) == []  # a second worker ticking at the same moment
+        assert set(schedule_tick(schedule=SCHEDULE, now=now)) == expected, seconds
+        assert (
+            schedule_tick(schedule=SCHEDULE, now=now) == []
+        )  # a second worker ticking at the same moment
         claimed |= slots
         enqueued += len(expected)
     assert DBTaskResult.objects.count() == enqueued

@@ -23,6 +23,7 @@ from django.db.models import Max, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks import task
 
 from fulfillment.models import (
     ZERO,
@@ -67,8 +68,6 @@ def site_url(path: str) -> str:
 def alert_record(**fields: object) -> Alert:
     """Write an alert and enqueue its sending, in one transaction (raises IntegrityError when
     the alert of that cause exists: nothing is written then)."""
-    from fulfillment.tasks import send_alert
-
     with transaction.atomic():
         alert = Alert.objects.create(**fields)
         send_alert.enqueue(alert.pk)
@@ -331,6 +330,12 @@ def alert_send(*, alert_id: int) -> bool:
     return bool(_send_one(Alert.objects.filter(pk=alert_id)))
 
 
+@task()
+def send_alert(alert_id: int) -> bool:
+    """Send one alert (enqueued with it): once, whichever worker runs it."""
+    return alert_send(alert_id=alert_id)
+
+
 def alerts_send_due(*, limit: int = 200) -> int:
     """Send up to `limit` due alerts (the sweep: retries, and tasks lost with a killed worker)."""
     sent = 0
@@ -347,8 +352,6 @@ def alert_resend(*, alert_id: int) -> bool:
 
     Its attempts stay counted, so should this try fail too it is failed again at once.
     """
-    from fulfillment.tasks import send_alert
-
     with transaction.atomic():
         again = Alert.objects.filter(pk=alert_id, failed_at__isnull=False, sent_at__isnull=True)
         if not again.update(failed_at=None, next_try_at=timezone.now()):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_tasks.base import Task
 
 from fulfillment.models import PeriodicRun
 
@@ -16,17 +19,19 @@ def slot_of(now: datetime, every_seconds: float) -> datetime:
     return datetime.fromtimestamp(start, tz=UTC)
 
 
-def schedule_tick(*, now: datetime | None = None) -> list[str]:
+# job name -> (every, task): the shape of `fulfillment.tasks.SCHEDULE`.
+Schedule = Mapping[str, tuple[timedelta, Task[..., Any]]]
+
+
+def schedule_tick(*, schedule: Schedule, now: datetime | None = None) -> list[str]:
     """Enqueue each periodic job whose current slot nobody has claimed; return their names.
 
     The claim (a `PeriodicRun` row, unique per job and slot) and the enqueue are one
     transaction: with several workers on several machines a job runs once per slot.
     """
-    from fulfillment.tasks import SCHEDULE
-
     now = now or timezone.now()
     enqueued = []
-    for name, (every, job) in SCHEDULE.items():
+    for name, (every, job) in schedule.items():
         try:
             with transaction.atomic():
                 PeriodicRun.objects.create(job=name, slot=slot_of(now, every.total_seconds()))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_tasks import task
 
 from fulfillment.models import LedgerKind, Order, OrderEventKind, OrderStatus, Publisher
 
@@ -116,8 +117,6 @@ def orders_schedule_production(*, orders: Iterable[Order]) -> None:
 
     Call in the transaction that scheduled them: the task exists exactly when they do.
     """
-    from fulfillment.tasks import start_production
-
     by_moment: dict[datetime, list[int]] = {}
     for order in orders:
         if order.status == OrderStatus.SCHEDULED and order.production_at is not None:
@@ -163,3 +162,9 @@ def orders_start_production(
         due = due.filter(pk__in=list(order_ids))
     ids = list(due.order_by("production_at", "id").values_list("pk", flat=True)[:SWEEP_BATCH])
     return sum(_start_one(order_id=pk, now=now) for pk in ids)
+
+
+@task()
+def start_production(order_ids: list[int]) -> int:
+    """End the edit window of these scheduled orders (enqueued to run when it ends)."""
+    return orders_start_production(order_ids=order_ids)

@@ -18,6 +18,7 @@ from django_tasks_db.management.commands.db_worker import Command as DbWorkerCom
 
 from fulfillment.services.replay import spool_drain
 from fulfillment.services.schedule import schedule_tick
+from fulfillment.tasks import SCHEDULE
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 def _tick_forever(every: float, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
-            schedule_tick()
+            schedule_tick(schedule=SCHEDULE)
         except Exception:  # the database went away: try again at the next tick
             logger.exception("Schedule tick failed")
         finally:
