@@ -18,7 +18,15 @@ from tests.factories import make_project, make_publisher, post_notify, sample
 
 pytestmark = pytest.mark.django_db
 
-MAX_QUERIES = 7
+MAX_QUERIES = 6  # a charged purchase on PostgreSQL
+
+
+def _sqlite_charge_extra(status: str | None) -> int:
+    """SQLite has no UPDATE inside WITH: its charge is an UPDATE, an INSERT and a read of the
+    balance the UPDATE left (PostgreSQL's one statement returns it)."""
+    return 2 if connection.vendor != "postgresql" and status == "in_production" else 0
+
+
 CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
@@ -68,8 +76,9 @@ def test_statements_per_notification(client, kind):
     assert response.json()["outcome"] == outcome
     if status is not None:
         assert {o.status for o in Order.objects.filter(publisher=publisher)} == {status}
-    charges_in_two = connection.vendor != "postgresql" and status == "in_production"
-    assert len(_statements(captured)) == expected + charges_in_two, _statements(captured)
+    assert len(_statements(captured)) == expected + _sqlite_charge_extra(status), _statements(
+        captured
+    )
 
 
 def test_query_count_is_the_same_with_1_and_2000_projects(client):
@@ -85,7 +94,7 @@ def test_query_count_is_the_same_with_1_and_2000_projects(client):
     many = _queries_for_one_notification(client, large)
 
     assert few == many
-    assert few <= MAX_QUERIES
+    assert few <= MAX_QUERIES + _sqlite_charge_extra("in_production")
     assert Order.objects.filter(publisher=large).count() == 1
 
 
