@@ -12,8 +12,8 @@ from django.test import Client
 
 from fulfillment.carts import parse_samcart
 from fulfillment.models import LedgerEntry, LedgerKind, Notification, Order, Outcome
-from fulfillment.services.notifications import notification_reprocess
 from fulfillment.services.projects import project_update
+from fulfillment.services.reprocess import notification_reprocess
 from tests.factories import make_project, make_publisher, post_notify
 from tests.invariants import assert_money_invariants, order_body
 

@@ -32,12 +32,12 @@ from fulfillment.models import (
     Outcome,
     Project,
 )
-from fulfillment.services import notifications
+from fulfillment.services import notifications, reprocess
 from fulfillment.services.deposits import deposit_record
-from fulfillment.services.notifications import notification_reprocess, reprocess_refusal
 from fulfillment.services.orders import order_delete, order_update
 from fulfillment.services.projects import project_create, project_update
 from fulfillment.services.release import orders_release
+from fulfillment.services.reprocess import notification_reprocess, reprocess_refusal
 from tests.factories import make_project, make_publisher, post_notify, sample
 from tests.invariants import assert_money_invariants, dollars, order_body
 
@@ -457,7 +457,7 @@ def test_a_stuck_notification_is_reprocessable_by_its_publisher():
     make_project(publisher, "279813")
     stuck = _stuck(publisher, 1603)
     assert reprocess_refusal(notification=stuck) == ""
-    assert notifications.notification_publisher_may_reprocess(notification=stuck)
+    assert reprocess.notification_publisher_may_reprocess(notification=stuck)
     assert Notification.objects.stuck().filter(pk=stuck.pk).exists()
     answer = notification_reprocess(notification=stuck)
     assert (answer.status, answer.outcome) == (200, Outcome.CREATED)

@@ -6,7 +6,7 @@ import pytest
 
 from fulfillment.models import LedgerEntry, Notification, Order, OrderEvent, Outcome
 from fulfillment.services import intake
-from fulfillment.services.notifications import notification_reprocess
+from fulfillment.services.reprocess import notification_reprocess
 from tests.factories import post_notify, sample
 from tests.faults import install_failing_trigger, remove_failing_trigger
 

@@ -20,12 +20,12 @@ from django_tasks_db.models import DBTaskResult
 from fulfillment.models import Alert, AlertKind, LedgerEntry, Notification, Order, Outcome
 from fulfillment.services import retries
 from fulfillment.services.alerts import alerts_collect
-from fulfillment.services.notifications import (
+from fulfillment.services.projects import project_update
+from fulfillment.services.reprocess import (
     DETAIL_NOT_REPROCESSABLE,
     WHY_BEING_RETRIED,
     notification_reprocess,
 )
-from fulfillment.services.projects import project_update
 from fulfillment.services.retrying import notification_retry_due, notifications_retry_due
 from fulfillment.services.schedule import schedule_tick, slot_of
 from fulfillment.tasks import SCHEDULE, retry_due_notifications

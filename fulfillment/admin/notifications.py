@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fulfillment.models import Notification, Outcome
 from fulfillment.selectors import refused_requests_for_user
-from fulfillment.services.notifications import notification_is_stuck
+from fulfillment.services.reprocess import notification_is_stuck
 from fulfillment.text import pretty_body
 
 from .base import (

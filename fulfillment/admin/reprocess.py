@@ -16,8 +16,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from fulfillment.models import Notification, Order, Outcome
-from fulfillment.services.notifications import (
-    NotifyAnswer,
+from fulfillment.services.notifications import NotifyAnswer
+from fulfillment.services.reprocess import (
     notification_publisher_may_reprocess,
     notification_reprocess,
 )

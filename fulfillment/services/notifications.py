@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,20 +17,19 @@ from django.db.models import F
 from django.utils import timezone
 
 from fulfillment.carts import CartNotification, PayloadError, parse_samcart
-from fulfillment.models import REPROCESSABLE_OUTCOMES, Notification, Outcome, Publisher
-from fulfillment.models.notifications import STUCK_AFTER
+from fulfillment.ids import idpub_or_none
+from fulfillment.models import Notification, Outcome, Publisher
 
 from . import messages
 from .intake import Remapped, StaleIntake, orders_create_from_cart, purchase_snapshot
 from .intake_snapshot import IntakeSnapshot
 from .orders import REFUND_TYPES, orders_flag_cart_refunded
-from .retries import notification_claim_stuck, notification_schedule_retry
+from .retries import notification_schedule_retry
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # over this: 413, stored truncated
 KEEP_UNAUTHENTICATED = 4 * 1024  # bodies of requests failing idpub/key checks keep this much
-IDPUB_FORMAT = re.compile(r"[0-9]{6,9}")
 
 DETAIL_IDPUB_MISSING = (
     "The Notify URL has no valid idpub (publisher ID). Copy the full URL from your TrepStar "
@@ -49,9 +47,6 @@ DETAIL_ERROR = (
     "TrepStar could not process this notification ({reason}). It is stored and will be "
     "reprocessed automatically (after 1 min, 5 min, 30 min, 2 h and 12 h); nothing was created."
 )
-DETAIL_NOT_REPROCESSABLE = "This notification cannot be reprocessed: {why}."
-WHY_BEING_PROCESSED = "it is being processed now (it is stuck only after a minute)"
-WHY_BEING_RETRIED = "it is being retried now; look again in a few minutes"
 READY = (
     "This Notify URL is ready for SamCart: paste it in SamCart under Settings → Integrations → "
     "Notify URL. Purchases will appear in TrepStar as orders."
@@ -132,7 +127,7 @@ REFUSED_IDPUB = NotifyAnswer(400, Outcome.REJECTED, DETAIL_IDPUB_MISSING)
 
 def authenticate(*, idpub: str, key: str) -> tuple[Publisher | None, NotifyAnswer | None]:
     """Return the publisher of the URL, or the answer refusing the request."""
-    if not IDPUB_FORMAT.fullmatch(idpub or ""):
+    if idpub_or_none(idpub) is None:
         return None, REFUSED_IDPUB
     publisher = Publisher.objects.filter(idpub=idpub).first()
     return publisher, refusal_of(publisher=publisher, key=key)
@@ -193,7 +188,7 @@ def notification_receive(incoming: Incoming, *, gate: RefusalGate | None = None)
     in its own commit before anything else is written, then processed from that read.
     """
     cart, snapshot, publisher = None, None, None
-    if IDPUB_FORMAT.fullmatch(incoming.idpub or ""):
+    if idpub_or_none(incoming.idpub) is not None:
         cart = _parsed(incoming)
         snapshot = _read(incoming, cart)
         publisher = snapshot.publisher if snapshot is not None else None
@@ -372,73 +367,3 @@ def notification_process(
         return _process_atomic(notification, remapped=remapped)
     except Exception as error:
         return _fail(notification, error)
-
-
-def notification_is_stuck(*, notification: Notification) -> bool:
-    """Tell whether it was stored over a minute ago and never processed (the process died)."""
-    return (
-        notification.outcome == Outcome.PENDING
-        and notification.received_at < timezone.now() - STUCK_AFTER
-    )
-
-
-def notification_publisher_may_reprocess(*, notification: Notification) -> bool:
-    """Tell whether its publisher (not only staff) may reprocess it: no_match, error, stuck."""
-    return notification.outcome in REPROCESSABLE_OUTCOMES or notification_is_stuck(
-        notification=notification
-    )
-
-
-def reprocess_refusal(*, notification: Notification) -> str:
-    """Return why `notification` cannot be reprocessed, or "" when it can.
-
-    A stored notification is never stranded: one left without an outcome is reprocessable once
-    it is stuck (a minute after it arrived); before that its first processing may still run.
-    """
-    if notification.publisher_id is None:
-        return "it names no known publisher"
-    if notification.body_truncated:
-        return "its body was cut at the size limit"
-    if notification.http_status == 403:
-        return "its Notify URL key was wrong"
-    if notification.outcome == Outcome.PENDING and not notification_is_stuck(
-        notification=notification
-    ):
-        return WHY_BEING_PROCESSED
-    return ""
-
-
-def notification_reprocess(
-    *, notification: Notification, allow_remapped: bool = False, claimed: bool = False
-) -> NotifyAnswer:
-    """Process a stored notification again; exactly-once makes this safe to repeat.
-
-    Refused (409, nothing created, the notification unchanged) when a SamCart line it names is
-    done but now matches a project without an order (the product was re-mapped), unless
-    `allow_remapped`: the person confirms that the purchase is to be printed and charged there.
-    A `pending` one is claimed first (a worker's retry passes `claimed`, having done so).
-    """
-    why = reprocess_refusal(notification=notification)
-    if not why and notification.outcome == Outcome.PENDING and not claimed:
-        now = timezone.now()
-        if not notification_claim_stuck(notification_id=notification.pk, now=now):
-            why = WHY_BEING_RETRIED
-    if why:
-        return NotifyAnswer(
-            409, notification.outcome, DETAIL_NOT_REPROCESSABLE.format(why=why), notification.pk
-        )
-    remapped = Remapped.CREATE if allow_remapped else Remapped.REFUSE
-    return notification_process(notification=notification, remapped=remapped)
-
-
-PURGEABLE_OUTCOMES = (Outcome.REJECTED, Outcome.UNKNOWN_PUBLISHER)
-
-
-def notifications_purge(*, older_than_days: int = 30, dry_run: bool = False) -> int:
-    """Delete rejected notifications older than the given days; return how many (SPEC §4)."""
-    cutoff = timezone.now() - timedelta(days=older_than_days)
-    doomed = Notification.objects.filter(outcome__in=PURGEABLE_OUTCOMES, received_at__lt=cutoff)
-    if dry_run:
-        return doomed.count()
-    deleted, _ = doomed.delete()
-    return deleted

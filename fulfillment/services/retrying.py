@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from fulfillment.models import Notification, Outcome
 
-from .notifications import notification_reprocess
+from .reprocess import notification_reprocess
 from .retries import notification_claim
 
 SWEEP_BATCH = 500  # retries one sweep runs at most; the next sweep takes the rest

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from fulfillment.services.notifications import notifications_purge
+from fulfillment.services.reprocess import notifications_purge
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from fulfillment.models import Notification, Outcome
 from fulfillment.models.notifications import STUCK_AFTER
-from fulfillment.services.notifications import notification_reprocess
+from fulfillment.services.reprocess import notification_reprocess
 
 STUCK = "stuck"
 NEEDS_CONFIRMATION = "refused: line already ordered in another project (see --allow-remapped)"
