@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from fulfillment.models import Alert, AlertKind, LedgerEntry, Notification, Order, Outcome
-from fulfillment.services import retries
+from fulfillment.services import retries, retrying
 from fulfillment.services.alerts import alerts_collect
 from fulfillment.services.projects import project_update
 from fulfillment.services.reprocess import (
@@ -191,7 +191,7 @@ def test_two_workers_claim_a_due_retry_once():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_control_without_the_claim_both_workers_process_it(monkeypatch):
-    monkeypatch.setattr(retries, "notification_claim", lambda **kwargs: True)
+    monkeypatch.setattr(retrying, "notification_claim", lambda **kwargs: True)
     publisher = make_publisher(balance="100.00")
     make_project(publisher, "279813")
     left = _left_pending(publisher, 3009, minutes_ago=6)

@@ -363,6 +363,9 @@ def notification_process(
     except Exception as error:
         if not _redo_locked(error):
             return _fail(notification, error)
+        logger.info(
+            "Notification %s: %s; processing it again under the lock", notification.pk, error
+        )
     try:
         return _process_atomic(notification, remapped=remapped)
     except Exception as error:
