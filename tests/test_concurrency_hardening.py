@@ -17,7 +17,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test import Client
 
 from fulfillment.models import (
@@ -35,63 +35,9 @@ from fulfillment.services.ledger import ledger_record
 from fulfillment.services.release import orders_release
 from tests.factories import make_project, make_publisher, notify_path, sample
 from tests.invariants import assert_money_invariants, order_body
+from tests.threads import GIVE_UP, Worker, _wait_until_blocked
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-GIVE_UP = 60.0  # seconds before a wait is declared hung (a failure, never a measurement)
-
-
-def _backend_pid() -> int:
-    """Return the PostgreSQL backend of this thread's connection."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
-def _wait_until_blocked(pids: dict[str, int], name: str, done: threading.Event) -> None:
-    """Return once backend `name` waits on a lock; fail if its thread ends or hangs instead."""
-    deadline = time.monotonic() + GIVE_UP
-    while time.monotonic() < deadline:
-        pid = pids.get(name)
-        if pid is not None:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
-                row = cursor.fetchone()
-            if row and row[0] == "Lock":
-                return
-        if done.is_set():
-            pytest.fail(f"{name} finished instead of waiting on a lock")
-        time.sleep(0.01)
-    pytest.fail(f"{name} never waited on a lock")
-
-
-class Worker(threading.Thread):
-    """A thread running `job` on its own connection; records its pid, result or exception."""
-
-    def __init__(self, name: str, pids: dict[str, int], job: Callable[[], object]) -> None:
-        super().__init__(name=name, daemon=True)
-        self.pids, self.job = pids, job
-        self.result: object = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self.pids[self.name] = _backend_pid()
-            self.result = self.job()
-        except BaseException as error:  # reported to the test
-            self.error = error
-        finally:
-            self.done.set()
-            connections.close_all()
-
-    def outcome(self) -> object:
-        self.join(GIVE_UP)
-        assert not self.is_alive(), f"{self.name} hung"
-        if self.error is not None:
-            raise AssertionError(f"{self.name} raised {self.error!r}") from self.error
-        return self.result
-
 
 # Finding 13: the publisher lock must not block storing a notification (store first, §4).
 
