@@ -184,7 +184,13 @@ def test_order_hold_reason_strings():
         "payment_required",
         "address_incomplete",
         "price_pending",
+        "review",  # found by the SamCart check (SPEC §17)
     }
+
+
+def test_order_found_by_strings():
+    assert choice_values(Order, "found_by") == {"notify", "samcart_check"}
+    assert Order._meta.get_field("found_by").default == "notify"
 
 
 def test_notification_outcome_strings():

@@ -141,6 +141,14 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 # sent or failed alerts older than this many days (at least 1).
 PRUNE_AFTER_DAYS = max(env.int("PRUNE_AFTER_DAYS", default=30), 1)
 
+# The SamCart check (SPEC §17). Publishers' SamCart API keys are encrypted at rest with
+# FIELD_ENCRYPTION_KEYS (comma-separated Fernet keys, the first encrypts, all decrypt: put a
+# new key first to rotate, run `manage.py rotate_encryption_keys`, then drop the old one).
+# Unset: one key derived from SECRET_KEY (changing SECRET_KEY then loses the stored keys).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+SAMCART_API_BASE_URL = env.str("SAMCART_API_BASE_URL", default="https://api.samcart.com/v1")
+SAMCART_API_TIMEOUT = env.float("SAMCART_API_TIMEOUT", default=20.0)
+
 # Security: secure by default, relaxed only for local development.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

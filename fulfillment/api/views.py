@@ -134,7 +134,10 @@ class OrderRelease(ScopedView, APIView):
         messages: list[str] = []
         for publisher in Publisher.objects.filter(pk__in=by_publisher):
             result = orders_release(
-                publisher=publisher, order_ids=by_publisher[publisher.pk], actor=request.user
+                publisher=publisher,
+                order_ids=by_publisher[publisher.pk],
+                actor=request.user,
+                reviewed=True,  # named ids: confirms orders the SamCart check found
             )
             released += [o.pk for o in result.released]
             kept += [{"id": o.pk, "reason": why} for o, why in result.kept]

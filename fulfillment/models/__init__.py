@@ -11,9 +11,10 @@ from .notifications import (
     Outcome,
     RefusedRequestTally,
 )
-from .orders import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
+from .orders import FoundBy, HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
 from .projects import Project, ProjectCartId
 from .publishers import Publisher, new_idpub, new_notify_key
+from .samcart_check import FindingKind, RunKind, RunStatus, SamcartCheckRun
 
 __all__ = [
     "CENT",
@@ -24,6 +25,8 @@ __all__ = [
     "ZERO",
     "Alert",
     "AlertKind",
+    "FindingKind",
+    "FoundBy",
     "HoldReason",
     "LedgerEntry",
     "LedgerKind",
@@ -39,6 +42,9 @@ __all__ = [
     "Publisher",
     "PublisherScopedQuerySet",
     "RefusedRequestTally",
+    "RunKind",
+    "RunStatus",
+    "SamcartCheckRun",
     "is_trepstar_staff",
     "new_idpub",
     "new_notify_key",

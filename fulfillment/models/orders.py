@@ -9,6 +9,7 @@ from .base import ZERO, MoneyField, PublisherScopedQuerySet
 from .notifications import Notification
 from .projects import Project
 from .publishers import Publisher
+from .samcart_check import SamcartCheckRun
 
 
 class OrderStatus(models.TextChoices):
@@ -28,6 +29,15 @@ class HoldReason(models.TextChoices):
     PAYMENT_REQUIRED = "payment_required", "payment required"
     ADDRESS_INCOMPLETE = "address_incomplete", "address incomplete"
     PRICE_PENDING = "price_pending", "price not confirmed yet"
+    # Found by the SamCart check (§17): stays until a person releases or deletes it.
+    REVIEW = "review", "review: found by the SamCart check"
+
+
+class FoundBy(models.TextChoices):
+    """How TrepStar learnt of the sale (SPEC §3)."""
+
+    NOTIFY = "notify", "Notify URL"
+    SAMCART_CHECK = "samcart_check", "SamCart check"
 
 
 class OrderQuerySet(PublisherScopedQuerySet):
@@ -74,6 +84,18 @@ class Order(models.Model):
     is_test = models.BooleanField("test order", default=False, editable=False)
     cart_refunded = models.BooleanField("refunded in SamCart", default=False, editable=False)
     tracking_number = models.CharField(max_length=100, blank=True)
+    found_by = models.CharField(
+        max_length=20, choices=FoundBy.choices, default=FoundBy.NOTIFY, editable=False
+    )
+    found_by_run = models.ForeignKey(
+        SamcartCheckRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="orders",
+        help_text="The SamCart check run that found this sale.",
+    )
     charged_at = models.DateTimeField(null=True, blank=True, editable=False)
     production_at = models.DateTimeField(
         "production starts",
@@ -115,6 +137,7 @@ class Order(models.Model):
                             HoldReason.PAYMENT_REQUIRED,
                             HoldReason.ADDRESS_INCOMPLETE,
                             HoldReason.PRICE_PENDING,
+                            HoldReason.REVIEW,
                         ]
                     )
                 )
@@ -125,6 +148,9 @@ class Order(models.Model):
                 condition=models.Q(quantity__gte=1), name="order_quantity_positive"
             ),
             models.CheckConstraint(condition=models.Q(cost__gte=0), name="order_cost_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(found_by__in=FoundBy.values), name="order_found_by_valid"
+            ),
         ]
         indexes = [
             models.Index(fields=["publisher", "status", "created_at"], name="order_queue"),

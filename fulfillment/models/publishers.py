@@ -102,6 +102,12 @@ class Publisher(models.Model):
         help_text="Paid orders wait this long (0–4320 minutes, 3 days) before production, so "
         "you can fix the address or cancel with the money back. 0: production at once.",
     )
+    # The SamCart check (SPEC §17): the API key as a Fernet token (`fulfillment.crypto`), never
+    # in clear; its last 4 characters for the pages; when SamCart last refused it (checks pause
+    # until the key changes).
+    samcart_api_key = models.TextField("SamCart API key (encrypted)", blank=True, editable=False)
+    samcart_api_key_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    samcart_key_refused_at = models.DateTimeField(null=True, blank=True, editable=False)
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="publishers", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -24,6 +24,7 @@ from fulfillment.carts import CartNotification
 from fulfillment.carts.base import Address, LineItem
 from fulfillment.models import (
     ZERO,
+    FoundBy,
     HoldReason,
     LedgerEntry,
     LedgerKind,
@@ -33,12 +34,14 @@ from fulfillment.models import (
     Outcome,
     Project,
     Publisher,
+    SamcartCheckRun,
 )
 
 from . import messages
 from .charge import can_pay
 from .intake_snapshot import IntakeSnapshot, intake_snapshot
 from .ledger import publisher_charge_if_still_true, publisher_lock
+from .review import orders_review_from_notify
 from .status import CHARGED_STATUSES, new_order_events, order_initial_status
 from .window import orders_schedule_production, window_end
 from .wording import charged_detail
@@ -168,10 +171,14 @@ def _new_order(
     product_id: str,
     quantity: int,
     address: Address,
-    notification_id: int,
+    notification_id: int | None,
     is_test: bool,
+    found_by_run: SamcartCheckRun | None,
 ) -> Order:
-    """Build (not save) the order for one matched line and project."""
+    """Build (not save) the order for one matched line and project.
+
+    An order the SamCart check found (`found_by_run`) starts on hold `review` (§17).
+    """
     return Order(
         publisher=publisher,
         project=project,
@@ -191,6 +198,9 @@ def _new_order(
         customer_phone=cart.customer.phone,
         cost=project.cost_of(quantity),
         is_test=is_test,
+        found_by=FoundBy.SAMCART_CHECK if found_by_run else FoundBy.NOTIFY,
+        found_by_run=found_by_run,
+        hold_reason=HoldReason.REVIEW if found_by_run else HoldReason.NONE,
     )
 
 
@@ -258,21 +268,40 @@ def _record_events(*, orders: list[Order], balance_after: Decimal) -> None:
     new_order_events(orders, events)
 
 
+def _review(
+    plan: LinePlan,
+    cart: CartNotification,
+    address: Address,
+    notification_id: int | None,
+    found_by_run: SamcartCheckRun | None,
+    is_test: bool,
+) -> str:
+    """Let a Notify POST confirm the done lines the SamCart check found (§17); say what it did."""
+    if found_by_run is not None or is_test or notification_id is None:
+        return ""
+    return orders_review_from_notify(
+        done=plan.done, cart=cart, address=address, notification_id=notification_id
+    )
+
+
 def orders_create_from_cart(
     *,
     publisher_id: int,
-    notification_id: int,
+    notification_id: int | None,
     cart: CartNotification,
     is_test: bool,
     snapshot: IntakeSnapshot | None = None,
     remapped: Remapped = Remapped.SKIP,
+    found_by_run: SamcartCheckRun | None = None,
 ) -> IntakeResult:
     """Create the orders of a purchase once; charge what the balance covers, hold the rest.
 
     With `snapshot` (read before the notification was stored) nothing is locked and a moved
     balance or price raises StaleIntake; without one the publisher row is locked, then read.
     Which lines create orders is `cart_lines_plan`'s decision; `remapped` says what to do with
-    a done line whose product id now matches another project.
+    a done line whose product id now matches another project. `found_by_run`: the SamCart
+    check creates the orders (no notification), on hold `review`. A Notify POST for lines the
+    check found while they wait for review confirms them (`orders_review_from_notify`).
     """
     if snapshot is None:
         # Lock first, then read: a price change or confirmation takes the same lock before it
@@ -296,10 +325,11 @@ def orders_create_from_cart(
             Outcome.DUPLICATE, messages.remapped(plan.remapped), remapped=plan.remapped
         )
     done = {(o.external_product_id, o.project_id): o.status for o in plan.done}
+    address = ship_to(cart=cart, publisher=publisher)
     if not plan.new:
         detail = messages.duplicate(cart, plan.done, unmatched, remapped=plan.remapped)
-        return IntakeResult(Outcome.DUPLICATE, detail)
-    address = ship_to(cart=cart, publisher=publisher)
+        reviewed = _review(plan, cart, address, notification_id, found_by_run, is_test)
+        return IntakeResult(Outcome.DUPLICATE, f"{detail} {reviewed}".strip())
     new_orders = [
         _new_order(
             cart=cart,
@@ -310,6 +340,7 @@ def orders_create_from_cart(
             address=address,
             notification_id=notification_id,
             is_test=is_test,
+            found_by_run=found_by_run,
         )
         for item, project in plan.new
     ]
@@ -319,4 +350,6 @@ def orders_create_from_cart(
     _record_events(orders=new_orders, balance_after=balance)
     orders_schedule_production(orders=new_orders)
     detail = messages.created(new_orders, done, unmatched) + messages.remapped_note(plan.remapped)
-    return IntakeResult(Outcome.CREATED, detail, created=new_orders)
+    # After the new lines' compare-and-set charge: the review's charges move the balance.
+    reviewed = _review(plan, cart, address, notification_id, found_by_run, is_test)
+    return IntakeResult(Outcome.CREATED, f"{detail} {reviewed}".strip(), created=new_orders)

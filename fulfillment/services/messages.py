@@ -113,14 +113,24 @@ def created(orders: list[Order], existing: dict[tuple[str, int], str], unmatched
 def order_created(order: Order) -> str:
     """Describe where a new order came from."""
     test = " (test)" if order.is_test else ""
+    found = " Found by the SamCart check." if order.found_by_run_id else ""
     return (
         f"From SamCart order {order.external_order_id}, product {order.external_product_id}: "
         f"{order.quantity} cop{'y' if order.quantity == 1 else 'ies'} of {order.project}{test}."
+        f"{found}"
     )
+
+
+HELD_REVIEW = (
+    "On hold for review: found by the SamCart check (its Notify POST never arrived). The "
+    "address is the buyer's current one from SamCart: check it, then release the order."
+)
 
 
 def hold_reason(order: Order) -> str:
     """Explain why a new order waits on hold."""
+    if order.hold_reason == HoldReason.REVIEW:
+        return HELD_REVIEW
     if order.hold_reason == HoldReason.PRICE_PENDING:
         return HELD_PRICE_PENDING.format(project=order.project)
     if order.is_test:

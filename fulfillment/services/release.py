@@ -63,17 +63,18 @@ class ReleaseResult:
         return " ".join(parts)
 
 
-def release_refusal(*, order: Order, balance: Decimal) -> str | None:
+def release_refusal(*, order: Order, balance: Decimal, reviewed: bool = False) -> str | None:
     """Return why `order` cannot be charged now, or None when it can.
 
     The hold reason's precedence is `order_hold_reason`'s (the one rule); only the money is
-    judged here, by `can_pay`.
+    judged here, by `can_pay`. `reviewed`: a person chose this order, which confirms an order
+    on hold `review`.
     """
     if order.status != OrderStatus.HOLD:
         return f"is {order.get_status_display()}"
     if order.is_test:
         return "is a test order and is never produced"
-    reason = order_hold_reason(order=order)
+    reason = order_hold_reason(order=order, reviewed=reviewed)
     if reason != HoldReason.PAYMENT_REQUIRED:
         return KEPT_FOR_REASON.get(reason, f"is on hold ({HoldReason(reason).label})")
     cost = order_compute_cost(order=order)
@@ -85,7 +86,11 @@ def release_refusal(*, order: Order, balance: Decimal) -> str | None:
 
 
 def orders_release(
-    *, publisher: Publisher, order_ids: Iterable[int], actor: AbstractBaseUser | None
+    *,
+    publisher: Publisher,
+    order_ids: Iterable[int],
+    actor: AbstractBaseUser | None,
+    reviewed: bool = False,
 ) -> ReleaseResult:
     """Charge the chosen hold orders by the one queue rule, `QUEUE_RULE` (SPEC §7).
 
@@ -93,6 +98,9 @@ def orders_release(
     hold with its shortfall and the release goes on to the next. The same rule whether one
     order, a selection, *release all* or a deposit's auto-release asks, and the same as on
     arrival, where a new order is charged when the balance covers it.
+
+    `reviewed`: a person chose these very orders (or a late Notify POST confirmed them), which
+    confirms orders on hold `review` (§17); *release all* and auto-release leave those alone.
     """
     with transaction.atomic():
         locked = publisher_lock(publisher_id=publisher.pk)
@@ -104,14 +112,14 @@ def orders_release(
         )
         result = ReleaseResult(balance_before=locked.balance)
         for order in orders:
-            reason = release_refusal(order=order, balance=locked.balance)
+            reason = release_refusal(order=order, balance=locked.balance, reviewed=reviewed)
             if reason is None:
                 order_charge_locked(
                     publisher=locked, order=order, actor=actor, kind=OrderEventKind.RELEASED
                 )
                 result.released.append(order)
                 continue
-            order_sync_hold_reason(order=order, actor=actor)
+            order_sync_hold_reason(order=order, actor=actor, reviewed=reviewed)
             result.kept.append((order, reason))
         result.balance = locked.balance
     publisher.balance = result.balance

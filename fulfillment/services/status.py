@@ -45,12 +45,16 @@ def order_address(*, order: Order) -> Address:
     )
 
 
-def order_hold_reason(*, order: Order) -> str:
+def order_hold_reason(*, order: Order, reviewed: bool = False) -> str:
     """Return why `order` must wait on hold before money is even considered (the one rule).
 
-    `price_pending` while TrepStar has not confirmed the project's prices, else
-    `address_incomplete` while the address lacks a part, else `payment_required`.
+    `review` while an order the SamCart check found (§17) waits for a person (`reviewed`
+    says one released it now, or a late Notify POST confirmed it); else `price_pending` while
+    TrepStar has not confirmed the project's prices, else `address_incomplete` while the
+    address lacks a part, else `payment_required`.
     """
+    if order.hold_reason == HoldReason.REVIEW and not reviewed:
+        return HoldReason.REVIEW
     if not order.project.prices_confirmed:
         return HoldReason.PRICE_PENDING
     if not order_address(order=order).is_complete():
@@ -115,14 +119,17 @@ def order_transition(
     return order
 
 
-def order_sync_hold_reason(*, order: Order, actor: AbstractBaseUser | None, why: str = "") -> bool:
+def order_sync_hold_reason(
+    *, order: Order, actor: AbstractBaseUser | None, why: str = "", reviewed: bool = False
+) -> bool:
     """Move a locked hold order to the reason the rule gives now, with an event; tell if it did.
 
-    `why` ends the event's detail (what changed the reason), when the caller knows it.
+    `why` ends the event's detail (what changed the reason), when the caller knows it;
+    `reviewed`: a person (or a late Notify POST) confirmed an order on hold `review`.
     """
     if order.status != S.HOLD:
         return False
-    reason = order_hold_reason(order=order)
+    reason = order_hold_reason(order=order, reviewed=reviewed)
     if reason == order.hold_reason:
         return False
     before = HoldReason(order.hold_reason).label if order.hold_reason else "none"

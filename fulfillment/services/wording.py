@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 KEPT_PRICE_PENDING = "waits for TrepStar to confirm its price"
 KEPT_ADDRESS_INCOMPLETE = "has an incomplete shipping address"
 # Why a release keeps an order on hold, by the hold reason `order_hold_reason` gives.
+KEPT_REVIEW = (
+    "was found by the SamCart check: check its address, then release it on its own (release "
+    "all leaves it)"
+)
 KEPT_FOR_REASON = {
+    HoldReason.REVIEW: KEPT_REVIEW,
     HoldReason.PRICE_PENDING: KEPT_PRICE_PENDING,
     HoldReason.ADDRESS_INCOMPLETE: KEPT_ADDRESS_INCOMPLETE,
 }
