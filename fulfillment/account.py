@@ -1,10 +1,12 @@
-"""The account page (SPEC §9): publisher ID, Notify URL, key rotation, balance, hold orders.
+"""The account page (SPEC §9): publisher ID, Notify URL, key rotation, balance, hold orders,
+and the SamCart check (§17): its API key (write-only, managers), its last run, *Check now*.
 
 It shows the secret Notify URL, so it is never cached (`Cache-Control: no-store, private`).
 Rotating the key changes the publisher's settings (`change_publisher`: managers and staff);
-*release all* spends the balance (`change_order`). A viewer sees the page read-only, and a POST
-without the permission answers 403. A POST or GET naming a publisher the login does not act
-for answers 404.
+*release all* spends the balance (`change_order`). The SamCart API key and *Check now* are the
+publisher's settings too (`change_publisher`); only those logins see the key's last 4. A
+viewer sees the page read-only, and a POST without the permission answers 403. A POST or GET
+naming a publisher the login does not act for answers 404.
 """
 
 from __future__ import annotations
@@ -18,15 +20,22 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from fulfillment import ecommerce_ids
 from fulfillment.account_form import (
     MAY_NOT_CHANGE_SETTINGS,
+    MAY_NOT_SET_SAMCART_KEY,
+    SAMCART_KEY_NOT_SAVED,
+    SAMCART_KEY_PERMISSION,
+    SAMCART_KEY_REMOVED,
+    SAMCART_KEY_SAVED,
     SETTINGS_FIELDS,
     SETTINGS_PERMISSION,
     SETTINGS_SAVED,
     AccountSettingsForm,
+    SamcartKeyForm,
 )
 from fulfillment.ids import idpub_or_none
 from fulfillment.models import REPROCESSABLE_OUTCOMES, ZERO, Publisher, is_trepstar_staff
@@ -37,6 +46,7 @@ from fulfillment.selectors import (
     recent_ledger,
     recent_notifications,
     refused_requests,
+    samcart_check_card,
     scheduled_orders,
 )
 from fulfillment.services.publishers import (
@@ -47,6 +57,8 @@ from fulfillment.services.publishers import (
     publisher_settings_set,
 )
 from fulfillment.services.release import orders_release_all
+from fulfillment.services.samcart_check import samcart_check_enqueue
+from fulfillment.services.samcart_keys import publisher_set_samcart_key
 from fulfillment.services.wording import QUEUE_RULE, money
 
 if TYPE_CHECKING:
@@ -65,6 +77,10 @@ MAY_NOT_RELEASE = "Your login may not release orders; ask a manager of your acco
 RELEASE_PERMISSION = "fulfillment.change_order"
 REPROCESS_PERMISSION = "fulfillment.change_notification"
 ROTATE_KEY_PERMISSION = "fulfillment.change_publisher"
+CHECK_NOW_PERMISSION = "fulfillment.change_publisher"
+MAY_NOT_CHECK = "Your login may not start a SamCart check; ask a manager of your account."
+CHECK_QUEUED = "Check queued: the SamCart check runs within a minute; reload this page to see it."
+CHECK_NOT_QUEUED = "No check queued: {reason}"
 
 
 def _account_url(publisher: Publisher, request: HttpRequest) -> str:
@@ -143,6 +159,10 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "scheduled": scheduled_orders(publisher) if hold.scheduled else [],
         "recent_ledger": recent_ledger(publisher, limit=5),
         "can_change_settings": request.user.has_perm(SETTINGS_PERMISSION),
+        "samcart": samcart_check_card(publisher),
+        "can_set_samcart_key": request.user.has_perm(SAMCART_KEY_PERMISSION),
+        "samcart_key_form": SamcartKeyForm(),
+        "can_check_now": request.user.has_perm(CHECK_NOW_PERMISSION),
     }
 
 
@@ -201,4 +221,36 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     else:
         errors = "; ".join(f"{form.fields[k].label}: {' '.join(v)}" for k, v in form.errors.items())
         messages.error(request, f"Settings not saved: {errors}")
+    return HttpResponseRedirect(_account_url(publisher, request))
+
+
+@sensitive_post_parameters("samcart_api_key")  # never in error reports (SPEC §16)
+@login_required
+@require_POST
+def account_samcart_key(request: HttpRequest) -> HttpResponse:
+    """Set, replace or (with `remove`) remove the SamCart API key; the key is never echoed."""
+    publisher = _posted_publisher(request, SAMCART_KEY_PERMISSION, MAY_NOT_SET_SAMCART_KEY)
+    form = SamcartKeyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, SAMCART_KEY_NOT_SAVED.format(error=form.error_text()))
+        return HttpResponseRedirect(_account_url(publisher, request))
+    key = "" if form.cleaned_data["remove"] else form.cleaned_data["samcart_api_key"]
+    publisher_set_samcart_key(publisher=publisher, key=key, actor=request.user)
+    if key:
+        messages.success(request, SAMCART_KEY_SAVED.format(last4=publisher.samcart_api_key_last4))
+    else:
+        messages.success(request, SAMCART_KEY_REMOVED)
+    return HttpResponseRedirect(_account_url(publisher, request))
+
+
+@login_required
+@require_POST
+def account_samcart_check(request: HttpRequest) -> HttpResponse:
+    """Queue a SamCart check now (*Check now*), or say why none can start."""
+    publisher = _posted_publisher(request, CHECK_NOW_PERMISSION, MAY_NOT_CHECK)
+    refusal = samcart_check_enqueue(publisher=publisher)
+    if refusal is None:
+        messages.success(request, CHECK_QUEUED)
+    else:
+        messages.warning(request, CHECK_NOT_QUEUED.format(reason=refusal))
     return HttpResponseRedirect(_account_url(publisher, request))

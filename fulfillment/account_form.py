@@ -1,11 +1,13 @@
-"""The account page's settings: e-mail alerts (SPEC §14) and the edit window (§15); the form
-`account.account_settings` saves."""
+"""The account page's forms: e-mail alerts (SPEC §14) and the edit window (§15), which
+`account.account_settings` saves, and the SamCart API key (§17), which `account_samcart_key`
+saves."""
 
 from __future__ import annotations
 
 from django import forms
 
 from fulfillment.models import Publisher
+from fulfillment.services.samcart_keys import ERROR_KEY_FORMAT, KEY_MAX_LENGTH, samcart_key_valid
 
 SETTINGS_FIELDS = (
     "alert_hold_orders",
@@ -24,3 +26,53 @@ class AccountSettingsForm(forms.ModelForm):
     class Meta:
         model = Publisher
         fields = SETTINGS_FIELDS
+
+
+# The SamCart API key (SPEC §17): set, replaced or removed by a manager; never shown again.
+SAMCART_KEY_PERMISSION = "fulfillment.change_publisher"
+MAY_NOT_SET_SAMCART_KEY = (
+    "Your login may not change the SamCart API key; ask a manager of your account."
+)
+SAMCART_KEY_SAVED = "SamCart API key saved (ending in …{last4}). The SamCart check uses it now."
+SAMCART_KEY_REMOVED = "SamCart API key removed: the SamCart check stops for this account."
+SAMCART_KEY_EMPTY = "Enter the API key SamCart gave you, or press Remove key."
+SAMCART_KEY_NOT_SAVED = "SamCart API key not saved: {error}"
+
+
+class SamcartKeyForm(forms.Form):
+    """A new SamCart API key (write-only: the input never shows a key), or its removal."""
+
+    samcart_api_key = forms.CharField(
+        label="SamCart API key",
+        required=False,
+        strip=True,
+        # No max_length: a longer value gets the key-format error, in the same words.
+        # "new-password": browsers then never fill in the login's saved password here.
+        widget=forms.PasswordInput(
+            render_value=False,
+            attrs={
+                "autocomplete": "new-password",
+                "spellcheck": "false",
+                "maxlength": KEY_MAX_LENGTH,
+            },
+        ),
+    )
+    remove = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean_samcart_api_key(self) -> str:
+        """Check the key's shape with the service's rule and words (never echoing the key)."""
+        key = self.cleaned_data["samcart_api_key"]
+        if key and not samcart_key_valid(key):
+            raise forms.ValidationError(ERROR_KEY_FORMAT)
+        return key
+
+    def clean(self) -> dict[str, object]:
+        """Ask for a key unless the person removes it."""
+        cleaned = super().clean()
+        if not cleaned.get("remove") and not cleaned.get("samcart_api_key") and not self.errors:
+            raise forms.ValidationError(SAMCART_KEY_EMPTY)
+        return cleaned
+
+    def error_text(self) -> str:
+        """Return the form's errors in one line (the key itself is never part of them)."""
+        return " ".join(" ".join(errors) for errors in self.errors.values())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -15,6 +15,7 @@ from fulfillment.carts.samcart import parse_samcart
 from fulfillment.models import (
     REPROCESSABLE_OUTCOMES,
     ZERO,
+    FindingKind,
     HoldReason,
     LedgerEntry,
     Notification,
@@ -23,6 +24,8 @@ from fulfillment.models import (
     ProjectCartId,
     Publisher,
     RefusedRequestTally,
+    RunStatus,
+    SamcartCheckRun,
     is_trepstar_staff,
 )
 
@@ -36,6 +39,9 @@ REFUSED_PERIOD = timedelta(hours=24)  # the account page counts wrong-key reques
 # for reprocessing (SamCart retries nothing; older purchases are someone's decision).
 NAMING_PERIOD = timedelta(days=90)
 NAMING_LIMIT = 500  # bodies parsed at most, newest first
+# The account page lists at most this many findings of each kind; the run's admin page has all.
+CARD_FINDINGS_LIMIT = 50
+FINDING_TEXT_LIMIT = 100  # characters of a SamCart id shown (findings hold what SamCart sent)
 
 
 @dataclass(frozen=True)
@@ -276,3 +282,108 @@ def scheduled_orders(publisher: Publisher, limit: int = 20) -> list[Order]:
     for order in orders:
         order.production_text = utc_text(order.production_at) if order.production_at else "?"
     return orders
+
+
+@dataclass(frozen=True)
+class CheckFinding:
+    """One finding of a SamCart check run, as text for the page (`SamcartCheckRun.findings`)."""
+
+    kind: str
+    order_id: str
+    product_id: str
+    item_status: str
+    quantity: str
+    orders: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SamcartCheckCard:
+    """What the account page says about the SamCart check (SPEC §17).
+
+    `last_run` is the latest finished run; `running` the run under way, if any. `lines` are
+    the missing lines of `last_run` (created or not), `refunds` and `quantities` its other
+    findings, each list cut at CARD_FINDINGS_LIMIT (`more` counts what was left off).
+    """
+
+    configured: bool
+    last4: str
+    key_refused_at: datetime | None
+    last_run: SamcartCheckRun | None = None
+    running: SamcartCheckRun | None = None
+    lines: tuple[CheckFinding, ...] = ()
+    refunds: tuple[CheckFinding, ...] = ()
+    quantities: tuple[CheckFinding, ...] = ()
+    more: int = 0
+
+    @property
+    def all_received(self) -> bool:
+        """Tell whether the last run compared cleanly and found no line missing."""
+        run = self.last_run
+        return run is not None and run.status == RunStatus.OK and not self.lines
+
+
+def _finding_text(value: object) -> str:
+    """Return a value SamCart sent as bounded text ("" for none)."""
+    return "" if value is None else str(value)[:FINDING_TEXT_LIMIT]
+
+
+def check_finding(raw: object) -> CheckFinding | None:
+    """Return one stored finding as text, or None when it is not an object."""
+    if not isinstance(raw, dict):
+        return None
+    orders = raw.get("orders")
+    pks = orders if isinstance(orders, list) else []
+    return CheckFinding(
+        kind=_finding_text(raw.get("kind")),
+        order_id=_finding_text(raw.get("order_id")),
+        product_id=_finding_text(raw.get("product_id")),
+        item_status=_finding_text(raw.get("item_status")),
+        quantity=_finding_text(raw.get("quantity")),
+        orders=tuple(pk for pk in pks if type(pk) is int and pk > 0),
+    )
+
+
+def run_findings(run: SamcartCheckRun) -> dict[str, list[CheckFinding]]:
+    """Group the findings of `run` by kind (entries that are not objects are skipped)."""
+    grouped: dict[str, list[CheckFinding]] = {}
+    stored = run.findings if isinstance(run.findings, list) else []
+    for raw in stored:
+        finding = check_finding(raw)
+        if finding is not None:
+            grouped.setdefault(finding.kind, []).append(finding)
+    return grouped
+
+
+def samcart_check_card(publisher: Publisher) -> SamcartCheckCard:
+    """Read what the account page's SamCart check card shows (one query, however many runs;
+    none without a key: no check runs then, and the runs of a removed key stay in the admin)."""
+    card = SamcartCheckCard(
+        configured=bool(publisher.samcart_api_key),
+        last4=publisher.samcart_api_key_last4,
+        key_refused_at=publisher.samcart_key_refused_at,
+    )
+    if not card.configured:
+        return card
+    # The two latest runs: a running one and the last finished one, or the last finished one.
+    latest = list(
+        SamcartCheckRun.objects.for_publisher(publisher).order_by("-started_at", "-id")[:2]
+    )
+    running = next((r for r in latest if r.status == RunStatus.RUNNING), None)
+    last_run = next((r for r in latest if r.status != RunStatus.RUNNING), None)
+    if last_run is None:
+        return replace(card, running=running)
+    grouped = run_findings(last_run)
+    lines = grouped.get(FindingKind.CREATED, []) + grouped.get(FindingKind.MISSING, [])
+    refunds = grouped.get(FindingKind.REFUNDED, [])
+    quantities = grouped.get(FindingKind.QUANTITY, [])
+    cut = CARD_FINDINGS_LIMIT
+    more = sum(max(len(group) - cut, 0) for group in (lines, refunds, quantities))
+    return replace(
+        card,
+        last_run=last_run,
+        running=running,
+        lines=tuple(lines[:cut]),
+        refunds=tuple(refunds[:cut]),
+        quantities=tuple(quantities[:cut]),
+        more=more,
+    )

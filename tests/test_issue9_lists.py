@@ -181,7 +181,9 @@ def test_the_schema_enumerates_every_choice_filter(world, a_client):
         "payment_required",
         "address_incomplete",
         "price_pending",
+        "review",
     }
+    assert params["found_by"]["schema"]["enum"] == ["notify", "samcart_check"]
 
 
 # 16. Filters that apply; 13. running balance ------------------------------------------------

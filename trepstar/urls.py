@@ -5,7 +5,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path, reverse_lazy
 from django.views.generic import RedirectView
 
-from fulfillment.account import account, account_release_all, account_rotate_key, account_settings
+from fulfillment.account import (
+    account,
+    account_release_all,
+    account_rotate_key,
+    account_samcart_check,
+    account_samcart_key,
+    account_settings,
+)
 from fulfillment.health import healthz
 from fulfillment.password_reset import TrepStarPasswordResetView
 from fulfillment.views import favicon, samcart_notify
@@ -41,6 +48,8 @@ urlpatterns = [
     path("account/rotate-key/", account_rotate_key, name="account-rotate-key"),
     path("account/release-all/", account_release_all, name="account-release-all"),
     path("account/alerts/", account_settings, name="account-alerts"),
+    path("account/samcart-key/", account_samcart_key, name="account-samcart-key"),
+    path("account/samcart-check/", account_samcart_check, name="account-samcart-check"),
     path("api/", include("fulfillment.api.urls")),
     path("healthz", healthz, name="healthz"),
     # With and without the trailing slash: a POST must never be redirected.

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from . import alerts, ledger, notifications, orders, projects, publishers
+from . import alerts, ledger, notifications, orders, projects, publishers, samcart_checks
 from .base import PublisherScopedAdmin, bound_every_search
 
 admin.site.site_header = "TrepStar Fulfillment"
@@ -21,4 +21,5 @@ __all__ = [
     "orders",
     "projects",
     "publishers",
+    "samcart_checks",
 ]

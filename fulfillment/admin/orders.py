@@ -36,6 +36,7 @@ from .base import (
 )
 from .order_delete import orders_delete_action
 from .order_form import HoldOrderForm, country_field_options, quantity_field_options
+from .order_found import FOUND_BY_FIELDS, FoundByMixin, needs_review
 from .shipping import ship_view
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ DISPLAY_FIELDS = (
     "address_missing",
     "billing_address",
     "payment_summary",
+    *FOUND_BY_FIELDS,
 )
 
 
@@ -104,7 +106,7 @@ def status_badges(order: Order) -> str:
 
 
 @admin.register(Order)
-class OrderAdmin(PublisherScopedAdmin):
+class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     """Orders: edit, delete or release while on hold; read-only afterwards; staff ship them."""
 
     list_display = (
@@ -124,6 +126,7 @@ class OrderAdmin(PublisherScopedAdmin):
         ("project", ScopedRelatedFieldListFilter),
         "is_test",
         "cart_refunded",
+        "found_by",
         ("publisher", ScopedRelatedFieldListFilter),
     )
     staff_only_columns = ("publisher_name",)
@@ -293,13 +296,13 @@ class OrderAdmin(PublisherScopedAdmin):
         ]
         if held and obj.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
             address = ["address_missing", *address, "billing_address"]
+        if needs_review(obj):
+            order.insert(1, "review_note")
+        samcart = ["external_order_id", "external_product_id", "found_by_summary"]
         return [
             (None, {"fields": order}),
             ("Customer and shipping address", {"fields": address}),
-            (
-                "From SamCart",
-                {"fields": ["external_order_id", "external_product_id", "notification_link"]},
-            ),
+            ("From SamCart", {"fields": [*samcart, "notification_link"]}),
             ("Production", {"fields": ["tracking_number", "charged_at", "production_at"]}),
             ("History", {"fields": ["events_table", "created_at", "updated_at"]}),
         ]

@@ -22,6 +22,7 @@ from fulfillment.services.publishers import notify_url, publisher_save
 from .base import PublisherScopedAdmin, is_staff_request, money_html
 from .deposits import balance_entry_view
 from .logins import publisher_login_role_view, publisher_login_view
+from .publisher_samcart import PublisherSamcartMixin
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -62,7 +63,7 @@ def check_linked_logins_have_a_role(
 
 
 @admin.register(Publisher)
-class PublisherAdmin(PublisherScopedAdmin):
+class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
     """Publishers: settings, users, balance and ledger; money moves only through services."""
 
     list_display = (
@@ -73,7 +74,9 @@ class PublisherAdmin(PublisherScopedAdmin):
         "hold_column",
         "require_notify_key",
         "auto_release",
+        "last_check_column",
     )
+    staff_only_columns = ("last_check_column",)
     search_fields = ("name", "idpub", "email")
     change_form_template = "admin/fulfillment/publisher/change_form.html"
     # Logins are linked on the "New login" page, always with a role, never by a raw widget.
@@ -106,6 +109,8 @@ class PublisherAdmin(PublisherScopedAdmin):
         "notify_url_display",
         "key_rotation",
         "ledger_table",
+        "samcart_key_status",
+        "last_check",
     )
 
     def get_object(
@@ -118,8 +123,8 @@ class PublisherAdmin(PublisherScopedAdmin):
         return obj
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Publisher]:
-        """Add each publisher's count and total of real orders on hold."""
-        return (
+        """Add each publisher's count and total of real orders on hold, and its last check."""
+        publishers = (
             super()
             .get_queryset(request)
             .annotate(
@@ -128,6 +133,7 @@ class PublisherAdmin(PublisherScopedAdmin):
             )
             .order_by(*Publisher._meta.ordering, "pk")
         )
+        return self.samcart_queryset(publishers) if is_staff_request(request) else publishers
 
     @admin.display(description="balance", ordering="balance")
     def balance_column(self, obj: Publisher) -> str:
@@ -245,8 +251,9 @@ class PublisherAdmin(PublisherScopedAdmin):
     def save_model(
         self, request: HttpRequest, obj: Publisher, form: ModelForm, change: bool
     ) -> None:
-        """Save the settings only; balance and key change through their services."""
+        """Save the settings only; balance and keys change through their services."""
         publisher_save(publisher=obj)
+        self.samcart_save(request, obj, form)
 
     def change_view(
         self,

@@ -13,7 +13,15 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 
-from fulfillment.models import HoldReason, Notification, Order, OrderStatus, Outcome, Project
+from fulfillment.models import (
+    FoundBy,
+    HoldReason,
+    Notification,
+    Order,
+    OrderStatus,
+    Outcome,
+    Project,
+)
 
 if TYPE_CHECKING:
     from django.db.models import TextChoices
@@ -76,6 +84,9 @@ class OrderFilter(django_filters.FilterSet):
 
     status = choice_filter(OrderStatus, "Orders in this status.")
     hold_reason = choice_filter(HoldReason, "Orders on hold for this reason.")
+    found_by = choice_filter(
+        FoundBy, "Orders TrepStar learnt of this way (the SamCart check makes missed sales)."
+    )
     project = django_filters.ModelChoiceFilter(
         queryset=caller_projects,
         help_text="Orders of this project (its id).",
@@ -92,7 +103,14 @@ class OrderFilter(django_filters.FilterSet):
 
     class Meta:
         model = Order
-        fields = ("status", "hold_reason", "project", "external_order_id", "external_product_id")
+        fields = (
+            "status",
+            "hold_reason",
+            "found_by",
+            "project",
+            "external_order_id",
+            "external_product_id",
+        )
 
     def search(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
         """Match the customer's name or e-mail, or a SamCart order or product id."""

@@ -52,6 +52,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "hold_reason",
             "is_test",
             "cart_refunded",
+            "found_by",
             "tracking_number",
             "charged_at",
             "production_at",

@@ -62,7 +62,8 @@ class ScopedView:
 
 
 class OrderList(ScopedView, generics.ListAPIView):
-    """List orders; filter by status, hold_reason, project, SamCart ids, is_test; search with q."""
+    """List orders; filter by status, hold_reason, found_by, project, SamCart ids, is_test;
+    search with q."""
 
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
