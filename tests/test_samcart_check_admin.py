@@ -229,9 +229,9 @@ def test_staff_set_keep_and_remove_the_key_on_the_publisher_page(world, staff_cl
     assert NO_KEY in content and NO_RUN in content
     assert '<input type="password" name="new_samcart_api_key"' in content
 
-    assert (
-        staff_client.post(url, publisher_form(world.a, new_samcart_api_key=KEY)).status_code == 302
-    )
+    response = staff_client.post(url, publisher_form(world.a, new_samcart_api_key=KEY))
+    assert response.status_code == 302
+    assert response.wsgi_request.sensitive_post_parameters == ("new_samcart_api_key",)
     assert publisher_samcart_key(publisher=Publisher.objects.get(pk=world.a.pk)) == KEY
     content = staff_client.get(url).content.decode()
     assert f"Key ending in …{LAST4}." in content and KEY not in content

@@ -92,7 +92,9 @@ def test_a_manager_sets_replaces_and_removes_the_key(world, a_client):
         'autocomplete="new-password"' in card and "value=" not in card.split("samcart_api_key")[1]
     )
 
-    a_client.post(KEY_URL, {"samcart_api_key": OTHER_KEY})
+    response = a_client.post(KEY_URL, {"samcart_api_key": OTHER_KEY})
+    # Django's error reports (a 500 e-mail, the debug page) would show the key as "****".
+    assert response.wsgi_request.sensitive_post_parameters == ("samcart_api_key",)
     publisher = Publisher.objects.get(pk=world.a.pk)
     assert (publisher_samcart_key(publisher=publisher), publisher.samcart_api_key_last4) == (
         OTHER_KEY,
