@@ -483,3 +483,33 @@ def test_a_key_no_header_can_carry_is_refused_without_sending_it(standin, key):
 
     assert KEY not in "".join(traceback.format_exception(raised.value))
     assert standin.requests == []
+
+
+def test_hostile_customer_text_is_cleaned_and_capped_as_on_the_notify_url(standin):
+    hostile = standin_address(street="1 Main\x00 St\u202e" + "x" * 1000, country="\ud800Canada")
+    standin.set_data(
+        standin_data(
+            api_key=KEY,
+            orders=[standin_order(1, 279813)],
+            customers=[standin_customer(500001, first_name="Ada\x07\x00", shipping=hostile)],
+        )
+    )
+    client, _ = client_for(standin)
+
+    customer = client.customer(order_id="1")
+
+    assert customer.first_name == "Ada"
+    assert customer.shipping.street.startswith("1 Main St")
+    assert "\x00" not in customer.shipping.street
+    assert len(customer.shipping.street) == 255
+    assert (customer.shipping.country, customer.shipping.country_code) == ("Canada", "CA")
+
+
+@pytest.mark.parametrize("limit", [0, 101])
+def test_a_limit_the_api_refuses_is_a_programming_error(standin, limit):
+    client, _ = client_for(standin)
+
+    with pytest.raises(ValueError, match="limit"):
+        pages_of(client, limit=limit)
+
+    assert standin.requests == []
