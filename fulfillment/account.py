@@ -118,7 +118,8 @@ def _release_note(hold: HoldSummary, balance: Decimal, can_release: bool) -> tup
     if not hold.payable:
         return False, (
             f"None of your {hold.count} orders on hold waits only for money: each needs a "
-            "complete address or TrepStar's prices first (see them)."
+            "complete address, TrepStar's prices or, when the SamCart check found it, your "
+            "review first (see them)."
         )
     if hold.cheapest is None or balance <= ZERO or balance < hold.cheapest:
         return False, (

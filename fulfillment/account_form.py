@@ -35,7 +35,7 @@ MAY_NOT_SET_SAMCART_KEY = (
 )
 SAMCART_KEY_SAVED = "SamCart API key saved (ending in …{last4}). The SamCart check uses it now."
 SAMCART_KEY_REMOVED = "SamCart API key removed: the SamCart check stops for this account."
-SAMCART_KEY_EMPTY = "Enter the API key SamCart gave you, or press Remove key."
+SAMCART_KEY_EMPTY = "Enter the API key SamCart gave you, or press Remove the key."
 SAMCART_KEY_NOT_SAVED = "SamCart API key not saved: {error}"
 
 
