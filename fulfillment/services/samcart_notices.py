@@ -111,4 +111,4 @@ def created_lines(runs: list[SamcartCheckRun]) -> list[CreatedLine]:
 def key_refused_token(publisher: Publisher) -> str:
     """Return the cause token of the publisher's current key refusal ("" when none)."""
     refused: datetime | None = publisher.samcart_key_refused_at
-    return f"kr{int(refused.timestamp())}" if refused else ""
+    return f"kr{refused:%Y%m%d%H%M%S%f}" if refused else ""

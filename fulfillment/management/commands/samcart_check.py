@@ -101,8 +101,10 @@ class Command(BaseCommand):
             self.stdout.write(NONE_TO_CHECK)
             return
         failed = False
+        # The stream under Django's wrapper, which would end each of the bar's redraws a line.
+        stream = getattr(self.stderr, "_out", sys.stderr)
         for publisher in publishers:
-            with tqdm(desc=f"Publisher {publisher.idpub}", unit="order", file=sys.stderr) as bar:
+            with tqdm(desc=f"Publisher {publisher.idpub}", unit="order", file=stream) as bar:
                 try:
                     run = samcart_check_run(
                         publisher=publisher, kind=RunKind.MANUAL, since=since, progress=bar.update
