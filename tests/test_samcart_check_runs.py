@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from fulfillment.models import PeriodicRun, RunKind, RunStatus, SamcartCheckRun
 from fulfillment.services.samcart_check import (
     ERROR_ABANDONED,
+    REFUSAL_KEY_REFUSED,
     REFUSAL_NO_KEY,
     REFUSAL_RUNNING,
     check_window,
@@ -202,16 +203,21 @@ def test_the_command_checks_a_publisher_with_a_progress_bar(funded_publisher, st
 
 def test_the_command_checks_every_publisher_with_a_key_since_a_date(funded_publisher, standin):
     publisher = with_key(funded_publisher)
-    make_publisher()
+    make_publisher()  # no key: not checked
+    paused = with_key(make_publisher())
+    paused.samcart_key_refused_at = timezone.now()
+    paused.save()
     serve(standin, [sale(9700, 279813, order_date=timezone.now() - timedelta(days=5))])
     since = (timezone.now() - timedelta(days=6)).date().isoformat()
-    out = StringIO()
+    out, err = StringIO(), StringIO()
 
-    call_command("samcart_check", "--since", since, stdout=out, stderr=StringIO())
+    call_command("samcart_check", "--since", since, stdout=out, stderr=err)
 
-    run = SamcartCheckRun.objects.get(publisher=publisher)
+    run = SamcartCheckRun.objects.get()
+    assert run.publisher == publisher
     assert run.window_start.date().isoformat() == since and run.created == 1
     assert out.getvalue().count("Publisher ") == 1
+    assert f"Publisher {paused.idpub}: {REFUSAL_KEY_REFUSED}" in err.getvalue()
 
 
 @pytest.mark.parametrize(

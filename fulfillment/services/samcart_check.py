@@ -96,7 +96,12 @@ def check_window(
 
 
 def _abandon_dead_runs(publisher_id: int) -> None:
-    """Mark failed the running rows whose process died (left running ABANDONED_AFTER)."""
+    """Mark failed the running rows whose process died (left running ABANDONED_AFTER).
+
+    A run still alive after that long (a huge window under throttling) is marked too; it
+    records its real end over the mark when it finishes, and a second run meanwhile is safe:
+    the orders' unique key, not the running row, is what keeps a line from being doubled.
+    """
     now = timezone.now()
     SamcartCheckRun.objects.filter(
         publisher_id=publisher_id,

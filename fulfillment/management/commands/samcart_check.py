@@ -80,8 +80,14 @@ class Command(BaseCommand):
     def _publishers(self, value: str | None) -> list[Publisher]:
         """Return the publisher asked for (refusing one that cannot be checked), or all."""
         if value is None:
-            every = Publisher.objects.exclude(samcart_api_key="").order_by("pk")
-            return [p for p in every if samcart_check_refusal(publisher=p) is None]
+            chosen = []
+            for publisher in Publisher.objects.exclude(samcart_api_key="").order_by("pk"):
+                reason = samcart_check_refusal(publisher=publisher)
+                if reason is None:
+                    chosen.append(publisher)
+                else:  # paused or running: said, skipped
+                    self.stderr.write(ERROR_REFUSED.format(idpub=publisher.idpub, reason=reason))
+            return chosen
         idpub = idpub_or_none(value.strip())
         if idpub is None:
             raise CommandError(ERROR_IDPUB.format(value=value))
