@@ -144,29 +144,29 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"ok": True})
 
     def _api(self, path: str) -> None:
-        """Answer an API request: a queued fault first, then the key, then the data."""
+        """Answer an API request: a queued fault first, then the key, then the data.
+
+        The request is logged before the answer goes out, so a client that has its answer
+        finds its request in the log.
+        """
         state = self.server.state
-        query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        query = urlsplit(self.path).query
         fault = state.take_fault()
         if fault and fault["delay"]:
             time.sleep(fault["delay"])
         if fault and ("status" in fault or "body" in fault):
-            status = self._send_fault(fault)
+            status, body, headers = _fault_answer(fault)
         elif not secrets.compare_digest(
             (self.headers.get("sc-api") or "").encode(), state.data["api_key"].encode()
         ):
-            status = self._send(401, {"message": ERR_KEY})
+            status, body, headers = 401, {"message": ERR_KEY}, {}
         else:
-            status = self._send(*self._route(path, query))
+            status, body = self._route(path, dict(parse_qsl(query, keep_blank_values=True)))
+            headers = {}
+        entry = {"method": self.command, "path": path, "query": query, "status": status}
         with state.lock:
-            state.log.append(
-                {
-                    "method": self.command,
-                    "path": path,
-                    "query": urlsplit(self.path).query,
-                    "status": status,
-                }
-            )
+            state.log.append(entry)
+        self._send(status, body, headers)
 
     def _route(self, path: str, query: dict[str, str]) -> tuple[int, object]:
         """Return the status and body the API answers for path."""
@@ -185,16 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
             found = None
         return (200, found) if found is not None else (404, {"message": ERR_NOT_FOUND})
 
-    def _send_fault(self, fault: JSON) -> int:
-        """Answer with a queued fault's status, headers and body (raw text when it is text)."""
-        status = fault.get("status", 200)
-        headers = {str(k): str(v) for k, v in fault.get("headers", {}).items()}
-        if "retry_after" in fault:
-            headers["Retry-After"] = str(fault["retry_after"])
-        body = fault.get("body", {"message": f"The stand-in answers HTTP {status} on purpose."})
-        return self._send(status, body, headers)
-
-    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> int:
+    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
         """Write a response; a client that already hung up (a time-out) is not an error."""
         raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         try:
@@ -207,7 +198,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(raw)
         except OSError:
             pass
-        return status
+
+
+def _fault_answer(fault: JSON) -> tuple[int, object, dict[str, str]]:
+    """Return a queued fault's status, body (raw when it is text) and headers."""
+    status = fault.get("status", 200)
+    headers = {str(k): str(v) for k, v in fault.get("headers", {}).items()}
+    if "retry_after" in fault:
+        headers["Retry-After"] = str(fault["retry_after"])
+    body = fault.get("body", {"message": f"The stand-in answers HTTP {status} on purpose."})
+    return status, body, headers
 
 
 class _Server(ThreadingHTTPServer):
@@ -242,7 +242,7 @@ class StandinServer:
 
     def start(self) -> StandinServer:
         """Serve in a daemon thread until stop()."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 

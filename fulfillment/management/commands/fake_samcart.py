@@ -44,7 +44,7 @@ class Command(BaseCommand):
         data, seen, faults = _load(path), _mtime(path), _faults(options)
         try:
             server = StandinServer(data, host=options["host"], port=options["port"])
-        except OSError as error:
+        except (OSError, OverflowError) as error:
             raise CommandError(
                 f"Cannot listen on {options['host']}:{options['port']}: {error}"
             ) from error
