@@ -12,8 +12,12 @@ else
 SERVER_BASE_URL = $(PUBLIC_BASE_URL)
 endif
 PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
-DEV_ENV := DEBUG=1 PUBLIC_BASE_URL=$(PUBLIC_BASE_URL)
-SERVER_ENV := DEBUG=1 PUBLIC_BASE_URL=$(SERVER_BASE_URL)
+# The demo's SamCart API is the stand-in `make run` starts (`manage.py fake_samcart`).
+SAMCART_PORT ?= 8001
+DEMO_SAMCART_DATA := var/demo-samcart.json
+SAMCART_ENV := SAMCART_API_BASE_URL=http://127.0.0.1:$(SAMCART_PORT)/v1
+DEV_ENV := DEBUG=1 PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(SAMCART_ENV)
+SERVER_ENV := DEBUG=1 PUBLIC_BASE_URL=$(SERVER_BASE_URL) $(SAMCART_ENV)
 
 .PHONY: run worker test lint format migrate demo check-deploy bench clean
 
@@ -27,13 +31,15 @@ migrate: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(DEV_ENV) $(PY) manage.py demo_data
+	$(DEV_ENV) $(PY) manage.py demo_data --samcart-data $(DEMO_SAMCART_DATA)
 
-# The app and, beside it, the worker (alerts to the console, retries); both stop together.
+# The app and, beside it, the worker (alerts to the console, retries) and the SamCart stand-in;
+# all stop together.
 # E-mail links have no request to take an address from: the worker gets PUBLIC_BASE_URL.
 run: demo
 	$(DEV_ENV) $(PY) manage.py worker --interval 2 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py fake_samcart --port $(SAMCART_PORT) --data $(DEMO_SAMCART_DATA) & samcart=$$!; \
+	trap 'kill $$worker $$samcart 2>/dev/null' EXIT INT TERM; \
 	$(SERVER_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Background work alone (queued tasks and periodic jobs); EMAIL_URL=smtp://… sends real mail.

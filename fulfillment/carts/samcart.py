@@ -205,7 +205,7 @@ def _notification(data: object) -> CartNotification:
     return CartNotification(
         event_type=event_type,
         order_id=order_id,
-        created_at=_created_at(order.get("created_at")),
+        created_at=order_time(order.get("created_at")),
         customer=_customer(customer),
         shipping=_address(order, "shipping_"),
         billing=_address(customer, "billing_"),
@@ -229,27 +229,27 @@ def _event_type(value: object) -> str:
 def _customer(customer: JSONObject) -> Customer:
     """Build the customer from SamCart's customer object."""
     return Customer(
-        first_name=_text(customer.get("first_name"), LIMITS["name"]),
-        last_name=_text(customer.get("last_name"), LIMITS["name"]),
-        email=_text(customer.get("email"), LIMITS["email"]),
-        phone=_text(customer.get("phone_number"), LIMITS["phone"]),
+        first_name=clean_text(customer.get("first_name"), LIMITS["name"]),
+        last_name=clean_text(customer.get("last_name"), LIMITS["name"]),
+        email=clean_text(customer.get("email"), LIMITS["email"]),
+        phone=clean_text(customer.get("phone_number"), LIMITS["phone"]),
     )
 
 
 def _address(source: JSONObject, prefix: str) -> Address:
     """Build an address from SamCart's flat <prefix>address/city/state/zip/country strings."""
-    country = _text(source.get(f"{prefix}country"), LIMITS["country"])
+    country = clean_text(source.get(f"{prefix}country"), LIMITS["country"])
     return Address(
-        street=_text(source.get(f"{prefix}address"), LIMITS["street"]),
-        city=_text(source.get(f"{prefix}city"), LIMITS["city"]),
-        state=_text(source.get(f"{prefix}state"), LIMITS["state"]),
-        postal_code=_text(source.get(f"{prefix}zip"), LIMITS["postal_code"]),
+        street=clean_text(source.get(f"{prefix}address"), LIMITS["street"]),
+        city=clean_text(source.get(f"{prefix}city"), LIMITS["city"]),
+        state=clean_text(source.get(f"{prefix}state"), LIMITS["state"]),
+        postal_code=clean_text(source.get(f"{prefix}zip"), LIMITS["postal_code"]),
         country=country,
         country_code=country_code(country),
     )
 
 
-def _created_at(value: object) -> datetime | None:
+def order_time(value: object) -> datetime | None:
     """Return the order time in UTC; a time without offset is taken as UTC."""
     if not isinstance(value, str) or len(value) > 64:
         return None
@@ -294,7 +294,7 @@ def _expand(product: JSONObject) -> Iterable[LineItem]:
     if len(quantities) not in (1, len(ids)):
         raise PayloadError(ERR_QUANTITY_LIST)
     # Comma-list bodies carry the first product's name only; names may hold commas themselves.
-    name = _text(product.get("name"), LIMITS["product_name"])
+    name = clean_text(product.get("name"), LIMITS["product_name"])
     for position, raw_id in enumerate(ids):
         product_id = _identifier(raw_id, ERR_PRODUCT_ID_TOO_LONG)
         if not product_id:
@@ -390,7 +390,7 @@ def _decimal(value: object) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _text(value: object, limit: int) -> str:
+def clean_text(value: object, limit: int) -> str:
     """Return a value as clean text: numbers become their string form, containers become ""."""
     if isinstance(value, str):
         return _clean(value, limit)

@@ -14,9 +14,7 @@ from decimal import Decimal
 from fulfillment.carts.base import Address
 
 # One cleaning rule and one time rule for both SamCart sources (STYLE 13): the Notify parser's.
-from fulfillment.carts.samcart import LIMITS, MAX_ID_LENGTH
-from fulfillment.carts.samcart import _created_at as order_time
-from fulfillment.carts.samcart import _text as clean_text
+from fulfillment.carts.samcart import LIMITS, MAX_ID_LENGTH, clean_text, order_time
 from fulfillment.countries import country_code
 from fulfillment.samcart_api.errors import ERR_ORDER, ERR_SHAPE, BadResponse
 

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
-from fulfillment.models import LedgerKind, Publisher
+from fulfillment.models import LedgerKind, Order, Publisher
 from fulfillment.models.projects import projects_sync_cart_ids
+from fulfillment.samcart_api.standin_data import standin_customer, standin_data, standin_order
 from fulfillment.services.accounts import groups_ensure, publisher_user_create, staff_user_create
 from fulfillment.services.ledger import ledger_record
+from fulfillment.services.notifications import Incoming, notification_receive
 from fulfillment.services.projects import project_create
 from fulfillment.services.publishers import notify_url, publisher_create
+from fulfillment.services.samcart_keys import publisher_set_samcart_key
+
+from .samcart_send import build_body
 
 STAFF = ("staff", "trepstar-staff-demo")
+# The SamCart check's demo (SPEC §17): Lighthouse Press has this API key for the stand-in that
+# `make run` starts; of its three SamCart sales, the first two reached the Notify URL and the
+# third "never arrived", so *Check now* finds it.
+SAMCART_KEY = "demo-samcart-api-key-lh42"
+SAMCART_SALES = [
+    (9_100_001, "279813", timedelta(hours=5)),
+    (9_100_002, "294010", timedelta(hours=3)),
+]
+SAMCART_LOST = (9_100_003, "279813", timedelta(hours=1))
 PUBLISHERS = [
     {
         "name": "Lighthouse Press",
@@ -47,6 +65,14 @@ class Command(BaseCommand):
 
     help = "Create demo publishers, logins and projects (idempotent) and print how to log in."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        """Declare where the SamCart stand-in's data goes."""
+        parser.add_argument(
+            "--samcart-data",
+            type=Path,
+            help="Write the SamCart stand-in's orders here (make run serves them).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         """Create what is missing, then print the logins and Notify URLs."""
         groups_ensure()
@@ -56,6 +82,8 @@ class Command(BaseCommand):
                 self._publisher(spec)
             # Whatever wrote projects before (a fixture, a data migration), the index matches.
             repaired = projects_sync_cart_ids()
+        if options["samcart_data"]:
+            self._samcart(options["samcart_data"])
         if repaired:
             self.stdout.write(f"Repaired the SamCart id index of {len(repaired)} project(s).")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins (admin at /admin/):"))
@@ -96,3 +124,44 @@ class Command(BaseCommand):
                 kind=LedgerKind.DEPOSIT,
                 note="Demo deposit",
             )
+
+    def _samcart(self, path: Path) -> None:
+        """Give Lighthouse Press its API key, deliver two of its sales, write all three."""
+        publisher = Publisher.objects.get(email=PUBLISHERS[0]["email"])
+        if not publisher.samcart_api_key:
+            publisher_set_samcart_key(publisher=publisher, key=SAMCART_KEY, actor=None)
+        now = timezone.now()
+        delivered = set(
+            Order.objects.for_publisher(publisher).values_list("external_order_id", flat=True)
+        )
+        for order_id, product_id, age in SAMCART_SALES:
+            if str(order_id) in delivered:
+                continue
+            body = build_body(
+                event_type="Order", product_ids=[product_id], quantity=1, order_id=str(order_id)
+            )
+            raw = json.dumps(body).encode()
+            incoming = Incoming(
+                idpub=publisher.idpub,
+                key=publisher.notify_key,
+                is_test=False,
+                body=raw,
+                body_size=len(raw),
+                content_type="application/json",
+                remote_addr="127.0.0.1",
+                received_at=now - age,
+            )
+            notification_receive(incoming)
+        sales = [*SAMCART_SALES, SAMCART_LOST]
+        orders = [
+            standin_order(order_id, product_id, order_date=now - age, customer_id=24_000_001)
+            for order_id, product_id, age in sales
+        ]
+        customer = standin_customer(24_000_001)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = standin_data(api_key=SAMCART_KEY, orders=orders, customers=[customer])
+        path.write_text(json.dumps(document, indent=2))
+        self.stdout.write(
+            f"SamCart stand-in data: {path} (Lighthouse Press has an API key; SamCart order "
+            f"{SAMCART_LOST[0]} never reached the Notify URL: *Check now* finds it)."
+        )
