@@ -12,9 +12,11 @@ from datetime import timedelta
 
 from django_tasks import task
 
+from fulfillment.models import RunKind
 from fulfillment.services.alerts import alerts_collect, alerts_send_due, send_alert
 from fulfillment.services.pruning import old_rows_prune
 from fulfillment.services.retrying import notifications_retry_due
+from fulfillment.services.samcart_check import samcart_checks_enqueue_due
 from fulfillment.services.window import orders_start_production, start_production
 
 __all__ = ["SCHEDULE", "send_alert", "start_production"]
@@ -51,6 +53,18 @@ def prune_old_rows() -> dict[str, int]:
     return old_rows_prune()
 
 
+@task()
+def samcart_checks() -> int:
+    """Queue the regular SamCart check of every publisher with a key and no pause (§17)."""
+    return samcart_checks_enqueue_due(kind=RunKind.REGULAR)
+
+
+@task()
+def samcart_checks_daily() -> int:
+    """Queue the daily 7-day SamCart check of every publisher with a key and no pause."""
+    return samcart_checks_enqueue_due(kind=RunKind.DAILY)
+
+
 # job name -> (every, task): a worker enqueues each job once per slot (`PeriodicRun`).
 SCHEDULE = {
     "retry_due_notifications": (timedelta(seconds=30), retry_due_notifications),
@@ -58,4 +72,6 @@ SCHEDULE = {
     "send_alerts": (timedelta(seconds=30), send_alerts),
     "start_due_production": (timedelta(seconds=30), start_due_production),
     "prune_old_rows": (timedelta(days=1), prune_old_rows),
+    "samcart_checks": (timedelta(minutes=15), samcart_checks),
+    "samcart_checks_daily": (timedelta(days=1), samcart_checks_daily),
 }

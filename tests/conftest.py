@@ -9,8 +9,9 @@ from django.test import Client
 from tests.admin_world import World, build_world
 from tests.factories import make_project, make_publisher
 
-# The Chromium fixture every browser test module uses (tests/browser.py).
-pytest_plugins = ["tests.browser"]
+# The Chromium fixture every browser test module uses (tests/browser.py); the SamCart
+# stand-in of the check's tests (tests/samcart_world.py).
+pytest_plugins = ["tests.browser", "tests.samcart_world"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -171,7 +171,11 @@ def test_make_run_on_another_port_hands_out_working_urls(tmp_path):
     """`PORT=<free> make run` for real (own SQLite file): printed and shown URLs use that port."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"PUBLIC_BASE_URL", "DEBUG"}}
-    env.update(PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}")
+    env.update(
+        PORT=str(port),
+        SAMCART_PORT=str(_free_port()),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
+    )
     env.pop("DJANGO_SETTINGS_MODULE", None)
     log = tmp_path / "make-run.log"
     with log.open("w") as sink:

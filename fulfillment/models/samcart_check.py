@@ -64,6 +64,8 @@ class SamcartCheckRun(models.Model):
     created = models.PositiveIntegerField("orders created", default=0)
     findings = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # When the publisher's needs-action e-mail named the orders this run created (SPEC §14).
+    alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = SamcartCheckRunQuerySet.as_manager()
 

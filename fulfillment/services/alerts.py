@@ -35,17 +35,20 @@ from fulfillment.models import (
     Order,
     Publisher,
     RefusedRequestTally,
+    SamcartCheckRun,
 )
 
 from .backoff import next_try_at
 from .ledger import publisher_lock
 from .publishers import LOCAL_BASE_URL
+from .samcart_notices import created_lines, key_refused_token, runs_to_tell
 from .wording import money, plural, utc_text
 
 logger = logging.getLogger(__name__)
 
 GATHER_FOR = timedelta(hours=1)  # later alerts of a kind wait, gathered, at most this long
 WRONG_KEY_BURST = 10  # refused requests in one hour that make an alert
+CAUSE_LENGTH = Alert._meta.get_field("cause").max_length
 
 
 @dataclass(frozen=True)
@@ -161,8 +164,9 @@ def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
 
 
 def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
-    """Notifications that need a person (`Notification.objects.needs_action`), and hours with
-    a burst of wrong-key requests: one e-mail at most an hour, each thing once."""
+    """Notifications that need a person (`Notification.objects.needs_action`), hours with a
+    burst of wrong-key requests, orders the SamCart check made (confirm and release them) and
+    a SamCart API key SamCart refused: one e-mail at most an hour, each thing once."""
     last = _last_alert_at(publisher, AlertKind.NEEDS_ACTION)
     if last is not None and last > now - GATHER_FOR:
         return None
@@ -176,30 +180,43 @@ def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
             "cause", flat=True
         )
     )
-    bursts = [
-        burst
-        for burst in RefusedRequestTally.objects.filter(
-            publisher=publisher, count__gte=WRONG_KEY_BURST, hour__gte=now - timedelta(days=1)
-        ).order_by("hour")
-        if _hour_token(burst.hour) not in told
-    ][:6]
-    if not notifications and not bursts:
+    runs = runs_to_tell(publisher)
+    refused = key_refused_token(publisher)
+    refused = "" if refused in told else refused
+    tokens = [f"n{n.pk}" for n in notifications[:1] + notifications[-1:]]
+    tokens += [f"c{r.pk}" for r in runs[:1] + runs[-1:]] + ([refused] if refused else [])
+    bursts = []
+    for burst in RefusedRequestTally.objects.filter(
+        publisher=publisher, count__gte=WRONG_KEY_BURST, hour__gte=now - timedelta(days=1)
+    ).order_by("hour"):
+        token = _hour_token(burst.hour)
+        # Those that do not fit the cause wait for the next e-mail (not in `told`: not lost).
+        if token not in told and len(" ".join([*tokens, token])) <= CAUSE_LENGTH:
+            bursts.append(burst)
+            tokens.append(token)
+    created = [
+        (line, site_url(reverse("admin:fulfillment_order_change", args=[line.order_id])))
+        for line in created_lines(runs)
+    ]
+    count = len(notifications) + len(bursts) + len(created) + bool(refused)
+    if not count:
         return None
-    cause = " ".join(
-        [f"n{n.pk}" for n in notifications[:1] + notifications[-1:]]
-        + [_hour_token(b.hour) for b in bursts]
-    )
     links = [
         (n, site_url(reverse("admin:fulfillment_notification_change", args=[n.pk])))
         for n in notifications
     ]
-    count = len(notifications) + len(bursts)
     return Draft(
         publisher=publisher,
         kind=AlertKind.NEEDS_ACTION,
-        cause=cause,
+        cause=" ".join(tokens),
         template="needs_action",
-        context={"notifications": links, "bursts": bursts},
+        context={
+            "notifications": links,
+            "bursts": bursts,
+            "runs": runs,
+            "created": created,
+            "key_refused": bool(refused),
+        },
         subject=f"SamCart: {plural(count, 'thing')} need{'s' if count == 1 else ''} your action",
     )
 
@@ -276,6 +293,8 @@ def alerts_collect(*, now: datetime | None = None) -> int:
                     written += 1
                     told = [n.pk for n, _ in draft.context["notifications"]]  # type: ignore[attr-defined]
                     Notification.objects.filter(pk__in=told).update(alerted_at=now)
+                    runs = [run.pk for run in draft.context["runs"]]  # type: ignore[attr-defined]
+                    SamcartCheckRun.objects.filter(pk__in=runs).update(alerted_at=now)
         with transaction.atomic():  # the watermark and the alerts it found commit together
             written += sum(_write(d) is not None for d in _low_balance(publisher))
         if publisher.alert_hold_orders:

@@ -163,5 +163,5 @@ class Command(BaseCommand):
         path.write_text(json.dumps(document, indent=2))
         self.stdout.write(
             f"SamCart stand-in data: {path} (Lighthouse Press has an API key; SamCart order "
-            f"{SAMCART_LOST[0]} never reached the Notify URL: *Check now* finds it)."
+            f"{SAMCART_LOST[0]} never reached TrepStar, and *Check now* finds it)."
         )
