@@ -4,6 +4,7 @@ publishers their own, nobody edits them), the key on the publisher page, `found_
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -34,6 +35,7 @@ from fulfillment.services.samcart_keys import (
     publisher_set_samcart_key,
 )
 from tests.factories import make_publisher_user
+from tests.test_issue9_crawl import INTERNAL, NONE, visible_text
 from tests.test_samcart_check_pages import KEY, LAST4, OTHER_KEY, finding, make_run
 
 pytestmark = pytest.mark.django_db
@@ -310,3 +312,27 @@ def test_the_schema_documents_found_by(world, api):
     parameters = schema["paths"]["/api/v1/orders/"]["get"]["parameters"]
     found_by = next(p for p in parameters if p["name"] == "found_by")
     assert found_by["schema"]["enum"] == ["notify", "samcart_check"]
+
+
+@pytest.mark.parametrize("who", ["a_user", "staff"])
+def test_the_run_pages_read_as_words(world, who):
+    """No raw field name and no Python None on the runs' pages (as tests/test_issue9_crawl.py)."""
+    empty = make_run(world.a, RunStatus.FAILED, error="SamCart answered 504 five times.")
+    full = make_run(world.a, findings=[finding("created", 51001, orders=[world.a_hold.pk])])
+    order = found_by_check(world.a_hold, full)
+    client = Client()
+    client.force_login(getattr(world, who))
+    urls = [
+        reverse(RUNS),
+        reverse("admin:fulfillment_samcartcheckrun_change", args=[empty.pk]),
+        reverse("admin:fulfillment_samcartcheckrun_change", args=[full.pk]),
+        reverse("admin:fulfillment_order_change", args=[order.pk]),
+        reverse("admin:fulfillment_publisher_change", args=[world.a.pk]),
+        reverse("admin:fulfillment_publisher_changelist"),
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        text = visible_text(response.content.decode())
+        for pattern in (INTERNAL, NONE, re.compile(r"\b(found_by|samcart)_[a-z_]+\b")):
+            assert not pattern.search(text), (url, pattern.search(text))

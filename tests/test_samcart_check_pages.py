@@ -27,6 +27,11 @@ from fulfillment.account_form import (
 )
 from fulfillment.models import Publisher, RunKind, RunStatus, SamcartCheckRun
 from fulfillment.selectors import CARD_FINDINGS_LIMIT, samcart_check_card
+from fulfillment.services.samcart_check import (
+    REFUSAL_KEY_REFUSED,
+    REFUSAL_NO_KEY,
+    REFUSAL_RUNNING,
+)
 from fulfillment.services.samcart_keys import (
     ERROR_KEY_FORMAT,
     publisher_samcart_key,
@@ -398,7 +403,7 @@ def _count_page_queries(client: Client) -> int:
     return len(queries)
 
 
-# Check now (the refusal words are the check service's; the page passes them on).
+# Check now (the refusal words are the check service's; the page shows them).
 
 
 def test_check_now_queues_a_check_once_the_key_is_set(world, a_client):
@@ -410,11 +415,17 @@ def test_check_now_queues_a_check_once_the_key_is_set(world, a_client):
 
 
 def test_check_now_shows_why_no_check_can_start(world, a_client):
+    def refusal() -> str:
+        response = a_client.post(CHECK_URL, follow=True)
+        (message,) = texts(response)
+        assert message in response.content.decode().replace("&#x27;", "'")  # shown on the page
+        return message
+
+    assert refusal() == CHECK_NOT_QUEUED.format(reason=REFUSAL_NO_KEY)
     publisher_set_samcart_key(publisher=world.a, key=KEY, actor=None)
+    running = make_run(world.a, RunStatus.RUNNING)
+    assert refusal() == CHECK_NOT_QUEUED.format(reason=REFUSAL_RUNNING)
+    running.delete()
     Publisher.objects.filter(pk=world.a.pk).update(samcart_key_refused_at=timezone.now())
-    response = a_client.post(CHECK_URL, follow=True)
-    (message,) = texts(response)
-    assert message.startswith(CHECK_NOT_QUEUED.format(reason=""))
-    assert len(message) > len(CHECK_NOT_QUEUED.format(reason="")) + 10  # the reason, in words
-    assert message in response.content.decode().replace("&#x27;", "'")
+    assert refusal() == CHECK_NOT_QUEUED.format(reason=REFUSAL_KEY_REFUSED)
     assert not DBTaskResult.objects.exists()

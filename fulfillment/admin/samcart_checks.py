@@ -132,7 +132,7 @@ class SamcartCheckRunAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
         grouped = run_findings(obj)
         found = [(h, f) for kind, h in FINDING_HEADINGS for f in grouped.get(kind, [])]
         if not found:
-            return "None."
+            return "No findings."
         rows = [
             (heading, f.order_id, f.product_id, f.item_status, f.quantity, _orders_html(f))
             for heading, f in found[:FINDINGS_SHOWN]
