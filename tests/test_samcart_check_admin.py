@@ -1,9 +1,11 @@
-"""SPEC §17 in the admin and the API: orders the SamCart check found, the runs (staff see all,
-publishers their own, nobody edits them), the key on the publisher page, `found_by` in the API.
+"""SPEC §17 in the admin and the API: the key on the publisher page and nowhere to be read,
+orders the SamCart check found, the runs (staff see all, publishers their own, nobody edits
+them), `found_by` in the API.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,7 +38,15 @@ from fulfillment.services.samcart_keys import (
 )
 from tests.factories import make_publisher_user
 from tests.test_issue9_crawl import INTERNAL, NONE, visible_text
-from tests.test_samcart_check_pages import KEY, LAST4, OTHER_KEY, finding, make_run
+from tests.test_samcart_check_pages import (
+    KEY,
+    KEY_URL,
+    LAST4,
+    OTHER_KEY,
+    finding,
+    make_run,
+    viewer_client,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +83,59 @@ def listed(client: Client, name: str, **query) -> list:
     response = client.get(reverse(name), query)
     assert response.status_code == 200
     return list(response.context["cl"].result_list)
+
+
+# The key, nowhere to be read.
+
+
+def _pages(world, run, order) -> list[str]:
+    """Every page and API answer that shows the publisher, its orders or its runs."""
+    a = world.a.pk
+    return [
+        f"/account/?publisher={world.a.idpub}",
+        "/admin/",
+        "/admin/fulfillment/publisher/",
+        f"/admin/fulfillment/publisher/{a}/change/",
+        f"/admin/fulfillment/publisher/{a}/history/",
+        "/admin/fulfillment/order/",
+        f"/admin/fulfillment/order/{order.pk}/change/",
+        "/admin/fulfillment/samcartcheckrun/",
+        f"/admin/fulfillment/samcartcheckrun/{run.pk}/change/",
+        "/api/v1/",
+        "/api/v1/orders/",
+        f"/api/v1/orders/{order.pk}/",
+        "/api/v1/projects/",
+        "/api/v1/notifications/",
+        "/api/schema/",
+    ]
+
+
+def test_the_key_never_appears_in_a_page_a_log_or_the_api(world, a_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    staff = Client()
+    staff.force_login(world.staff)
+    a_client.post(KEY_URL, {"samcart_api_key": KEY})
+    # Staff replace it on the publisher's admin page, then the manager sets it again.
+    url = reverse("admin:fulfillment_publisher_change", args=[world.a.pk])
+    form = {"name": world.a.name, "email": world.a.email, "production_delay_minutes": "0"}
+    assert staff.post(url, {**form, "new_samcart_api_key": OTHER_KEY}).status_code == 302
+    a_client.post(KEY_URL, {"samcart_api_key": KEY})
+    token = Publisher.objects.get(pk=world.a.pk).samcart_api_key
+    run = make_run(world.a, findings=[finding("created", 4242, orders=[world.a_hold.pk])])
+    viewer = viewer_client(world)
+    for who, client in (("manager", a_client), ("viewer", viewer), ("staff", staff)):
+        for page in _pages(world, run, world.a_hold):
+            response = client.get(page)
+            assert response.status_code in (200, 403), (who, page, response.status_code)
+            body = response.content.decode()
+            for secret in (KEY, OTHER_KEY, token, token[:40]):
+                assert secret not in body, (who, page)
+            if who == "viewer":
+                assert LAST4 not in body, page
+    for secret in (KEY, OTHER_KEY, token):
+        assert secret not in caplog.text
+        assert all(secret not in repr(record.args) for record in caplog.records)
+    assert "SamCart API key of publisher" in caplog.text  # the change itself is logged
 
 
 # The order page and list.
