@@ -43,6 +43,40 @@ def test_a_publishers_lists_take_a_constant_number_of_queries(world, a_client, u
     assert count() == few <= 12  # the issue 10 target
 
 
+def test_the_account_page_with_a_samcart_key_takes_a_constant_number_of_queries(world, a_client):
+    """The SamCart check's card reads its runs in one query, however many runs there are."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from fulfillment.models import RunKind, RunStatus, SamcartCheckRun
+    from fulfillment.services.samcart_keys import publisher_set_samcart_key
+
+    publisher_set_samcart_key(publisher=world.a, key="sc-key-0123456789", actor=None)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert a_client.get(reverse("account")).status_code == 200
+        return len(captured)
+
+    def run() -> None:
+        now = timezone.now()
+        SamcartCheckRun.objects.create(
+            publisher=world.a,
+            kind=RunKind.REGULAR,
+            status=RunStatus.OK,
+            window_start=now - timedelta(hours=1),
+            window_end=now,
+            findings=[{"kind": "missing", "order_id": "1", "product_id": "2", "quantity": 1}],
+        )
+
+    run()
+    few = count()
+    for _ in range(10):
+        run()
+    assert count() == few <= 13  # the lists' 12 and the card's one
+
+
 def test_staff_get_the_project_filter_of_the_chosen_publisher_not_every_project(
     client, monkeypatch
 ):

@@ -24,12 +24,8 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from django.db.models import Model
-    from django.http import HttpRequest
+    pass
 
-# A run belongs to its publisher's account: a login that may see the publisher may see its
-# runs, as the account page shows them (the role groups hold no `view_samcartcheckrun`).
-ACCOUNT_VIEW_PERMISSION = "fulfillment.view_publisher"
 FINDINGS_SHOWN = 2_000  # rows of the findings table (a braked run may list thousands)
 FINDING_HEADINGS = (
     ("created", "missing: order created (on hold for review)"),
@@ -96,13 +92,6 @@ class SamcartCheckRunAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
         "findings_table",
     )
     readonly_fields = fields
-
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        """Let a login that sees its publisher's account see that publisher's runs."""
-        if not self.in_scope(request, obj):
-            return False
-        user = request.user
-        return super().has_view_permission(request, obj) or user.has_perm(ACCOUNT_VIEW_PERMISSION)
 
     @admin.display(description="started", ordering="started_at")
     def started(self, obj: SamcartCheckRun) -> str:

@@ -70,6 +70,7 @@ class SamcartCheckRun(models.Model):
     objects = SamcartCheckRunQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "SamCart check run"
         ordering = ["-started_at", "-id"]
         constraints = [
             # Never more than one run per publisher at a time (SPEC §17).

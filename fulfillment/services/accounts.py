@@ -35,6 +35,7 @@ VIEWER_PERMISSIONS = (
     "view_ledgerentry",
     "view_orderevent",
     "view_alert",  # the e-mails sent to the publisher (read-only for everyone)
+    "view_samcartcheckrun",  # the SamCart check's runs (read-only for everyone, §17)
 )
 # What a manager may do besides: add and edit projects, edit, delete and release hold orders,
 # reprocess notifications, rotate the Notify URL key (`change_publisher`; the admin still lets
