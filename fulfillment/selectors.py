@@ -314,6 +314,9 @@ class SamcartCheckCard:
     refunds: tuple[CheckFinding, ...] = ()
     quantities: tuple[CheckFinding, ...] = ()
     more: int = 0
+    # Orders any run found that still wait on hold for review (the last run may say "all
+    # received" once they exist): what the publisher must act on.
+    awaiting_review: tuple[Order, ...] = ()
 
     @property
     def all_received(self) -> bool:
@@ -354,8 +357,19 @@ def run_findings(run: SamcartCheckRun) -> dict[str, list[CheckFinding]]:
     return grouped
 
 
+def _awaiting_review(publisher: Publisher) -> list[Order]:
+    """Return the orders the SamCart check found that wait for review, oldest first (cut)."""
+    return list(
+        Order.objects.for_publisher(publisher)
+        .filter(status=OrderStatus.HOLD, hold_reason=HoldReason.REVIEW)
+        .select_related("found_by_run")
+        .order_by("created_at", "id")[:CARD_FINDINGS_LIMIT]
+    )
+
+
 def samcart_check_card(publisher: Publisher) -> SamcartCheckCard:
-    """Read what the account page's SamCart check card shows (one query, however many runs;
+    """Read what the account page's SamCart check card shows (two queries however many runs
+    and orders: the orders waiting for review, the latest runs;
     none without a key: no check runs then, and the runs of a removed key stay in the admin)."""
     card = SamcartCheckCard(
         configured=bool(publisher.samcart_api_key),
@@ -364,6 +378,7 @@ def samcart_check_card(publisher: Publisher) -> SamcartCheckCard:
     )
     if not card.configured:
         return card
+    card = replace(card, awaiting_review=tuple(_awaiting_review(publisher)))
     # The two latest runs: a running one and the last finished one, or the last finished one.
     latest = list(
         SamcartCheckRun.objects.for_publisher(publisher).order_by("-started_at", "-id")[:2]

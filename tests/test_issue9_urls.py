@@ -206,9 +206,41 @@ def test_make_run_on_another_port_hands_out_working_urls(tmp_path):
         assert url.startswith(f"http://localhost:{port}/samcart/notify/?idpub=")
         with urllib.request.urlopen(url, timeout=10) as response:
             assert json.loads(response.read())["outcome"] == "ready"
+        _demo_check_finds_the_lost_sale(opener, f"http://localhost:{port}", page)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
+
+
+def _demo_check_finds_the_lost_sale(
+    opener: urllib.request.OpenerDirector, base: str, page: str
+) -> None:
+    """The demo's SamCart check (issue 18): make run's worker checks against make run's
+    stand-in (its first scheduled run, and *Check now* pressed here) and the card lists the one
+    demo sale that never arrived, waiting for review."""
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    idpub = re.search(r'name="publisher" value="(\d+)"', page)
+    assert token is not None and idpub is not None and 'id="check-now"' in page
+    data = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token.group(1), "publisher": idpub.group(1)}
+    ).encode()
+    request = urllib.request.Request(
+        f"{base}/account/samcart-check/", data=data, headers={"Referer": f"{base}/account/"}
+    )
+    with opener.open(request, timeout=10) as response:
+        assert response.status == 200
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with opener.open(f"{base}/account/", timeout=10) as response:
+            card = response.read().decode()
+        listed = card.split('id="samcart-review"')[1] if 'id="samcart-review"' in card else ""
+        review = listed.split("</ul>")[0]
+        if "SamCart order 9100003" in review:
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"the demo check did not find SamCart order 9100003:\n{card}")
+    assert "9100001" not in review and "9100002" not in review  # those two arrived
 
 
 def _wait_for(url: str, server: subprocess.Popen, log: Path) -> None:

@@ -324,7 +324,7 @@ def test_the_card_renders_any_stored_findings(world, a_client, findings):
         assert "/admin/fulfillment/order/7/" not in body  # only whole-number pks are links
 
 
-def test_the_card_reads_its_runs_in_one_query_and_none_without_a_key(world, a_client):
+def test_the_card_reads_in_two_queries_and_none_without_a_key(world, a_client):
     make_run(world.a)  # a run of a key since removed: the card reads no run without a key
     with CaptureQueriesContext(connection) as no_key:
         assert samcart_check_card(world.a).last_run is None
@@ -339,7 +339,7 @@ def test_the_card_reads_its_runs_in_one_query_and_none_without_a_key(world, a_cl
     make_run(world.a, RunStatus.RUNNING)
     with CaptureQueriesContext(connection) as many:
         card = samcart_check_card(world.a)
-    assert (len(none), len(many)) == (1, 1)
+    assert (len(none), len(many)) == (2, 2)  # the latest runs, the orders for review
     assert card.running is not None and len(card.lines) == 4
 
     few = _count_page_queries(a_client)
@@ -379,3 +379,33 @@ def test_check_now_shows_why_no_check_can_start(world, a_client):
     Publisher.objects.filter(pk=world.a.pk).update(samcart_key_refused_at=timezone.now())
     assert refusal() == CHECK_NOT_QUEUED.format(reason=REFUSAL_KEY_REFUSED)
     assert not DBTaskResult.objects.exists()
+
+
+def test_the_card_lists_found_orders_waiting_for_review_after_a_clean_run(world, a_client):
+    """A later run says "all received" once the found orders exist: the card still names
+    those that wait for the publisher, until one is released."""
+    from fulfillment.carts import parse_samcart
+    from fulfillment.services.intake import orders_create_from_cart
+    from fulfillment.services.release import orders_release
+    from tests.invariants import order_body
+
+    publisher_set_samcart_key(publisher=world.a, key=KEY, actor=None)
+    world.a.refresh_from_db()
+    finder = make_run(world.a)
+    cart = parse_samcart(order_body(order_id=7_700_001), "application/json")
+    created = orders_create_from_cart(
+        publisher_id=world.a.pk,
+        notification_id=None,
+        cart=cart,
+        is_test=False,
+        found_by_run=finder,
+    ).created
+    assert created, "the world maps product 279813"
+    make_run(world.a)  # the next run: all received
+    body = a_client.get(reverse("account")).content.decode()
+    assert 'id="samcart-all-received"' in body
+    review = body.split('id="samcart-review"')[1].split("</ul>")[0]
+    assert f"/admin/fulfillment/order/{created[0].pk}/change/" in review
+    assert "SamCart order 7700001" in review
+    orders_release(publisher=world.a, order_ids=[created[0].pk], actor=None, reviewed=True)
+    assert 'id="samcart-review"' not in a_client.get(reverse("account")).content.decode()

@@ -28,7 +28,7 @@ from .samcart_send import build_body
 STAFF = ("staff", "trepstar-staff-demo")
 # The SamCart check's demo (SPEC §17): Lighthouse Press has this API key for the stand-in that
 # `make run` starts; of its three SamCart sales, the first two reached the Notify URL and the
-# third "never arrived", so *Check now* finds it.
+# third "never arrived", so the worker's first check (or *Check now*) finds it.
 SAMCART_KEY = "demo-samcart-api-key-lh42"
 SAMCART_SALES = [
     (9_100_001, "279813", timedelta(hours=5)),
@@ -163,5 +163,6 @@ class Command(BaseCommand):
         path.write_text(json.dumps(document, indent=2))
         self.stdout.write(
             f"SamCart stand-in data: {path} (Lighthouse Press has an API key; SamCart order "
-            f"{SAMCART_LOST[0]} never reached TrepStar, and *Check now* finds it)."
+            f"{SAMCART_LOST[0]} never reached TrepStar: the worker's first SamCart check finds "
+            "it, and so does *Check now* on the account page)."
         )
