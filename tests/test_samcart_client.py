@@ -513,3 +513,13 @@ def test_a_limit_the_api_refuses_is_a_programming_error(standin, limit):
         pages_of(client, limit=limit)
 
     assert standin.requests == []
+
+
+def test_an_answer_larger_than_the_limit_is_refused_unread(standin):
+    orders = [standin_order(n, 279813, order_date=DAY) for n in range(1, 21)]
+    standin.set_data(standin_data(api_key=KEY, orders=orders))
+    small, _ = client_for(standin, max_bytes=2_000)
+    with pytest.raises(BadResponse, match="more than 2000 bytes"):
+        pages_of(small)
+    roomy, _ = client_for(standin, max_bytes=200_000)
+    assert pages_of(roomy) == [[str(n) for n in range(1, 21)]]

@@ -27,6 +27,7 @@ from fulfillment.samcart_api.errors import (
     ERR_NOT_JSON,
     ERR_REDIRECT,
     ERR_STATUS,
+    ERR_TOO_LARGE,
     ERR_TOO_MANY_PAGES,
     ERR_UNAVAILABLE,
     ApiUnavailable,
@@ -59,6 +60,7 @@ MAX_PAGES = 10_000  # a million orders at 100 a page; more means a listing that 
 _KEY = re.compile(r"[\x21-\x7e]+")  # printable ASCII without spaces: what a header can carry
 _SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,10 @@ class SamcartClient:
         tries: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        max_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         """Keep the key and the address; nothing is sent before the first call."""
+        self._max_bytes = max_bytes
         self._key = api_key
         self._base = base_url.rstrip("/")
         self._timeout = (timeout, timeout)
@@ -158,6 +162,7 @@ class SamcartClient:
                 timeout=self._timeout,
                 # A redirect would carry the sc-api header to wherever it points.
                 allow_redirects=False,
+                stream=True,  # read at most max_bytes of the body (`_content`)
             )
         except requests.Timeout:
             return _Retry(wait=None, reason="no answer in time")
@@ -166,9 +171,18 @@ class SamcartClient:
         except requests.RequestException:
             # `from None`: the cause is requests' own text, which we do not control.
             raise SamcartApiError(ERR_BAD_URL.format(url=self._base[:200])) from None
+        with response:
+            return self._answer(response, what)
+
+    def _answer(self, response: requests.Response, what: str) -> object:
+        """Judge one answer: its JSON, a _Retry, or raise what retrying cannot mend."""
         status = response.status_code
         if 200 <= status < 300:
-            return _json(response.content, what)
+            try:
+                content = self._content(response, what)
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                return _Retry(wait=None, reason="the connection broke during the answer")
+            return _json(content, what)
         if status in (401, 403):
             raise KeyRefused(ERR_KEY_REFUSED.format(status=status))
         if status == 429:
@@ -178,6 +192,17 @@ class SamcartClient:
             return _Retry(wait=None, reason=f"HTTP {status}")
         template = ERR_REDIRECT if 300 <= status < 400 else ERR_STATUS
         raise SamcartApiError(template.format(status=status, what=what))
+
+    def _content(self, response: requests.Response, what: str) -> bytes:
+        """Return the body, refusing one larger than max_bytes (a page of 100 orders is tens
+        of kilobytes: a huge answer is a fault, and must not fill the worker's memory)."""
+        chunks, size = [], 0
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise BadResponse(ERR_TOO_LARGE.format(what=what, limit=self._max_bytes))
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def _json(content: bytes, what: str) -> object:

@@ -34,6 +34,7 @@ ERR_UNAVAILABLE = "SamCart's API did not answer usefully after {tries} tries (la
 ERR_STATUS = "SamCart's API answered HTTP {status} to {what}."
 ERR_REDIRECT = "SamCart's API answered HTTP {status} (a redirect) to {what}; it is not followed."
 ERR_BAD_URL = "The SamCart API address is not a usable URL: {url}."
+ERR_TOO_LARGE = "SamCart's API answered {what} with more than {limit} bytes; it was not read."
 ERR_NOT_JSON = "SamCart's API answered {what} with something that is not JSON."
 ERR_SHAPE = "SamCart's API answered {what} with JSON of an unexpected shape ({detail})."
 ERR_ORDER = "Order {order_id} from SamCart's API is unusable: {detail}."
