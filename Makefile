@@ -60,6 +60,7 @@ format: $(VENV)/.installed
 # Production-like settings must pass Django's deployment checks with no warning.
 check-deploy: $(VENV)/.installed
 	DEBUG=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	ALLOWED_HOSTS=fulfillment.trepstar.example \
 	$(PY) manage.py check --deploy --fail-level WARNING
 

@@ -70,3 +70,41 @@ def check_project_index(
                 )
             )
     return found
+
+
+ENCRYPTION_DERIVED_ID = "fulfillment.W010"
+ENCRYPTION_BAD_ID = "fulfillment.E011"
+ENCRYPTION_DERIVED_MESSAGE = (
+    "FIELD_ENCRYPTION_KEYS is not set: publishers' SamCart API keys are encrypted with a key "
+    "derived from SECRET_KEY, and changing SECRET_KEY would make them unreadable."
+)
+ENCRYPTION_DERIVED_HINT = (
+    "Set FIELD_ENCRYPTION_KEYS to a Fernet key (docs/operator.md, SamCart API keys)."
+)
+ENCRYPTION_BAD_MESSAGE = "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key."
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_field_encryption_keys(
+    app_configs: Iterable[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Say when production encrypts SamCart API keys with the SECRET_KEY-derived key, or
+    when a configured key is not a Fernet key (`manage.py check --deploy`)."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from fulfillment import crypto
+
+    if not [k for k in settings.FIELD_ENCRYPTION_KEYS if k.strip()]:
+        return [
+            checks.Warning(
+                ENCRYPTION_DERIVED_MESSAGE, hint=ENCRYPTION_DERIVED_HINT, id=ENCRYPTION_DERIVED_ID
+            )
+        ]
+    try:
+        crypto.encrypt("check")
+    except ImproperlyConfigured:
+        return [
+            checks.Error(ENCRYPTION_BAD_MESSAGE, hint=ENCRYPTION_DERIVED_HINT, id=ENCRYPTION_BAD_ID)
+        ]
+    return []

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 DOTENV = ROOT / ".env"
@@ -79,6 +80,7 @@ def production_env() -> dict[str, str]:
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "example.com",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     }
     if os.environ.get("DATABASE_URL"):
         variables["DATABASE_URL"] = os.environ["DATABASE_URL"]
@@ -100,6 +102,20 @@ def test_the_deployment_checks_do_catch_an_insecure_setting():
     )
     assert result.returncode != 0
     assert "security.W008" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("keys", "found"),
+    [("", "fulfillment.W010"), ("not-a-fernet-key", "fulfillment.E011")],
+)
+def test_the_deployment_checks_ask_for_a_real_encryption_key(keys, found):
+    """SamCart API keys must not depend on SECRET_KEY in production (docs/operator.md)."""
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        **{**production_env(), "FIELD_ENCRYPTION_KEYS": keys},
+    )
+    assert result.returncode != 0
+    assert found in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
