@@ -20,7 +20,7 @@ from fulfillment.services.publishers import notify_url
 def build_body(
     *, event_type: str, product_ids: list[str], quantity: int, order_id: str
 ) -> dict[str, Any]:
-    """Return a body shaped like SamCart's `products[]` notifications (see SAMCART.md)."""
+    """Return a body shaped like SamCart's `products[]` notifications."""
     return {
         "type": event_type,
         "api_key": None,
