@@ -39,32 +39,36 @@ SAMCART_KEY_EMPTY = "Enter the API key SamCart gave you, or press Remove the key
 SAMCART_KEY_NOT_SAVED = "SamCart API key not saved: {error}"
 
 
-class SamcartKeyForm(forms.Form):
-    """A new SamCart API key (write-only: the input never shows a key), or its removal."""
+class SamcartKeyField(forms.CharField):
+    """A write-only SamCart API key input (the page never shows a key), checked by the
+    service's rule and in its words; empty is allowed (the form says what empty means)."""
 
-    samcart_api_key = forms.CharField(
-        label="SamCart API key",
-        required=False,
-        strip=True,
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("required", False)
         # No max_length: a longer value gets the key-format error, in the same words.
         # "new-password": browsers then never fill in the login's saved password here.
-        widget=forms.PasswordInput(
+        widget = forms.PasswordInput(
             render_value=False,
             attrs={
                 "autocomplete": "new-password",
                 "spellcheck": "false",
                 "maxlength": KEY_MAX_LENGTH,
             },
-        ),
-    )
-    remove = forms.BooleanField(required=False, widget=forms.HiddenInput)
+        )
+        super().__init__(strip=True, widget=widget, **kwargs)  # type: ignore[arg-type]
 
-    def clean_samcart_api_key(self) -> str:
-        """Check the key's shape with the service's rule and words (never echoing the key)."""
-        key = self.cleaned_data["samcart_api_key"]
-        if key and not samcart_key_valid(key):
+    def validate(self, value: str) -> None:
+        """Refuse a key of the wrong shape."""
+        super().validate(value)
+        if value and not samcart_key_valid(value):
             raise forms.ValidationError(ERROR_KEY_FORMAT)
-        return key
+
+
+class SamcartKeyForm(forms.Form):
+    """A new SamCart API key (write-only: the input never shows a key), or its removal."""
+
+    samcart_api_key = SamcartKeyField(label="SamCart API key")
+    remove = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, object]:
         """Ask for a key unless the person removes it."""

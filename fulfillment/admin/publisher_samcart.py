@@ -17,13 +17,9 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
+from fulfillment.account_form import SamcartKeyField
 from fulfillment.models import Publisher, RunStatus, SamcartCheckRun
-from fulfillment.services.samcart_keys import (
-    ERROR_KEY_FORMAT,
-    KEY_MAX_LENGTH,
-    publisher_set_samcart_key,
-    samcart_key_valid,
-)
+from fulfillment.services.samcart_keys import publisher_set_samcart_key
 from fulfillment.services.wording import utc_text
 
 from .base import is_staff_request, short_datetime
@@ -48,19 +44,8 @@ SAMCART_FIELDSET = (
 class PublisherForm(forms.ModelForm):
     """The publisher's settings, plus a write-only SamCart API key and its removal (staff)."""
 
-    new_samcart_api_key = forms.CharField(
+    new_samcart_api_key = SamcartKeyField(
         label="New SamCart API key",
-        required=False,
-        strip=True,
-        # No max_length: a longer value gets the key-format error, in the same words.
-        widget=forms.PasswordInput(
-            render_value=False,
-            attrs={
-                "autocomplete": "new-password",
-                "spellcheck": "false",
-                "maxlength": KEY_MAX_LENGTH,
-            },
-        ),
         help_text="Empty: keep the current key. The key is stored encrypted and never shown.",
     )
     remove_samcart_api_key = forms.BooleanField(label="Remove the SamCart API key", required=False)
@@ -68,13 +53,6 @@ class PublisherForm(forms.ModelForm):
     class Meta:
         model = Publisher
         fields: tuple[str, ...] = ()
-
-    def clean_new_samcart_api_key(self) -> str:
-        """Check the key's shape with the service's rule and words."""
-        key = self.cleaned_data[NEW_KEY_FIELD]
-        if key and not samcart_key_valid(key):
-            raise forms.ValidationError(ERROR_KEY_FORMAT)
-        return key
 
     def clean(self) -> dict[str, Any]:
         """Refuse a new key together with its removal."""

@@ -36,23 +36,13 @@ from fulfillment.samcart_api.errors import (
     SamcartApiError,
 )
 from fulfillment.samcart_api.records import (
-    ApiCartItem,
     ApiCustomer,
     ApiOrder,
     customer_from_json,
     page_from_json,
 )
 
-__all__ = [
-    "ApiCartItem",
-    "ApiCustomer",
-    "ApiOrder",
-    "ApiUnavailable",
-    "BadResponse",
-    "KeyRefused",
-    "SamcartApiError",
-    "SamcartClient",
-]
+__all__ = ["SamcartClient"]  # the rest is public from `fulfillment.samcart_api`
 
 MAX_LIMIT = 100
 MAX_RETRY_AFTER = 120.0  # seconds: a longer wait asked for by SamCart is cut to this
