@@ -36,14 +36,11 @@ def publisher_set_samcart_key(
     key = key.strip()
     if key and not samcart_key_valid(key):
         raise ValueError(ERROR_KEY_FORMAT)
-    with transaction.atomic():
-        Publisher.objects.filter(pk=publisher.pk).update(
-            samcart_api_key=crypto.encrypt(key),
-            samcart_api_key_last4=key[-4:],
-            samcart_key_refused_at=None,
-        )
-    publisher.samcart_api_key = crypto.encrypt(key) if key else ""
-    publisher.samcart_api_key_last4 = key[-4:]
+    token = crypto.encrypt(key)
+    Publisher.objects.filter(pk=publisher.pk).update(
+        samcart_api_key=token, samcart_api_key_last4=key[-4:], samcart_key_refused_at=None
+    )
+    publisher.samcart_api_key, publisher.samcart_api_key_last4 = token, key[-4:]
     publisher.samcart_key_refused_at = None
     who = getattr(actor, "pk", None)
     logger.info(
