@@ -28,7 +28,12 @@ def sample(name: str) -> bytes:
 
 
 def make_publisher(*, balance: Decimal | str = "0.00", **fields: object) -> Publisher:
-    """Create a publisher, funded with `balance` through a deposit when it is above zero."""
+    """Create a publisher, funded with `balance` through a deposit when it is above zero.
+
+    Grouping (SPEC §18) is 0 unless a test asks: a paid box goes to production at once, as
+    most tests expect; the box tests set `grouping_minutes` themselves.
+    """
+    fields.setdefault("grouping_minutes", 0)
     n = next(_counter)
     publisher = publisher_create(
         name=str(fields.pop("name", f"Publisher {n}")),

@@ -11,7 +11,16 @@ from .notifications import (
     Outcome,
     RefusedRequestTally,
 )
-from .orders import FoundBy, HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
+from .orders import (
+    FoundBy,
+    HoldReason,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderLine,
+    OrderStatus,
+    SplitReason,
+)
 from .projects import Project, ProjectCartId
 from .publishers import Publisher, new_idpub, new_notify_key
 from .samcart_check import FindingKind, RunKind, RunStatus, SamcartCheckRun
@@ -34,6 +43,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderEventKind",
+    "OrderLine",
     "OrderStatus",
     "Outcome",
     "PeriodicRun",
@@ -45,6 +55,7 @@ __all__ = [
     "RunKind",
     "RunStatus",
     "SamcartCheckRun",
+    "SplitReason",
     "is_trepstar_staff",
     "new_idpub",
     "new_notify_key",

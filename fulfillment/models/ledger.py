@@ -56,23 +56,13 @@ class LedgerEntry(models.Model):
                 | (models.Q(amount__lte=0) & models.Q(order__isnull=False)),
                 name="ledger_charge_has_order",
             ),
-            # An order is charged at most once (SPEC §7).
-            models.UniqueConstraint(
-                fields=["order"],
-                condition=models.Q(kind=LedgerKind.CHARGE),
-                name="ledger_one_charge_per_order",
-            ),
-            # ... and refunded at most once, by an entry naming it that gives the charge back
-            # (zero for a free order, as its charge was).
+            # A box's charges and refunds name it; they sum to −cost while it is charged and
+            # to 0 otherwise (SPEC §18: a joining line charges the difference, a box held again
+            # is refunded whole, so a box may have several of each).
             models.CheckConstraint(
                 condition=~models.Q(kind=LedgerKind.REFUND)
                 | (models.Q(amount__gte=0) & models.Q(order__isnull=False)),
                 name="ledger_refund_has_order",
-            ),
-            models.UniqueConstraint(
-                fields=["order"],
-                condition=models.Q(kind=LedgerKind.REFUND),
-                name="ledger_one_refund_per_order",
             ),
         ]
 

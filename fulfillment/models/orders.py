@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
+from django.db.models import TextChoices
 
-from .base import ZERO, MoneyField, PublisherScopedQuerySet
+from .base import CENT, ZERO, MoneyField, PublisherScopedQuerySet
 from .notifications import Notification
 from .projects import Project
 from .publishers import Publisher
@@ -40,8 +43,23 @@ class FoundBy(models.TextChoices):
     SAMCART_CHECK = "samcart_check", "SamCart check"
 
 
+class SplitReason(TextChoices):
+    """Why a SamCart order's lines are in more than one box (SPEC §18); empty for the first."""
+
+    NONE = "", "—"
+    AFTER_PRODUCTION = "after_production", "arrived after the first box went to production"
+    ANOTHER_ADDRESS = "another_address", "ships to another address"
+    AFTER_CLOSED = "after_closed", "arrived after the first box was deleted or cancelled"
+    BEFORE_BOXES = "before_boxes", "made before boxes existed (one order per product)"
+
+
 class OrderQuerySet(PublisherScopedQuerySet):
     """Orders, scoped by publisher."""
+
+    def with_lines(self) -> OrderQuerySet:
+        """Prefetch each box's lines with their projects (one more query for the lot)."""
+        lines = OrderLine.objects.select_related("project").order_by("id")
+        return self.prefetch_related(models.Prefetch("lines", queryset=lines))
 
     def on_hold(self) -> OrderQuerySet:
         """Return the orders waiting on hold, oldest first."""
@@ -49,22 +67,32 @@ class OrderQuerySet(PublisherScopedQuerySet):
 
 
 class Order(models.Model):
-    """One print order: one project, for one product line of one SamCart purchase."""
+    """One box (SPEC §18): the lines of one SamCart order that ship together to one address.
+
+    Its `cost` is the box cost (`services.charge.box_cost`); its lines are `lines`.
+    """
 
     publisher = models.ForeignKey(Publisher, on_delete=models.PROTECT, related_name="orders")
-    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="orders")
     notification = models.ForeignKey(
         Notification,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="orders",
-        help_text="The notification that created this order.",
+        help_text="The notification that started this box.",
     )
     source = models.CharField(max_length=20, default="samcart", editable=False)
     external_order_id = models.CharField("SamCart order ID", max_length=64)
-    external_product_id = models.CharField("SamCart product ID", max_length=64)
-    quantity = models.PositiveIntegerField(default=1)
+    # The boxes of one SamCart order are numbered 1, 2, …; unique, so two deliveries of one
+    # order at the same instant cannot both start box 1 (the second joins it, SPEC §18).
+    box_number = models.PositiveSmallIntegerField(default=1, editable=False)
+    split_reason = models.CharField(
+        "why a separate box",
+        max_length=20,
+        choices=SplitReason.choices,
+        blank=True,
+        editable=False,
+    )
     ship_name = models.CharField("name", max_length=200, blank=True)
     ship_street = models.CharField("street", max_length=255, blank=True)
     ship_city = models.CharField("city", max_length=100, blank=True)
@@ -72,6 +100,9 @@ class Order(models.Model):
     ship_postal_code = models.CharField("postal code", max_length=32, blank=True)
     ship_country = models.CharField("country", max_length=100, blank=True)
     ship_country_code = models.CharField("country code", max_length=2, blank=True)
+    # The address SamCart sent when the box started, normalised (`services.boxes`): a later
+    # line that ships there joins it even after the publisher corrected the box's address.
+    cart_address_key = models.CharField(max_length=64, blank=True, editable=False)
     customer_email = models.EmailField(max_length=254, blank=True)
     customer_phone = models.CharField(max_length=50, blank=True)
     cost = MoneyField(default=ZERO)
@@ -115,16 +146,10 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # Exactly once (SPEC §6): a SamCart line becomes at most one order per project.
+            # One box per number per SamCart order (SPEC §18); exactly once is on the line.
             models.UniqueConstraint(
-                fields=[
-                    "publisher",
-                    "source",
-                    "external_order_id",
-                    "external_product_id",
-                    "project",
-                ],
-                name="order_exactly_once",
+                fields=["publisher", "source", "external_order_id", "box_number"],
+                name="order_one_box_number",
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=OrderStatus.values), name="order_status_valid"
@@ -144,10 +169,14 @@ class Order(models.Model):
                 | (~models.Q(status=OrderStatus.HOLD) & models.Q(hold_reason="")),
                 name="order_hold_reason_valid",
             ),
-            models.CheckConstraint(
-                condition=models.Q(quantity__gte=1), name="order_quantity_positive"
-            ),
             models.CheckConstraint(condition=models.Q(cost__gte=0), name="order_cost_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(box_number__gte=1), name="order_box_number_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(split_reason__in=SplitReason.values),
+                name="order_split_reason_valid",
+            ),
             models.CheckConstraint(
                 condition=models.Q(found_by__in=FoundBy.values), name="order_found_by_valid"
             ),
@@ -167,7 +196,89 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         test = " (test)" if self.is_test else ""
-        return f"Order {self.pk}: {self.project} × {self.quantity}{test}"
+        return f"Order {self.pk}: SamCart order {self.external_order_id}{test}"
+
+    def active_lines(self) -> list[OrderLine]:
+        """Return the lines in the box now (removed ones left out), oldest first.
+
+        Reads the prefetched `lines` when the caller prefetched them (`with_lines`).
+        """
+        return [line for line in self.lines.all() if line.removed_at is None]
+
+
+class OrderLineQuerySet(PublisherScopedQuerySet):
+    """Order lines, scoped by publisher."""
+
+
+class OrderLine(models.Model):
+    """One product of a SamCart order in a box: a project, a quantity and its prices as priced.
+
+    Exactly once (SPEC §6, §18) is here: a SamCart line (publisher, source, order id, product
+    id) makes at most one line per project, whichever box it is in, removed ones included.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="order_lines")
+    notification = models.ForeignKey(
+        Notification,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="order_lines",
+        help_text="The notification that brought this line.",
+    )
+    source = models.CharField(max_length=20, default="samcart", editable=False)
+    external_order_id = models.CharField("SamCart order ID", max_length=64, editable=False)
+    external_product_id = models.CharField("SamCart product ID", max_length=64, editable=False)
+    quantity = models.PositiveIntegerField(default=1)
+    # As priced: the project's prices when the box was last priced (frozen once charged).
+    unit_cost = MoneyField(default=ZERO, editable=False)
+    shipping_cost = MoneyField(default=ZERO, editable=False)
+    # A line the publisher removed stays, so a resend of it creates nothing (SPEC §18).
+    removed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cart_refunded = models.BooleanField("refunded in SamCart", default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrderLineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Exactly once (SPEC §6, §18): a SamCart line is at most one line per project.
+            models.UniqueConstraint(
+                fields=[
+                    "publisher",
+                    "source",
+                    "external_order_id",
+                    "external_product_id",
+                    "project",
+                ],
+                name="line_exactly_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unit_cost__gte=0, shipping_cost__gte=0),
+                name="line_prices_not_negative",
+            ),
+        ]
+        indexes = [
+            # Filters by SamCart product id find a box by any of its lines.
+            models.Index(fields=["publisher", "external_product_id"], name="line_by_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} × {self.quantity}"
+
+    @property
+    def cost(self) -> Decimal:
+        """Return what the copies of this line cost, shipping apart."""
+        return (self.unit_cost * self.quantity).quantize(CENT)
 
 
 class OrderEventKind(models.TextChoices):
@@ -183,6 +294,8 @@ class OrderEventKind(models.TextChoices):
     PRODUCTION_STARTED = "production_started", "edit window ended"
     SHIPPED = "shipped"
     CART_REFUNDED = "cart_refunded", "refunded in SamCart"
+    LINE_ADDED = "line_added", "item added"
+    LINE_REMOVED = "line_removed", "item removed"
     DUPLICATE_IGNORED = "duplicate_ignored", "resend ignored"
 
 

@@ -12,6 +12,8 @@ from django.db import models
 from .base import ZERO, MoneyField, PublisherScopedQuerySet
 
 MAX_PRODUCTION_DELAY = 4320  # minutes: three days (SPEC §15)
+MAX_GROUPING = 60  # minutes (SPEC §18)
+DEFAULT_GROUPING = 10
 IDPUB_RANGE = (1_000_000, 99_999_999)  # 7–8 digits: inside the 6–9 digits of SPEC §3
 
 
@@ -102,6 +104,16 @@ class Publisher(models.Model):
         help_text="Paid orders wait this long (0–4320 minutes, 3 days) before production, so "
         "you can fix the address or cancel with the money back. 0: production at once.",
     )
+    # One box per cart order (SPEC §18): a paid box waits max(edit window, grouping) before
+    # production, so the later products of the same SamCart order join it.
+    grouping_minutes = models.PositiveSmallIntegerField(
+        "grouping (minutes)",
+        default=DEFAULT_GROUPING,
+        validators=[MaxValueValidator(MAX_GROUPING)],
+        help_text="A paid order waits at least this long (0–60 minutes) before production, so "
+        "an order bump or upsell bought seconds later ships in the same box, with one shipping "
+        "charge. 0: no waiting for more items.",
+    )
     # The SamCart check (SPEC §17): the API key as a Fernet token (`fulfillment.crypto`), never
     # in clear; its last 4 characters for the pages; when SamCart last refused it (checks pause
     # until the key changes).
@@ -122,6 +134,10 @@ class Publisher(models.Model):
             models.CheckConstraint(
                 condition=models.Q(production_delay_minutes__lte=MAX_PRODUCTION_DELAY),
                 name="publisher_production_delay_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(grouping_minutes__lte=MAX_GROUPING),
+                name="publisher_grouping_range",
             ),
         ]
 

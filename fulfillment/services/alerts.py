@@ -135,7 +135,7 @@ def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
         Order.objects.on_hold()
         .filter(publisher=publisher, is_test=False, alerted_at__isnull=True)
         .select_for_update(of=("self",))
-        .select_related("project")
+        .with_lines()
     )
     if not orders or _gathering(publisher, AlertKind.HOLD_ORDERS, now):
         return None  # (asked again under the lock: a scan it waited for may have written one)

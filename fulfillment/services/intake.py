@@ -23,13 +23,13 @@ from django.utils import timezone
 from fulfillment.carts import CartNotification
 from fulfillment.carts.base import Address, LineItem
 from fulfillment.models import (
-    ZERO,
     FoundBy,
     HoldReason,
     LedgerEntry,
     LedgerKind,
     Order,
     OrderEventKind,
+    OrderLine,
     OrderStatus,
     Outcome,
     Project,
@@ -38,7 +38,16 @@ from fulfillment.models import (
 )
 
 from . import messages
-from .charge import can_pay
+from .boxes import (
+    BoxChoice,
+    address_key,
+    box_add_lines,
+    box_choose,
+    box_next_number,
+    box_split_noted,
+    boxes_lock,
+)
+from .charge import box_cost, box_wait_minutes, can_pay, line_price
 from .intake_snapshot import IntakeSnapshot, intake_snapshot
 from .ledger import publisher_charge_if_still_true, publisher_lock
 from .review import orders_review_from_notify
@@ -59,9 +68,10 @@ class IntakeResult:
 
     outcome: str
     detail: str
-    created: list[Order] = field(default_factory=list)
-    # With `Remapped.REFUSE`: the orders of done lines that a confirmation would order again.
-    remapped: list[Order] = field(default_factory=list)
+    created: list[Order] = field(default_factory=list)  # the box the new lines are in
+    lines: list[OrderLine] = field(default_factory=list)  # the new lines
+    # With `Remapped.REFUSE`: the done lines that a confirmation would order again.
+    remapped: list[OrderLine] = field(default_factory=list)
 
 
 def matching_projects(
@@ -87,11 +97,14 @@ def purchase_snapshot(
     )
 
 
-def existing_lines(*, publisher_id: int, order_id: str) -> list[Order]:
-    """Return every order already made for this SamCart order, any status, oldest first."""
+def existing_lines(*, publisher_id: int, order_id: str) -> list[OrderLine]:
+    """Return every line already made for this SamCart order, removed ones and those of
+    deleted boxes included, oldest first, with its box and project."""
     return list(
-        Order.objects.filter(publisher_id=publisher_id, source=SOURCE, external_order_id=order_id)
-        .select_related("project")
+        OrderLine.objects.filter(
+            publisher_id=publisher_id, source=SOURCE, external_order_id=order_id
+        )
+        .select_related("project", "order")
         .order_by("id")
     )
 
@@ -109,37 +122,43 @@ class LinePlan:
     """What the lines of one SamCart order call for, by the one duplicate rule."""
 
     new: list[tuple[LineItem, Project]] = field(default_factory=list)
-    # Orders the cart's lines already produced (any status, deleted included).
-    done: list[Order] = field(default_factory=list)
-    # Orders of done lines whose current mapping lists a project without an order: only a
-    # confirmed reprocess (`Remapped.CREATE`) orders those lines again.
-    remapped: list[Order] = field(default_factory=list)
+    # Lines the cart's products already made (any box, any status, removed ones included).
+    done: list[OrderLine] = field(default_factory=list)
+    # Lines of done products whose current mapping lists a project without a line: only a
+    # confirmed reprocess (`Remapped.CREATE`) orders those products again.
+    remapped: list[OrderLine] = field(default_factory=list)
+
+    @property
+    def done_boxes(self) -> list[Order]:
+        """Return the boxes of the done lines, once each, oldest first."""
+        boxes = {line.order_id: line.order for line in self.done}
+        return [boxes[pk] for pk in sorted(boxes)]
 
 
 def cart_lines_plan(
     *,
     cart: CartNotification,
     matches: dict[str, list[Project]],
-    existing: list[Order],
+    existing: list[OrderLine],
     remapped: Remapped,
 ) -> LinePlan:
-    """Decide, by the one duplicate rule (SPEC §6), which orders the cart's lines create.
+    """Decide, by the one duplicate rule (SPEC §6, §18), which lines the cart's products make.
 
-    A SamCart line (publisher, source, order id, product id) that already produced orders, in
-    any status and any project, is done: it creates nothing again, even when its product id
-    moved to another project since; only `Remapped.CREATE` (a person confirmed) orders it in
-    the projects it now matches. A line never seen makes one order per matching project (a
-    bundle). Every path that processes a purchase (Notify URL, retry, reprocess, the SamCart
-    check) decides through here.
+    A SamCart line (publisher, source, order id, product id) that already made lines, in any
+    box, status and project, removed or not, is done: it creates nothing again, even when its
+    product id moved to another project since; only `Remapped.CREATE` (a person confirmed)
+    orders it in the projects it now matches. A line never seen makes one line per matching
+    project (a bundle). Every path that processes a purchase (Notify URL, retry, reprocess,
+    the SamCart check) decides through here.
     """
-    by_line: dict[str, list[Order]] = {}
-    for order in existing:
-        by_line.setdefault(order.external_product_id, []).append(order)
+    by_line: dict[str, list[OrderLine]] = {}
+    for line in existing:
+        by_line.setdefault(line.external_product_id, []).append(line)
     plan = LinePlan()
     seen: set[str] = set()
     for item in cart.items:
         had = by_line.get(item.product_id, [])
-        ordered_in = {order.project_id for order in had}
+        ordered_in = {line.project_id for line in had}
         fresh = [p for p in matches.get(item.product_id, []) if p.pk not in ordered_in]
         if item.product_id not in seen:
             plan.done += had
@@ -163,30 +182,28 @@ def ship_to(*, cart: CartNotification, publisher: Publisher) -> Address:
     return cart.shipping
 
 
-def _new_order(
+def _new_box(
     *,
     cart: CartNotification,
     publisher: Publisher,
-    project: Project,
-    product_id: str,
-    quantity: int,
     address: Address,
     notification_id: int | None,
     is_test: bool,
     found_by_run: SamcartCheckRun | None,
+    box_number: int,
+    split_reason: str,
 ) -> Order:
-    """Build (not save) the order for one matched line and project.
+    """Build (not save) a new box of `cart`'s SamCart order.
 
-    An order the SamCart check found (`found_by_run`) starts on hold `review` (§17).
+    A box the SamCart check started (`found_by_run`) starts on hold `review` (§17).
     """
     return Order(
         publisher=publisher,
-        project=project,
         notification_id=notification_id,
         source=SOURCE,
         external_order_id=cart.order_id,
-        external_product_id=product_id,
-        quantity=quantity,
+        box_number=box_number,
+        split_reason=split_reason,
         ship_name=cart.customer.full_name[:200],
         ship_street=address.street,
         ship_city=address.city,
@@ -194,9 +211,9 @@ def _new_order(
         ship_postal_code=address.postal_code,
         ship_country=address.country,
         ship_country_code=address.country_code,
+        cart_address_key=address_key(address),
         customer_email=cart.customer.email,
         customer_phone=cart.customer.phone,
-        cost=project.cost_of(quantity),
         is_test=is_test,
         found_by=FoundBy.SAMCART_CHECK if found_by_run else FoundBy.NOTIFY,
         found_by_run=found_by_run,
@@ -204,42 +221,64 @@ def _new_order(
     )
 
 
-def _settle(*, orders: list[Order], publisher: Publisher) -> None:
-    """Have the status module decide each new order's first status, in arrival order.
-
-    The balance left pays each order in turn. A charged order with an edit window is
-    `scheduled` to start production when the window ends (§15).
-    """
-    now = timezone.now()
-    delay = publisher.production_delay_minutes
-    total = ZERO
-    for order in orders:
-        covered = can_pay(balance=publisher.balance - total, cost=order.cost)
-        status = order_initial_status(order=order, covered=covered, delay_minutes=delay)
-        if status in CHARGED_STATUSES:
-            order.charged_at = now
-            total += order.cost
-        if status == OrderStatus.SCHEDULED:
-            order.production_at = window_end(charged_at=now, delay_minutes=delay)
-
-
-def _charge(*, publisher: Publisher, orders: list[Order]) -> Decimal:
-    """Write the charges of the new orders if the snapshot still holds (else StaleIntake);
-    return the balance the charge left, as the compare-and-set returned it."""
-    charged = [o for o in orders if o.status in CHARGED_STATUSES]
-    entries = [
-        LedgerEntry(
+def _new_lines(
+    *,
+    cart: CartNotification,
+    publisher: Publisher,
+    pairs: list[tuple[LineItem, Project]],
+    notification_id: int | None,
+) -> list[OrderLine]:
+    """Build (not save) one line per matched product and project, priced at today's prices."""
+    lines = [
+        OrderLine(
             publisher=publisher,
-            amount=-o.cost,
-            kind=LedgerKind.CHARGE,
-            order=o,
-            note=f"Order {o.pk}",
+            project=project,
+            notification_id=notification_id,
+            source=SOURCE,
+            external_order_id=cart.order_id,
+            external_product_id=item.product_id,
+            quantity=item.quantity,
         )
-        for o in charged
+        for item, project in pairs
     ]
-    held_for_money = any(
-        o.hold_reason == HoldReason.PAYMENT_REQUIRED and not o.is_test for o in orders
+    for line in lines:
+        line_price(line)
+    return lines
+
+
+def _settle(*, box: Order, lines: list[OrderLine], publisher: Publisher) -> None:
+    """Price a new box and have the status module decide its first status.
+
+    A charged box waits `scheduled` for `box_wait_minutes` (edit window, grouping) when that
+    is more than zero, else goes to production (§15, §18).
+    """
+    box.cost = box_cost(lines)
+    delay = box_wait_minutes(publisher=publisher)
+    covered = can_pay(balance=publisher.balance, cost=box.cost)
+    status = order_initial_status(order=box, lines=lines, covered=covered, delay_minutes=delay)
+    if status in CHARGED_STATUSES:
+        box.charged_at = timezone.now()
+    if status == OrderStatus.SCHEDULED and box.charged_at is not None:
+        box.production_at = window_end(charged_at=box.charged_at, delay_minutes=delay)
+
+
+def _charge(*, publisher: Publisher, box: Order) -> Decimal:
+    """Write the charge of a new box if the snapshot still holds (else StaleIntake); return
+    the balance the charge left, as the compare-and-set returned it."""
+    entries = (
+        [
+            LedgerEntry(
+                publisher=publisher,
+                amount=-box.cost,
+                kind=LedgerKind.CHARGE,
+                order=box,
+                note=f"Order {box.pk}",
+            )
+        ]
+        if box.status in CHARGED_STATUSES
+        else []
     )
+    held_for_money = box.hold_reason == HoldReason.PAYMENT_REQUIRED and not box.is_test
     balance = publisher_charge_if_still_true(
         publisher=publisher, entries=entries, held_for_money=held_for_money
     )
@@ -248,24 +287,15 @@ def _charge(*, publisher: Publisher, orders: list[Order]) -> Decimal:
     return balance
 
 
-def _record_events(*, orders: list[Order], balance_after: Decimal) -> None:
-    """Write the events that tell each new order's first status.
-
-    Each charge's event shows the balance after that charge, in the order they were paid,
-    counted back from `balance_after` (what the charge left in the row, not the snapshot's).
-    """
-    charged = [o for o in orders if o.status in CHARGED_STATUSES]
-    balance = balance_after + sum((o.cost for o in charged), ZERO)
-    events: dict[int, list[tuple[str, str]]] = {}
-    for order in orders:
-        created = (OrderEventKind.CREATED, messages.order_created(order))
-        if order.status in CHARGED_STATUSES:
-            balance -= order.cost
-            second = (OrderEventKind.CHARGED, charged_detail(order=order, balance=balance))
-        else:
-            second = (OrderEventKind.HELD, messages.hold_reason(order))
-        events[order.pk] = [created, second]
-    new_order_events(orders, events)
+def _record_events(*, box: Order, lines: list[OrderLine], balance_after: Decimal) -> None:
+    """Write the events that tell a new box's first status (the charge's shows the balance
+    it left, as the compare-and-set returned it)."""
+    created = (OrderEventKind.CREATED, messages.order_created(box, lines))
+    if box.status in CHARGED_STATUSES:
+        second = (OrderEventKind.CHARGED, charged_detail(order=box, balance=balance_after))
+    else:
+        second = (OrderEventKind.HELD, messages.hold_reason(box, lines))
+    new_order_events([box], {box.pk: [created, second]})
 
 
 def _review(
@@ -280,8 +310,44 @@ def _review(
     if found_by_run is not None or is_test or notification_id is None:
         return ""
     return orders_review_from_notify(
-        done=plan.done, cart=cart, address=address, notification_id=notification_id
+        done=plan.done_boxes, cart=cart, address=address, notification_id=notification_id
     )
+
+
+@dataclass
+class _Intake:
+    """One purchase's intake, once its plan is known: where its new lines go."""
+
+    cart: CartNotification
+    publisher: Publisher
+    address: Address
+    notification_id: int | None
+    is_test: bool
+    found_by_run: SamcartCheckRun | None
+
+    def start_box(self, *, lines: list[OrderLine], boxes: list[Order], choice: BoxChoice) -> Order:
+        """Create, price and settle a new box with `lines` (charged, or held with why)."""
+        box = _new_box(
+            cart=self.cart,
+            publisher=self.publisher,
+            address=self.address,
+            notification_id=self.notification_id,
+            is_test=self.is_test,
+            found_by_run=self.found_by_run,
+            box_number=box_next_number(boxes),
+            split_reason=choice.split_reason,
+        )
+        _settle(box=box, lines=lines, publisher=self.publisher)
+        Order.objects.bulk_create([box])
+        for line in lines:
+            line.order = box
+        OrderLine.objects.bulk_create(lines)
+        balance = _charge(publisher=self.publisher, box=box)
+        _record_events(box=box, lines=lines, balance_after=balance)
+        orders_schedule_production(orders=[box])
+        if choice.after is not None:
+            box_split_noted(after=choice.after, box=box, lines=lines)
+        return box
 
 
 def orders_create_from_cart(
@@ -303,6 +369,10 @@ def orders_create_from_cart(
     check creates the orders (no notification), on hold `review`. A Notify POST for lines the
     check found while they wait for review confirms them (`orders_review_from_notify`).
     """
+    if snapshot is not None and snapshot.has_lines:
+        # Lines of this SamCart order exist: the new ones may join a box, which takes the
+        # locks (publisher, then the boxes); read again under them.
+        snapshot = None
     if snapshot is None:
         # Lock first, then read: a price change or confirmation takes the same lock before it
         # writes the project, so the prices and `prices_confirmed` read here are committed.
@@ -324,32 +394,34 @@ def orders_create_from_cart(
         return IntakeResult(
             Outcome.DUPLICATE, messages.remapped(plan.remapped), remapped=plan.remapped
         )
-    done = {(o.external_product_id, o.project_id): o.status for o in plan.done}
+    done = {(line.external_product_id, line.project_id): line.order.status for line in plan.done}
     address = ship_to(cart=cart, publisher=publisher)
     if not plan.new:
         detail = messages.duplicate(cart, plan.done, unmatched, remapped=plan.remapped)
         reviewed = _review(plan, cart, address, notification_id, found_by_run, is_test)
         return IntakeResult(Outcome.DUPLICATE, f"{detail} {reviewed}".strip())
-    new_orders = [
-        _new_order(
-            cart=cart,
-            publisher=publisher,
-            project=project,
-            product_id=item.product_id,
-            quantity=item.quantity,
-            address=address,
-            notification_id=notification_id,
-            is_test=is_test,
-            found_by_run=found_by_run,
-        )
-        for item, project in plan.new
-    ]
-    _settle(orders=new_orders, publisher=publisher)
-    Order.objects.bulk_create(new_orders)
-    balance = _charge(publisher=publisher, orders=new_orders)
-    _record_events(orders=new_orders, balance_after=balance)
-    orders_schedule_production(orders=new_orders)
-    detail = messages.created(new_orders, done, unmatched) + messages.remapped_note(plan.remapped)
-    # After the new lines' compare-and-set charge: the review's charges move the balance.
+    intake = _Intake(cart, publisher, address, notification_id, is_test, found_by_run)
+    lines = _new_lines(
+        cart=cart, publisher=publisher, pairs=plan.new, notification_id=notification_id
+    )
+    boxes = (
+        boxes_lock(publisher_id=publisher.pk, source=SOURCE, order_id=cart.order_id)
+        if snapshot.has_lines
+        else []
+    )
+    # A POST without a shipping address has nothing to disagree with: it joins (§18).
+    choice = box_choose(
+        boxes=boxes, address=Address() if cart.shipping.is_empty() else address, now=timezone.now()
+    )
+    if choice.box is not None:
+        joined = box_add_lines(publisher=publisher, box=choice.box, lines=lines)
+        detail = messages.joined(choice.box, lines, joined, done, unmatched)
+        detail += messages.remapped_note(plan.remapped)
+        box = choice.box
+    else:
+        box = intake.start_box(lines=lines, boxes=boxes, choice=choice)
+        detail = messages.created(box, lines, done, unmatched)
+        detail += messages.remapped_note(plan.remapped)
+    # After the new lines' charge: the review's charges move the balance.
     reviewed = _review(plan, cart, address, notification_id, found_by_run, is_test)
-    return IntakeResult(Outcome.CREATED, f"{detail} {reviewed}".strip(), created=new_orders)
+    return IntakeResult(Outcome.CREATED, f"{detail} {reviewed}".strip(), created=[box], lines=lines)

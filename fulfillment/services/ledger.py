@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.db.models.functions import Round
 from django.utils import timezone
 
@@ -129,6 +129,13 @@ def publisher_charge_if_still_true(
     if len(ids) != len(entries):
         return None
     return Decimal(rows_back[0][2]).quantize(CENT)
+
+
+def box_net_charge(*, order: Order) -> Decimal:
+    """Return what a box's ledger entries took from the balance: its charges less its refunds
+    (SPEC §18: −cost while it is charged, 0 otherwise)."""
+    total = LedgerEntry.objects.filter(order_id=order.pk).aggregate(total=Sum("amount"))["total"]
+    return -(total or ZERO)
 
 
 def ledger_record(

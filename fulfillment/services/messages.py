@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fulfillment.models import HoldReason, Order, OrderStatus
+from fulfillment.models import HoldReason, Order, OrderLine, OrderStatus
 
 from .status import order_address
-from .wording import money
+from .wording import items_summary, money
 
 if TYPE_CHECKING:
     from fulfillment.carts import CartNotification
@@ -68,56 +68,90 @@ def _tail(existing: dict[tuple[str, int], str], unmatched: list[str]) -> str:
 
 
 def duplicate(
-    cart: CartNotification, done: list[Order], unmatched: list[str], *, remapped: list[Order]
+    cart: CartNotification,
+    done: list[OrderLine],
+    unmatched: list[str],
+    *,
+    remapped: list[OrderLine],
 ) -> str:
-    """Say that every matched line of the order had already been received, and by which orders.
+    """Say that every matched line of the order had already been received, and in which boxes.
 
-    `remapped`: orders of lines whose product id now matches another project, which only a
-    confirmed reprocess orders again.
+    `remapped`: lines whose product id now matches another project, which only a confirmed
+    reprocess orders again.
     """
-    ids = ", ".join(str(o.pk) for o in done)
-    text = DUPLICATE.format(order=cart.order_id, s=_plural(len(done)), ids=ids)
+    boxes = sorted({line.order_id for line in done})
+    ids = ", ".join(str(pk) for pk in boxes)
+    text = DUPLICATE.format(order=cart.order_id, s=_plural(len(boxes)), ids=ids)
     text += remapped_note(remapped)
-    statuses = {(o.external_product_id, o.project_id): o.status for o in done}
-    return text + _tail(statuses, unmatched)
+    return text + _tail(_statuses(done), unmatched)
 
 
-def remapped_note(remapped: list[Order]) -> str:
+def _statuses(lines: list[OrderLine]) -> dict[tuple[str, int], str]:
+    """Return each line's state, a removed line counted as deleted."""
+    return {
+        (line.external_product_id, line.project_id): (
+            OrderStatus.DELETED if line.removed_at else line.order.status
+        )
+        for line in lines
+    }
+
+
+def remapped_note(remapped: list[OrderLine]) -> str:
     """Say which done lines now match another project and were left alone ("" when none)."""
     if not remapped:
         return ""
-    products = ", ".join(dict.fromkeys(o.external_product_id for o in remapped))
+    products = ", ".join(dict.fromkeys(line.external_product_id for line in remapped))
     return REMAPPED_ON_ARRIVAL.format(products=products)
 
 
-def created(orders: list[Order], existing: dict[tuple[str, int], str], unmatched: list[str]) -> str:
-    """Summarise the orders created: how many went to production and how many wait."""
-    produced = sum(1 for o in orders if o.status == OrderStatus.IN_PRODUCTION)
-    scheduled = sum(1 for o in orders if o.status == OrderStatus.SCHEDULED)
-    held = len(orders) - produced - scheduled
-    ids = ", ".join(str(o.pk) for o in orders)
-    text = f"Created {len(orders)} TrepStar order{_plural(len(orders))} ({ids}): "
-    if scheduled:
-        text += f"{scheduled} paid and scheduled (edit window), "
-    text += f"{produced} in production, {held} on hold."
-    reasons = sorted({o.get_hold_reason_display() for o in orders if o.status == OrderStatus.HOLD})
-    if reasons:
-        text += f" On hold because: {', '.join(reasons)}."
-    if any(o.is_test for o in orders):
-        text += " Test orders: never charged, never produced."
+def _box_state(box: Order) -> str:
+    """Say where a box stands: "in production", "paid and scheduled", "on hold (reason)"."""
+    if box.status == OrderStatus.SCHEDULED:
+        return "paid and scheduled (it waits before production for more items and edits)"
+    if box.status == OrderStatus.HOLD:
+        return f"on hold ({box.get_hold_reason_display()})"
+    return box.get_status_display()
+
+
+def created(
+    box: Order, lines: list[OrderLine], existing: dict[tuple[str, int], str], unmatched: list[str]
+) -> str:
+    """Summarise a new box: what is in it and where it stands."""
+    text = f"Created TrepStar order {box.pk} ({items_summary(lines)}, {money(box.cost)}): "
+    text += f"{_box_state(box)}."
+    if box.split_reason:
+        text += f" A separate box for SamCart order {box.external_order_id}: it "
+        text += f"{box.get_split_reason_display()}."
+    if box.is_test:
+        text += " Test order: never charged, never produced."
     if existing:
         text += f" {len(existing)} line{_plural(len(existing))} already received."
     return text + _tail(existing, unmatched)
 
 
-def order_created(order: Order) -> str:
-    """Describe where a new order came from."""
-    test = " (test)" if order.is_test else ""
-    found = " Found by the SamCart check." if order.found_by_run_id else ""
+def joined(
+    box: Order,
+    lines: list[OrderLine],
+    what: str,
+    existing: dict[tuple[str, int], str],
+    unmatched: list[str],
+) -> str:
+    """Summarise lines that joined an open box."""
+    text = f"Joined TrepStar order {box.pk} of SamCart order {box.external_order_id}: {what} "
+    text += f"The box is {_box_state(box)}."
+    if existing:
+        text += f" {len(existing)} line{_plural(len(existing))} already received."
+    return text + _tail(existing, unmatched)
+
+
+def order_created(box: Order, lines: list[OrderLine]) -> str:
+    """Describe where a new box came from and what is in it."""
+    test = " (test)" if box.is_test else ""
+    found = " Found by the SamCart check." if box.found_by_run_id else ""
+    products = ", ".join(dict.fromkeys(line.external_product_id for line in lines))
     return (
-        f"From SamCart order {order.external_order_id}, product {order.external_product_id}: "
-        f"{order.quantity} cop{'y' if order.quantity == 1 else 'ies'} of {order.project}{test}."
-        f"{found}"
+        f"From SamCart order {box.external_order_id}, product {products}: "
+        f"{items_summary(lines)}{test}.{found}"
     )
 
 
@@ -127,19 +161,19 @@ HELD_REVIEW = (
 )
 
 
-def hold_reason(order: Order) -> str:
-    """Explain why a new order waits on hold."""
-    if order.hold_reason == HoldReason.REVIEW:
+def hold_reason(box: Order, lines: list[OrderLine]) -> str:
+    """Explain why a new box waits on hold."""
+    if box.hold_reason == HoldReason.REVIEW:
         return HELD_REVIEW
-    if order.hold_reason == HoldReason.PRICE_PENDING:
-        return HELD_PRICE_PENDING.format(project=order.project)
-    if order.is_test:
+    if box.hold_reason == HoldReason.PRICE_PENDING:
+        pending = [line.project.title for line in lines if not line.project.prices_confirmed]
+        return HELD_PRICE_PENDING.format(project=", ".join(dict.fromkeys(pending)))
+    if box.is_test:
         return "Test order: held, never charged or produced."
-    if order.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
-        return HELD_ADDRESS.format(missing=order_address(order=order).missing_text())
+    if box.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
+        return HELD_ADDRESS.format(missing=order_address(order=box).missing_text())
     return (
-        f"On hold: the balance does not cover {money(order.cost)}. "
-        "Add funds, then release the order."
+        f"On hold: the balance does not cover {money(box.cost)}. Add funds, then release the order."
     )
 
 
@@ -155,14 +189,15 @@ def refund(event_type: str, order_id: str, count: int) -> str:
     return REFUND_FLAGGED.format(type=event_type, order=order_id, count=count, s=_plural(count))
 
 
-def remapped(orders: list[Order]) -> str:
-    """Name the existing orders of SamCart lines a reprocess would create a second order for."""
+def remapped(done: list[OrderLine]) -> str:
+    """Name the existing lines of SamCart products a reprocess would order a second time."""
     lines: dict[tuple[str, str], list[str]] = {}
-    for order in orders:
-        key = (order.external_order_id, order.external_product_id)
+    for line in done:
+        key = (line.external_order_id, line.external_product_id)
+        gone = line.removed_at is not None or line.order.status == OrderStatus.DELETED
         lines.setdefault(key, []).append(
-            REMAPPED_ORDER.format(pk=order.pk, project=order.project.title)
-            + (" (deleted)" if order.status == OrderStatus.DELETED else "")
+            REMAPPED_ORDER.format(pk=line.order_id, project=line.project.title)
+            + (" (deleted)" if gone else "")
         )
     text = "; ".join(
         REMAPPED_LINE.format(product=product, order=order_id, orders=" and ".join(named))

@@ -13,22 +13,27 @@ from fulfillment.carts.base import Address, PayloadError
 from fulfillment.carts.samcart import parse_samcart
 from fulfillment.countries import country_code
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
-from fulfillment.models import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
+from fulfillment.models import (
+    HoldReason,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderLine,
+    OrderStatus,
+)
 from fulfillment.text import visible
 
-from .charge import order_compute_cost
 from .errors import ERROR_NOT_EDITABLE, ERROR_NOT_ON_HOLD, NotEditable
 from .ledger import publisher_lock
 from .release import orders_release
 from .status import order_address, order_lock, order_sync_hold_reason, order_transition
 from .window import order_cancel_locked, window_check
-from .wording import money
+from .wording import items_summary, money
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 EDITABLE_ON_HOLD = (
-    "quantity",
     "ship_name",
     "ship_street",
     "ship_city",
@@ -39,13 +44,10 @@ EDITABLE_ON_HOLD = (
     "customer_phone",
 )
 
-# A scheduled order (paid, in its edit window) may change these: not its quantity (its price).
-EDITABLE_WHEN_SCHEDULED = tuple(name for name in EDITABLE_ON_HOLD if name != "quantity")
+# A scheduled box (paid, in its edit window) may change the same fields: its lines (its price)
+# change only on hold (`services.lines`).
+EDITABLE_WHEN_SCHEDULED = EDITABLE_ON_HOLD
 EDITABLE_STATUSES = (OrderStatus.HOLD, OrderStatus.SCHEDULED)
-ERROR_SCHEDULED_QUANTITY = (
-    "This order is paid and scheduled: its quantity (and so its price) cannot change. Cancel it "
-    "for a refund instead."
-)
 ERROR_SCHEDULED_ADDRESS = (
     "This order is paid and goes to production when its edit window ends: its address must "
     "stay complete ({missing})."
@@ -61,13 +63,14 @@ HISTORY_VALUE_LENGTH = 60
 
 def field_label(name: str) -> str:
     """Return the label people see for an order field: `ship_street` → "Street"."""
-    return str(capfirst(Order._meta.get_field(name).verbose_name))
+    model = OrderLine if name == "quantity" else Order
+    return str(capfirst(model._meta.get_field(name).verbose_name))
 
 
 def order_update_check(**fields: Any) -> None:
     """Apply the rules of an order edit to the changed values; raise field-keyed errors.
 
-    The quantity is a whole number from 1 to MAX_QUANTITY; a country, when given, must be one
+    A line's quantity is a whole number from 1 to MAX_QUANTITY; a country, when given, must be one
     `country_code` knows (an empty one is allowed: the order then waits, address incomplete).
     The admin form and the API run the same check before saving.
     """
@@ -121,12 +124,9 @@ def _locked_hold_order(*, order: Order, statuses: tuple[str, ...] = (OrderStatus
 
 def order_derive(*, order: Order) -> Order:
     """Recompute the fields derived from others, the one place every writer calls before it
-    checks or saves: the country code from the country and, on hold, the cost from the
-    quantity and the project's prices (a charged cost is frozen). The hold reason follows from
-    these by `order_hold_reason` and is synced after the save."""
+    checks or saves: the country code from the country. (A box's cost follows its lines:
+    `services.lines`.) The hold reason follows by `order_hold_reason`, synced after the save."""
     order.ship_country_code = country_code(order.ship_country)
-    if order.status == OrderStatus.HOLD:
-        order.cost = order_compute_cost(order=order)
     return order
 
 
@@ -140,24 +140,22 @@ def order_edited(*, order: Order, values: dict[str, Any]) -> Order:
 
 
 def scheduled_edit_check(*, order: Order, values: dict[str, Any]) -> None:
-    """A scheduled order is paid: its quantity (its price) stays and its address, with the new
-    `values` and what they derive (the country code), stays complete; raise field-keyed errors
-    (the admin form and the API run it too).
+    """A scheduled box is paid: its address, with the new `values` and what they derive (the
+    country code), stays complete; raise field-keyed errors (the admin form and the API run it
+    too).
     """
     if order.status != OrderStatus.SCHEDULED:
         return
-    if "quantity" in values and values["quantity"] != order.quantity:
-        raise ValidationError({"quantity": [ERROR_SCHEDULED_QUANTITY]})
     missing = order_address(order=order_edited(order=order, values=values)).missing_text()
     if missing:
         raise ValidationError({"ship_street": [ERROR_SCHEDULED_ADDRESS.format(missing=missing)]})
 
 
 def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any) -> Order:
-    """Change the quantity, customer or shipping fields of a hold order; recompute its cost.
+    """Change the customer or shipping fields of a hold or scheduled box.
 
-    A `scheduled` order (paid, in its edit window, §15) takes the customer and shipping fields
-    only: its quantity and cost stay, and an edit that leaves its address incomplete is refused.
+    A `scheduled` box (paid, in its edit window, §15) refuses an edit that leaves its address
+    incomplete. Lines (quantities, removal) change in `services.lines`, on hold only.
 
     Changed values go through `order_update_check` and the model's validation (field-keyed
     ValidationError). When the edit completes the address of an order held for it and the
@@ -178,7 +176,7 @@ def order_update(*, order: Order, actor: AbstractBaseUser | None, **fields: Any)
         order_derive(order=locked)
         # Validate what the person changed; a value SamCart sent (say, an odd email) must not
         # block an unrelated edit such as the quantity.
-        derived = {"ship_country_code", "cost", *changed}
+        derived = {"ship_country_code", *changed}
         locked.full_clean(exclude=[f.name for f in Order._meta.fields if f.name not in derived])
         locked.save()
         if changed:
@@ -243,39 +241,51 @@ def order_ship(*, order: Order, actor: AbstractBaseUser | None, tracking_number:
 
 
 REFUND_TYPES = frozenset({"refund", "partialrefund", "cancel"})
-REFUND_EVENT = 'SamCart sent "{type}" for this order: refunded in SamCart.'
+REFUND_EVENT = 'SamCart sent "{type}" for this order: refunded in SamCart ({items}).'
 
 
 def orders_flag_cart_refunded(
     *, publisher_id: int, order_id: str, product_ids: tuple[str, ...], event_type: str
 ) -> int:
-    """Flag the publisher's orders of a refunded or cancelled SamCart order; return how many.
+    """Flag the boxes of a refunded or cancelled SamCart order; return how many.
 
-    Changes no status and no money (SPEC §6). When the body names products that match, only
-    those lines are flagged; otherwise every line of the SamCart order is. Takes the one lock
-    order of money: the publisher row, then the order rows oldest first (created_at, id), as a
-    release does, so a refund racing a release of the same orders waits instead of deadlocking.
+    Changes no status and no money (SPEC §6). When the body names products that match lines,
+    only those lines (and their boxes) are flagged and the event names them; otherwise every
+    line of the SamCart order is. Takes the one lock order of money: the publisher row, then
+    the boxes oldest first (created_at, id), as a release does, so a refund racing a release
+    waits instead of deadlocking.
     """
     if not order_id:
         return 0
-    lines = Order.objects.filter(publisher_id=publisher_id, external_order_id=order_id)
-    if not lines.exists():  # an unknown order id takes no lock
+    boxes = Order.objects.filter(publisher_id=publisher_id, external_order_id=order_id)
+    if not boxes.exists():  # an unknown order id takes no lock
         return 0
     with transaction.atomic(savepoint=False):
         publisher_lock(publisher_id=publisher_id)
         locked = list(
-            lines.select_for_update(of=("self",), no_key=True).order_by("created_at", "id")
+            boxes.select_for_update(of=("self",), no_key=True)
+            .with_lines()
+            .order_by("created_at", "id")
         )
-        named = [o for o in locked if o.external_product_id in product_ids]
-        targets = [o for o in (named or locked) if not o.cart_refunded]
+        lines = [line for box in locked for line in box.lines.all()]
+        named = [line for line in lines if line.external_product_id in product_ids]
+        targets = [line for line in (named or lines) if not line.cart_refunded]
         if not targets:
             return 0
-        Order.objects.filter(pk__in=[o.pk for o in targets]).update(cart_refunded=True)
-        detail = REFUND_EVENT.format(type=event_type)
+        OrderLine.objects.filter(pk__in=[line.pk for line in targets]).update(cart_refunded=True)
+        by_box: dict[int, list[OrderLine]] = {}
+        for line in targets:
+            by_box.setdefault(line.order_id, []).append(line)
+        Order.objects.filter(pk__in=list(by_box)).update(cart_refunded=True)
         OrderEvent.objects.bulk_create(
-            OrderEvent(order=o, kind=OrderEventKind.CART_REFUNDED, detail=detail) for o in targets
+            OrderEvent(
+                order_id=pk,
+                kind=OrderEventKind.CART_REFUNDED,
+                detail=REFUND_EVENT.format(type=event_type, items=items_summary(box_lines)),
+            )
+            for pk, box_lines in by_box.items()
         )
-    return len(targets)
+    return len(by_box)
 
 
 def order_billing_address(*, order: Order) -> Address | None:

@@ -17,11 +17,12 @@ from fulfillment.models import (
     Order,
     OrderEvent,
     OrderEventKind,
+    OrderLine,
     OrderStatus,
     Publisher,
 )
 
-from .charge import can_pay, order_charge_locked, order_compute_cost
+from .charge import box_reprice, can_pay, order_charge_locked, order_compute_cost
 from .ledger import publisher_lock
 from .status import order_hold_reason, order_sync_hold_reason
 from .wording import COST_CHANGED, KEPT_FOR_REASON, money, order_numbers, plural
@@ -106,7 +107,7 @@ def orders_release(
         locked = publisher_lock(publisher_id=publisher.pk)
         orders = list(
             Order.objects.select_for_update(of=("self",), no_key=True)
-            .select_related("project")
+            .with_lines()
             .filter(publisher=locked, pk__in=list(order_ids))
             .order_by("created_at", "id")
         )
@@ -139,12 +140,13 @@ def hold_orders_refresh(
         publisher_lock(publisher_id=publisher_id)
         orders = (
             Order.objects.select_for_update(of=("self",), no_key=True)
-            .select_related("project")
+            .with_lines()
             .filter(publisher_id=publisher_id, status=OrderStatus.HOLD)
             .order_by("created_at", "id")
         )
         if project_id is not None:
-            orders = orders.filter(project_id=project_id)
+            boxes = OrderLine.objects.filter(project_id=project_id, removed_at__isnull=True)
+            orders = orders.filter(pk__in=boxes.values("order_id"))
         changed = 0
         for order in orders:
             cost_moved = _refresh_cost(order=order, actor=actor)
@@ -154,8 +156,9 @@ def hold_orders_refresh(
 
 
 def _refresh_cost(*, order: Order, actor: AbstractBaseUser | None) -> bool:
-    """Recompute a locked hold order's cost from its project; write an event when it moved."""
-    cost = order_compute_cost(order=order)
+    """Recompute a locked hold box's cost from its lines' projects; write an event when it
+    moved."""
+    cost = box_reprice(order=order)
     if cost == order.cost:
         return False
     was, order.cost = order.cost, cost

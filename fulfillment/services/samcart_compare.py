@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fulfillment.models import FindingKind, Order, OrderStatus
+from fulfillment.models import FindingKind, OrderLine, OrderStatus
 
 from .intake import SOURCE, matching_projects
 
@@ -97,18 +97,24 @@ def api_lines(order: ApiOrder) -> list[ApiLine]:
 def our_lines(*, publisher_id: int, order_ids: list[str]) -> dict[tuple[str, str], OurLine]:
     """Return our orders of these SamCart orders by line, in one statement."""
     rows = (
-        Order.objects.filter(
+        OrderLine.objects.filter(
             publisher_id=publisher_id, source=SOURCE, external_order_id__in=order_ids
         )
         .order_by("id")
         .values_list(
-            "pk", "external_order_id", "external_product_id", "quantity", "status", "cart_refunded"
+            "order_id",
+            "external_order_id",
+            "external_product_id",
+            "quantity",
+            "order__status",
+            "cart_refunded",
+            "removed_at",
         )
     )
     found: dict[tuple[str, str], OurLine] = {}
-    for pk, order_id, product_id, quantity, status, refunded in rows:
+    for pk, order_id, product_id, quantity, status, refunded, removed_at in rows:
         line = found.get((order_id, product_id), OurLine())
-        live = status != OrderStatus.DELETED
+        live = status != OrderStatus.DELETED and removed_at is None
         found[(order_id, product_id)] = OurLine(
             order_ids=(*line.order_ids, pk),
             unflagged=line.unflagged if refunded else (*line.unflagged, pk),

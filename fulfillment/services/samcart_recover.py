@@ -111,7 +111,7 @@ def _create(*, run: SamcartCheckRun, cart: CartNotification) -> list[tuple[int, 
         logger.info("SamCart order %s: %s", cart.order_id, result.detail)
         return None
     # NO_MATCH (the projects went inactive meanwhile) creates nothing: the lines stay missing.
-    return [(order.pk, order.external_product_id) for order in result.created]
+    return [(line.order_id, line.external_product_id) for line in result.lines]
 
 
 def _order_lines(

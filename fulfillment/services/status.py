@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fulfillment.carts.base import Address
-from fulfillment.models import HoldReason, Order, OrderEvent, OrderEventKind, OrderStatus
+from fulfillment.models import (
+    HoldReason,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderLine,
+    OrderStatus,
+)
 
 from .errors import ERROR_TRANSITION, TransitionError
 
@@ -16,8 +23,9 @@ S = OrderStatus
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     # hold → hold: the reason changed; → scheduled: paid with an edit window (§15).
     S.HOLD: frozenset({S.HOLD, S.SCHEDULED, S.IN_PRODUCTION, S.DELETED}),
-    # The window ends (→ in production) or the publisher cancels it with the money back.
-    S.SCHEDULED: frozenset({S.IN_PRODUCTION, S.DELETED}),
+    # The window ends (→ in production) or the publisher cancels it with the money back; a
+    # line joins that the balance cannot pay: refunded whole and on hold again (§18).
+    S.SCHEDULED: frozenset({S.IN_PRODUCTION, S.DELETED, S.HOLD}),
     S.IN_PRODUCTION: frozenset({S.SHIPPED}),
     S.SHIPPED: frozenset(),
     S.DELETED: frozenset(),
@@ -45,24 +53,30 @@ def order_address(*, order: Order) -> Address:
     )
 
 
-def order_hold_reason(*, order: Order, reviewed: bool = False) -> str:
-    """Return why `order` must wait on hold before money is even considered (the one rule).
+def order_hold_reason(
+    *, order: Order, reviewed: bool = False, lines: list[OrderLine] | None = None
+) -> str:
+    """Return why the box `order` must wait on hold before money is even considered (the one
+    rule).
 
     `review` while an order the SamCart check found (§17) waits for a person (`reviewed`
     says one released it now, or a late Notify POST confirmed it); else `price_pending` while
-    TrepStar has not confirmed the project's prices, else `address_incomplete` while the
-    address lacks a part, else `payment_required`.
+    TrepStar has not confirmed the prices of a project of its lines (`lines`, else its active
+    ones), else `address_incomplete` while the address lacks a part, else `payment_required`.
     """
     if order.hold_reason == HoldReason.REVIEW and not reviewed:
         return HoldReason.REVIEW
-    if not order.project.prices_confirmed:
+    lines = order.active_lines() if lines is None else lines
+    if not all(line.project.prices_confirmed for line in lines):
         return HoldReason.PRICE_PENDING
     if not order_address(order=order).is_complete():
         return HoldReason.ADDRESS_INCOMPLETE
     return HoldReason.PAYMENT_REQUIRED
 
 
-def order_initial_status(*, order: Order, covered: bool, delay_minutes: int = 0) -> str:
+def order_initial_status(
+    *, order: Order, lines: list[OrderLine], covered: bool, delay_minutes: int = 0
+) -> str:
     """Set the first status of a new, unsaved order and return it (SPEC §6–§7, §15).
 
     `covered` tells whether the balance pays the order's cost. A new order is charged only
@@ -70,7 +84,7 @@ def order_initial_status(*, order: Order, covered: bool, delay_minutes: int = 0)
     and goes to production, or to `scheduled` when the publisher has an edit window
     (`delay_minutes`); otherwise it holds with the reason of `order_hold_reason`.
     """
-    reason = order_hold_reason(order=order)
+    reason = order_hold_reason(order=order, lines=lines)
     charge = reason == HoldReason.PAYMENT_REQUIRED and covered and not order.is_test
     target = charged_status(delay_minutes=delay_minutes) if charge else S.HOLD
     if target not in INITIAL_STATUSES or order.pk is not None:
@@ -82,11 +96,7 @@ def order_initial_status(*, order: Order, covered: bool, delay_minutes: int = 0)
 
 def order_lock(*, order_id: int) -> Order:
     """Return the order row locked for update (the caller owns the transaction)."""
-    return (
-        Order.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("project")
-        .get(pk=order_id)
-    )
+    return Order.objects.select_for_update(of=("self",), no_key=True).with_lines().get(pk=order_id)
 
 
 def order_transition(

@@ -20,7 +20,7 @@ from django_tasks import task
 from fulfillment.models import LedgerKind, Order, OrderEventKind, OrderStatus, Publisher
 
 from .errors import ERROR_WINDOW_ENDED, NotEditable
-from .ledger import ledger_record, publisher_lock
+from .ledger import box_net_charge, ledger_record, publisher_lock
 from .status import order_lock, order_transition
 from .wording import money, utc_text
 
@@ -73,29 +73,33 @@ def window_check(*, order: Order, now: datetime | None = None) -> None:
 def order_cancel_locked(
     *, publisher: Publisher, order: Order, actor: AbstractBaseUser | None
 ) -> Order:
-    """Cancel a locked order of a locked publisher in its window: `deleted`, and its cost back
-    with one `refund` entry (§15). Refused unless the window is open (`window_open`)."""
+    """Cancel a locked box of a locked publisher in its window: `deleted`, and its net charge
+    (its charges less its refunds, §18) back with one `refund` entry (§15). Refused unless the
+    window is open (`window_open`)."""
     if order.status != OrderStatus.SCHEDULED:
         raise NotEditable(
             ERROR_NOT_SCHEDULED.format(order=order.pk, status=order.get_status_display())
         )
     window_check(order=order)
+    net = box_net_charge(order=order)
     ledger_record(
         publisher_id=publisher.pk,
-        amount=order.cost,
+        amount=net,
         kind=LedgerKind.REFUND,
         actor=actor,
         order=order,
         note=f"Order {order.pk} cancelled",
     )
-    balance = publisher.balance + order.cost
+    publisher.balance += net
     who = actor.get_username() if actor is not None else "the system"
     return order_transition(
         order=order,
         target=OrderStatus.DELETED,
         kind=OrderEventKind.CANCELLED,
         actor=actor,
-        detail=f"Cancelled by {who}: refunded {money(order.cost)}; balance now {money(balance)}.",
+        detail=(
+            f"Cancelled by {who}: refunded {money(net)}; balance now {money(publisher.balance)}."
+        ),
     )
 
 
@@ -130,7 +134,6 @@ def due_order_lock(*, order_id: int, now: datetime) -> Order | None:
     transaction holds it: SKIP LOCKED; the sweep comes back to it)."""
     return (
         Order.objects.select_for_update(of=("self",), no_key=True, skip_locked=True)
-        .select_related("project")
         .filter(pk=order_id, status=OrderStatus.SCHEDULED, production_at__lte=now)
         .first()
     )

@@ -14,7 +14,7 @@ from fulfillment.models import HoldReason
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from fulfillment.models import Order
+    from fulfillment.models import Order, OrderLine
 
 KEPT_PRICE_PENDING = "waits for TrepStar to confirm its price"
 KEPT_ADDRESS_INCOMPLETE = "has an incomplete shipping address"
@@ -64,3 +64,13 @@ def order_numbers(orders: Iterable[Order]) -> str:
 def plural(count: int, word: str) -> str:
     """Return "1 order" or "3 orders"."""
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def items_summary(lines: Iterable[OrderLine]) -> str:
+    """Say what is in a box: "2 items: Book, DVD × 2" (a line's quantity when more than 1)."""
+    lines = list(lines)
+    names = [
+        f"{line.project.title}" + (f" × {line.quantity}" if line.quantity > 1 else "")
+        for line in lines
+    ]
+    return f"{plural(len(lines), 'item')}: {', '.join(names)}"
