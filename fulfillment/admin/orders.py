@@ -15,16 +15,16 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
-from fulfillment.models import HoldReason, Order, OrderStatus, Publisher
+from fulfillment.models import ZERO, HoldReason, Order, OrderStatus, Publisher
 from fulfillment.selectors import order_events
-from fulfillment.services.charge import can_pay, order_compute_cost
+from fulfillment.services.charge import box_cost, can_pay
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
 from fulfillment.services.publishers import add_funds_text
 from fulfillment.services.release import orders_release
 from fulfillment.services.status import order_address
 from fulfillment.services.window import order_cancel, order_editable, window_open
-from fulfillment.services.wording import money, utc_text
+from fulfillment.services.wording import items_summary, money, utc_text
 
 from .base import (
     PublisherScopedAdmin,
@@ -60,10 +60,9 @@ STATUS_TONES = {
 DISPLAY_FIELDS = (
     "status_summary",
     "publisher",
-    "project",
+    "items_summary_field",
     "cost_summary",
     "external_order_id",
-    "external_product_id",
     "notification_link",
     "tracking_number",
     "charged_at",
@@ -112,7 +111,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     list_display = (
         "number",
         "status_column",
-        "project",
+        "items_column",
         "publisher_name",
         "customer",
         "external_order_id",
@@ -123,7 +122,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     list_filter = (
         "status",
         "hold_reason",
-        ("project", ScopedRelatedFieldListFilter),
+        ("lines__project", ScopedRelatedFieldListFilter),
         "is_test",
         "cart_refunded",
         "found_by",
@@ -131,8 +130,13 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     )
     staff_only_columns = ("publisher_name",)
     staff_only_filters = ("publisher",)
-    list_select_related = ("project", "publisher")
-    search_fields = ("ship_name", "customer_email", "external_order_id", "external_product_id")
+    list_select_related = ("publisher",)
+    search_fields = (
+        "ship_name",
+        "customer_email",
+        "external_order_id",
+        "=lines__external_product_id",
+    )
     search_help_text = "Search by customer name or email, SamCart order ID or product ID."
     empty_text = (
         "No orders yet. An order appears here as soon as SamCart sends a sale to your Notify URL"
@@ -182,6 +186,16 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         return money_html(obj.cost)
 
     @admin.display(description="status")
+    @admin.display(description="items")
+    def items_column(self, obj: Order) -> str:
+        """Say what is in the box: "2 items: Book, DVD"."""
+        return items_summary(obj.active_lines())
+
+    @admin.display(description="items")
+    def items_summary_field(self, obj: Order) -> str:
+        """Say what is in the box on its page."""
+        return items_summary(obj.active_lines())
+
     def status_summary(self, obj: Order) -> str:
         """Show the status badges on the order page."""
         return status_badges(obj)
@@ -194,18 +208,17 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         order's cost: a charged order keeps the cost it was charged at, and the prices may
         have changed since.
         """
-        project = obj.project
-        if order_compute_cost(order=obj) != obj.cost:
+        lines = obj.active_lines()
+        if box_cost(lines) != obj.cost:
             when = "charged at this cost" if obj.charged_at else "the cost when it left hold"
             return format_html(
                 '{} <span class="ts-muted">({}; the project\'s prices have changed since)</span>',
                 money_html(obj.cost),
                 when,
             )
-        how = (
-            f"{money_html(project.unit_cost)} × {obj.quantity} + "
-            f"{money_html(project.shipping_cost)} shipping"
-        )
+        items = " + ".join(f"{money_html(line.unit_cost)} × {line.quantity}" for line in lines)
+        shipping = max((line.shipping_cost for line in lines), default=ZERO)
+        how = f"{items} + {money_html(shipping)} shipping"
         frozen = "charged" if obj.charged_at else "recomputed while on hold"
         return format_html(
             '{} <span class="ts-muted">({}; {})</span>', money_html(obj.cost), how, frozen
@@ -277,7 +290,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None) -> list[Any]:
         """Lay out the order page: the order, the customer and address, then its history."""
-        order = ["status_summary", "project", "quantity", "cost_summary"]
+        order = ["status_summary", "items_summary_field", "cost_summary"]
         if is_staff_request(request):
             order.insert(1, "publisher")
         held = obj is not None and obj.status == OrderStatus.HOLD
@@ -298,7 +311,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             address = ["address_missing", *address, "billing_address"]
         if needs_review(obj):
             order.insert(1, "review_note")
-        samcart = ["external_order_id", "external_product_id", "found_by_summary"]
+        samcart = ["external_order_id", "found_by_summary"]
         return [
             (None, {"fields": order}),
             ("Customer and shipping address", {"fields": address}),
@@ -310,10 +323,12 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> list[str]:
         """Everything but the fields a publisher may change on hold is read-only."""
         if obj is not None and self.has_change_permission(request, obj):
-            if obj.status == OrderStatus.SCHEDULED:  # paid: the quantity (its price) stays
-                return [*DISPLAY_FIELDS, "quantity"]
             return list(DISPLAY_FIELDS)
         return [*DISPLAY_FIELDS, *EDITABLE_ON_HOLD]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        """Each box with its lines and their projects (one more query per page)."""
+        return super().get_queryset(request).with_lines()  # type: ignore[attr-defined]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Orders come from SamCart only."""
