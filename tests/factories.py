@@ -9,7 +9,7 @@ from pathlib import Path
 from django.test import Client
 from django.urls import reverse
 
-from fulfillment.models import LedgerKind, Project, Publisher
+from fulfillment.models import LedgerKind, Order, OrderLine, Project, Publisher
 from fulfillment.services.accounts import publisher_user_create, staff_user_create
 from fulfillment.services.ledger import ledger_record
 from fulfillment.services.projects import project_create
@@ -116,3 +116,9 @@ def post_notify(
         data=data,
         content_type=content_type,
     )
+
+
+def only_line(order: Order) -> OrderLine:
+    """Return the one line of a one-product box (fails loudly when it has more or none)."""
+    (line,) = OrderLine.objects.filter(order_id=order.pk).select_related("project")
+    return line

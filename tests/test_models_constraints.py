@@ -24,6 +24,7 @@ from fulfillment.models import (
     Notification,
     Order,
     OrderEvent,
+    OrderLine,
     OrderStatus,
     Project,
     ProjectCartId,
@@ -68,12 +69,11 @@ CONTRACT_FIELDS: dict[type[models.Model], tuple[str, ...]] = {
     ),
     Order: (
         "publisher",
-        "project",
         "notification",
         "source",
         "external_order_id",
-        "external_product_id",
-        "quantity",
+        "box_number",
+        "split_reason",
         "ship_name",
         "ship_street",
         "ship_city",
@@ -104,6 +104,20 @@ CONTRACT_FIELDS: dict[type[models.Model], tuple[str, ...]] = {
         "detail",
         "processed_at",
     ),
+    OrderLine: (
+        "order",
+        "publisher",
+        "project",
+        "notification",
+        "source",
+        "external_order_id",
+        "external_product_id",
+        "quantity",
+        "unit_cost",
+        "shipping_cost",
+        "removed_at",
+        "cart_refunded",
+    ),
     LedgerEntry: ("publisher", "amount", "kind", "order", "created_by", "note", "created_at"),
     OrderEvent: ("order", "kind", "actor", "detail", "created_at"),
 }
@@ -113,6 +127,8 @@ MONEY_FIELDS = [
     (Project, "unit_cost"),
     (Project, "shipping_cost"),
     (Order, "cost"),
+    (OrderLine, "unit_cost"),
+    (OrderLine, "shipping_cost"),
     (LedgerEntry, "amount"),
 ]
 
@@ -143,7 +159,8 @@ def test_money_is_a_two_place_decimal(model, name):
     ("model", "name"),
     [
         (Order, "external_order_id"),
-        (Order, "external_product_id"),
+        (OrderLine, "external_order_id"),
+        (OrderLine, "external_product_id"),
         (Notification, "external_order_id"),
     ],
 )
@@ -157,7 +174,8 @@ def test_raw_body_keeps_bytes():
 
 def test_order_foreign_keys_point_at_their_models():
     assert Order._meta.get_field("publisher").related_model is Publisher
-    assert Order._meta.get_field("project").related_model is Project
+    assert OrderLine._meta.get_field("order").related_model is Order
+    assert OrderLine._meta.get_field("project").related_model is Project
     assert Order._meta.get_field("notification").related_model is Notification
     assert LedgerEntry._meta.get_field("order").related_model is Order
     assert OrderEvent._meta.get_field("order").related_model is Order
@@ -388,20 +406,29 @@ def world(db) -> dict[str, models.Model]:
     orders = [
         Order.objects.create(
             publisher=publisher,
-            project=project,
             notification=notification,
             external_order_id="35211874",
-            external_product_id=product,
+            box_number=number,
             cost=Decimal("7.00"),
             status=OrderStatus.IN_PRODUCTION,
         )
-        for product in ("1", "2")
+        for number in (1, 2)
+    ]
+    lines = [
+        OrderLine.objects.create(
+            order=order,
+            publisher=publisher,
+            project=project,
+            external_order_id="35211874",
+            external_product_id=product,
+            unit_cost=Decimal("5.00"),
+            shipping_cost=Decimal("2.00"),
+        )
+        for order, product in zip(orders, ("1", "2"), strict=True)
     ]
     hold = Order.objects.create(
         publisher=publisher,
-        project=project,
         external_order_id="35211875",
-        external_product_id="1",
         cost=Decimal("7.00"),
         status=OrderStatus.HOLD,
         hold_reason="payment_required",
@@ -418,6 +445,8 @@ def world(db) -> dict[str, models.Model]:
         "notification": notification,
         "order": orders[0],
         "second_order": orders[1],
+        "line": lines[0],
+        "second_line": lines[1],
         "hold_order": hold,
         "charge": charges[0],
         "second_charge": charges[1],
@@ -444,13 +473,17 @@ VIOLATIONS: dict[str, tuple[str, Changes]] = {
         "hold_order",
         lambda w: {"status": "deleted", "hold_reason": "payment_required"},
     ),
-    "quantity-zero": ("order", lambda w: {"quantity": 0}),
+    "quantity-zero": ("line", lambda w: {"quantity": 0}),
+    "line-unit-cost-negative": ("line", lambda w: {"unit_cost": Decimal("-0.01")}),
+    "line-shipping-negative": ("line", lambda w: {"shipping_cost": Decimal("-0.01")}),
     "order-cost-negative": ("order", lambda w: {"cost": Decimal("-0.01")}),
-    "order-exactly-once": (
-        "second_order",
-        lambda w: {"external_product_id": w["order"].external_product_id},
+    "line-exactly-once": (
+        "second_line",
+        lambda w: {"external_product_id": w["line"].external_product_id},
     ),
-    "second-charge-for-an-order": ("second_charge", lambda w: {"order": w["order"].pk}),
+    "two-boxes-one-number": ("second_order", lambda w: {"box_number": 1}),
+    "box-number-zero": ("order", lambda w: {"box_number": 0}),
+    "split-reason-invalid": ("second_order", lambda w: {"split_reason": "because"}),
     "charge-without-order": ("charge", lambda w: {"order": None}),
     "charge-positive": ("charge", lambda w: {"amount": Decimal("7.00")}),
     "deposit-turned-charge-without-order": ("deposit", lambda w: {"kind": "charge"}),
@@ -469,16 +502,21 @@ CONTROLS: dict[str, tuple[str, Changes]] = {
     "hold-address": ("hold_order", lambda w: {"hold_reason": "address_incomplete"}),
     "hold-to-deleted": ("hold_order", lambda w: {"status": "deleted", "hold_reason": ""}),
     "back-on-hold": ("order", lambda w: {"status": "hold", "hold_reason": "payment_required"}),
-    "quantity-one": ("order", lambda w: {"quantity": 1}),
+    "quantity-one": ("line", lambda w: {"quantity": 1}),
     "cost-zero": ("order", lambda w: {"cost": Decimal("0.00")}),
-    "other-product": ("second_order", lambda w: {"external_product_id": "3"}),
+    "line-free": ("line", lambda w: {"unit_cost": Decimal("0"), "shipping_cost": Decimal("0")}),
+    "other-product": ("second_line", lambda w: {"external_product_id": "3"}),
     "other-project": (
-        "second_order",
+        "second_line",
         lambda w: {
-            "external_product_id": w["order"].external_product_id,
+            "external_product_id": w["line"].external_product_id,
             "project": make_project(w["publisher"], "{9}").pk,
         },
     ),
+    "box-number-three": ("second_order", lambda w: {"box_number": 3}),
+    "split-reason-address": ("second_order", lambda w: {"split_reason": "another_address"}),
+    # A box may be charged again (a line joined) and refunded more than once (SPEC §18).
+    "second-charge-for-a-box": ("second_charge", lambda w: {"order": w["order"].pk}),
     "charge-zero": ("charge", lambda w: {"amount": Decimal("0.00")}),
     "charge-moved-to-hold-order": ("second_charge", lambda w: {"order": w["hold_order"].pk}),
     "adjustment-without-order": ("charge", lambda w: {"kind": "adjustment", "order": None}),

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.conf import settings
 from django.db import models
 from django.db.models import TextChoices
 
-from .base import CENT, ZERO, MoneyField, PublisherScopedQuerySet
+from .base import ZERO, MoneyField, PublisherScopedQuerySet
 from .notifications import Notification
 from .projects import Project
 from .publishers import Publisher
@@ -274,12 +272,6 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} × {self.quantity}"
-
-    @property
-    def cost(self) -> Decimal:
-        """Return what the copies of this line cost, shipping apart."""
-        return (self.unit_cost * self.quantity).quantize(CENT)
-
 
 class OrderEventKind(models.TextChoices):
     """What happened to an order."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -12,7 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 from fulfillment import ecommerce_ids
 
-from .base import CENT, ZERO, MoneyField, PublisherScopedQuerySet
+from .base import ZERO, MoneyField, PublisherScopedQuerySet
 from .publishers import Publisher
 
 if TYPE_CHECKING:
@@ -95,10 +94,6 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.title
-
-    def cost_of(self, quantity: int) -> Decimal:
-        """Return what `quantity` copies cost in one order: unit cost × quantity + shipping."""
-        return (self.unit_cost * quantity + self.shipping_cost).quantize(CENT)
 
 
 class ProjectCartIdQuerySet(PublisherScopedQuerySet):

@@ -32,8 +32,13 @@ def box_cost(lines: Iterable[OrderLine]) -> Decimal:
     lines = list(lines)
     if not lines:
         return ZERO
-    items = sum((line.unit_cost * line.quantity for line in lines), ZERO)
+    items = sum((line_cost(line) for line in lines), ZERO)
     return (items + max(line.shipping_cost for line in lines)).quantize(CENT)
+
+
+def line_cost(line: OrderLine) -> Decimal:
+    """Return what a line's copies cost, shipping apart: unit_cost × quantity."""
+    return (line.unit_cost * line.quantity).quantize(CENT)
 
 
 def line_price(line: OrderLine) -> bool:
