@@ -15,7 +15,6 @@ from fulfillment.models import (
     OrderEventKind,
     OrderStatus,
     Outcome,
-    Project,
     Publisher,
 )
 from fulfillment.services.deposits import deposit_record
@@ -33,13 +32,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _charge(publisher: Publisher, amount: str, *, held_for_money: bool = False) -> bool:
-    """Charge `amount` against `publisher` as it was read (an order of its only project)."""
-    project = Project.objects.filter(publisher_id=publisher.pk).first() or make_project(publisher)
+    """Charge `amount` against `publisher` as it was read (a box of its own)."""
     order = Order.objects.create(
         publisher_id=publisher.pk,
-        project=project,
         external_order_id=f"X{Order.objects.count()}",
-        external_product_id="1",
         cost=Decimal(amount),
         status=OrderStatus.IN_PRODUCTION,
     )

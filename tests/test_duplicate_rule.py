@@ -11,10 +11,10 @@ import pytest
 from django.test import Client
 
 from fulfillment.carts import parse_samcart
-from fulfillment.models import LedgerEntry, LedgerKind, Notification, Order, Outcome
+from fulfillment.models import LedgerEntry, LedgerKind, Notification, Order, OrderLine, Outcome
 from fulfillment.services.projects import project_update
 from fulfillment.services.reprocess import notification_reprocess
-from tests.factories import make_project, make_publisher, post_notify
+from tests.factories import make_project, make_publisher, only_line, post_notify
 from tests.invariants import assert_money_invariants, order_body
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_a_resend_after_the_product_moved_is_a_duplicate_and_charges_nothing(cli
     assert f"TrepStar order {first.pk})" in answer["detail"]  # names the existing order
     assert "279813 now matches another project" in answer["detail"]
     assert Order.objects.count() == 1
-    assert not Order.objects.filter(project=second_edition).exists()
+    assert not Order.objects.filter(lines__project=second_edition).exists()
     assert _charges() == 1
     checked = assert_money_invariants(publisher)  # balance == ledger
     assert checked.balance == balance
@@ -67,7 +67,7 @@ def test_the_resend_stored_as_its_own_notification_is_duplicate_on_reprocess_too
 
     confirmed = notification_reprocess(notification=resend, allow_remapped=True)
     assert (confirmed.status, confirmed.outcome) == (200, Outcome.CREATED)
-    assert Order.objects.filter(project=second_edition).count() == 1
+    assert Order.objects.filter(lines__project=second_edition).count() == 1
     assert _charges() == 2
     again = notification_reprocess(notification=resend, allow_remapped=True)
     assert again.outcome == Outcome.DUPLICATE  # confirmed once is ordered once
@@ -83,10 +83,11 @@ def test_the_plan_is_the_one_rule(client):
     cart = parse_samcart(order_body(order_id=7001), "application/json")
     matches = {"279813": [second_edition]}
 
+    line = only_line(first)
     for remapped in (Remapped.SKIP, Remapped.REFUSE):
-        plan = cart_lines_plan(cart=cart, matches=matches, existing=[first], remapped=remapped)
-        assert (plan.new, plan.done, plan.remapped) == ([], [first], [first])
-    plan = cart_lines_plan(cart=cart, matches=matches, existing=[first], remapped=Remapped.CREATE)
+        plan = cart_lines_plan(cart=cart, matches=matches, existing=[line], remapped=remapped)
+        assert (plan.new, plan.done, plan.remapped) == ([], [line], [line])
+    plan = cart_lines_plan(cart=cart, matches=matches, existing=[line], remapped=Remapped.CREATE)
     assert [project for _, project in plan.new] == [second_edition]
     fresh = cart_lines_plan(cart=cart, matches=matches, existing=[], remapped=Remapped.SKIP)
     assert [project for _, project in fresh.new] == [second_edition]
@@ -101,7 +102,7 @@ def test_a_resend_with_a_new_line_creates_only_the_new_line(client):
 
     assert answer["outcome"] == Outcome.CREATED
     assert "279813 now matches another project" in answer["detail"]
-    assert not Order.objects.filter(project=second_edition).exists()
-    assert Order.objects.filter(external_product_id="294010").count() == 1
+    assert not Order.objects.filter(lines__project=second_edition).exists()
+    assert OrderLine.objects.filter(external_product_id="294010").count() == 1
     assert _charges() == 2
     assert_money_invariants(publisher)

@@ -28,6 +28,7 @@ from fulfillment.models import (
     Order,
     OrderEvent,
     OrderEventKind,
+    OrderLine,
     OrderStatus,
     Outcome,
     Project,
@@ -237,18 +238,17 @@ def test_billing_is_used_when_no_shipping_field_came(client):
 
 def test_each_charge_event_shows_the_balance_after_that_charge(client, funded_publisher):
     post_notify(client, funded_publisher, sample("order_three_products"))
+    post_notify(client, funded_publisher, order_body(order_id=2))
     charged = [
         detail
         for detail in OrderEvent.objects.filter(kind=OrderEventKind.CHARGED)
         .order_by("order_id")
         .values_list("detail", flat=True)
     ]
-    # $500 less 17.95, 3.20, 13.85 and 13.85, in the order they were paid.
+    # $500 less the box: 13.00 + 3.20 + 8.90 + 8.90 + one shipping of 4.95, then the Almanac.
     assert charged == [
-        "Charged $17.95; balance now $482.05.",
-        "Charged $3.20; balance now $478.85.",
-        "Charged $13.85; balance now $465.00.",
-        "Charged $13.85; balance now $451.15.",
+        "Charged $38.95; balance now $461.05.",
+        "Charged $11.45; balance now $449.60.",
     ]
     assert_money_invariants(funded_publisher)
 
@@ -350,7 +350,7 @@ def test_reprocess_creates_the_second_order_when_the_person_confirms(client):
     publisher, notification, _, moved = _remapped_world(client)
     answer = notification_reprocess(notification=notification, allow_remapped=True)
     assert (answer.status, answer.outcome, answer.remapped_orders) == (200, Outcome.CREATED, ())
-    assert Order.objects.filter(project=moved).count() == 1
+    assert Order.objects.filter(lines__project=moved).count() == 1
     assert_money_invariants(publisher)
 
 
@@ -367,10 +367,10 @@ def test_a_deleted_order_in_the_old_project_still_counts(client):
     answer = notification_reprocess(notification=notification)
     assert (answer.status, answer.remapped_orders) == (409, (deleted.pk,))
     assert f"order {deleted.pk} in project “Old” (deleted)" in answer.detail
-    assert not Order.objects.filter(project=new).exists()
+    assert not Order.objects.filter(lines__project=new).exists()
     answer = notification_reprocess(notification=notification, allow_remapped=True)
     assert (answer.status, answer.outcome) == (200, Outcome.CREATED)
-    assert Order.objects.filter(project=new).count() == 1
+    assert Order.objects.filter(lines__project=new).count() == 1
 
 
 def test_a_bundle_is_ordered_once_and_a_later_mapping_needs_confirmation(client):
@@ -379,23 +379,25 @@ def test_a_bundle_is_ordered_once_and_a_later_mapping_needs_confirmation(client)
     make_project(publisher, "{294010}{298020}", title="Bundle")
     post_notify(client, publisher, order_body(order_id=1003, product_id=294010))
     notification = Notification.objects.get()
-    assert Order.objects.count() == 2  # a first delivery: one order per matching project
+    # A first delivery: one box, one line per matching project (SPEC §18).
+    assert (Order.objects.count(), OrderLine.objects.count()) == (1, 2)
     first_two = tuple(Order.objects.order_by("id").values_list("pk", flat=True))
 
     make_project(publisher, "294010", title="Poster")  # the bundle grows after the purchase
     answer = notification_reprocess(notification=notification)
     assert (answer.status, answer.remapped_orders) == (409, first_two)
-    assert Order.objects.count() == 2
+    assert (Order.objects.count(), OrderLine.objects.count()) == (1, 2)
 
     project_update(project=workbook, ecommerce_id_string="")
     make_project(publisher, "294010", title="Workbook, 2nd edition")
     answer = notification_reprocess(notification=notification)
     assert (answer.status, answer.remapped_orders) == (409, first_two)
     assert "“Workbook”" in answer.detail
-    assert Order.objects.count() == 2
+    assert (Order.objects.count(), OrderLine.objects.count()) == (1, 2)
     answer = notification_reprocess(notification=notification, allow_remapped=True)
     assert (answer.status, answer.outcome) == (200, Outcome.CREATED)
-    assert Order.objects.count() == 4  # Poster and the 2nd edition; nothing twice
+    # Poster and the 2nd edition, nothing twice: a second box, as the first is in production.
+    assert (Order.objects.count(), OrderLine.objects.count()) == (2, 4)
     assert_money_invariants(publisher)
 
 
@@ -415,14 +417,14 @@ def test_the_command_refuses_remapped_lines_unless_allowed(client):
     _, notification, _, moved = _remapped_world(client)
     out, err = io.StringIO(), io.StringIO()
     call_command("reprocess_notifications", notification.pk, stdout=out, stderr=err)
-    assert Order.objects.filter(project=moved).count() == 0
+    assert Order.objects.filter(lines__project=moved).count() == 0
     assert "confirm to create another" in err.getvalue()
     assert "refused" in out.getvalue()
 
     call_command(
         "reprocess_notifications", notification.pk, "--allow-remapped", stdout=out, stderr=err
     )
-    assert Order.objects.filter(project=moved).count() == 1
+    assert Order.objects.filter(lines__project=moved).count() == 1
     assert "1 created" in out.getvalue()
 
 

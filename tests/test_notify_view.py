@@ -9,7 +9,16 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from fulfillment.models import HoldReason, Notification, Order, OrderEvent, OrderStatus, Outcome
+from fulfillment.models import (
+    HoldReason,
+    Notification,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Outcome,
+    Publisher,
+)
 from fulfillment.services.notifications import (
     DETAIL_BAD_KEY,
     DETAIL_IDPUB_MISSING,
@@ -47,8 +56,8 @@ EXPECTED_ORDERS = {
 
 
 def _lines(order_id: str) -> list[tuple[str, str, int]]:
-    orders = Order.objects.filter(external_order_id=order_id)
-    return sorted((o.external_product_id, o.project.title, o.quantity) for o in orders)
+    lines = OrderLine.objects.filter(external_order_id=order_id).select_related("project")
+    return sorted((li.external_product_id, li.project.title, li.quantity) for li in lines)
 
 
 def _order_id(name: str) -> str:
@@ -67,9 +76,15 @@ def test_each_order_sample_creates_its_orders_once(client, funded_publisher, nam
     assert stored.outcome == Outcome.CREATED
     assert stored.event_type == "Order"
     assert stored.external_order_id == _order_id(name)
-    assert f"Created {len(EXPECTED_ORDERS[name])} TrepStar order" in stored.detail
+    box = Order.objects.get(external_order_id=_order_id(name))  # one box per purchase
+    assert f"Created TrepStar order {box.pk} ({len(EXPECTED_ORDERS[name])} item" in stored.detail
 
-    counts = (Order.objects.count(), OrderEvent.objects.count(), funded_publisher.ledger.count())
+    counts = (
+        Order.objects.count(),
+        OrderLine.objects.count(),
+        OrderEvent.objects.count(),
+        funded_publisher.ledger.count(),
+    )
     again = post_notify(client, funded_publisher, sample(name))
 
     assert again.status_code == 200
@@ -77,6 +92,7 @@ def test_each_order_sample_creates_its_orders_once(client, funded_publisher, nam
     assert "Already received" in again.json()["detail"]
     assert (
         Order.objects.count(),
+        OrderLine.objects.count(),
         OrderEvent.objects.count(),
         funded_publisher.ledger.count(),
     ) == counts
@@ -86,7 +102,7 @@ def test_each_order_sample_creates_its_orders_once(client, funded_publisher, nam
 def test_order_fields_come_from_the_sample(client, funded_publisher):
     post_notify(client, funded_publisher, sample("order_three_products"))
 
-    order = Order.objects.get(external_product_id="279813", external_order_id="35211902")
+    order = Order.objects.get(lines__external_product_id="279813", external_order_id="35211902")
     assert order.publisher == funded_publisher
     assert order.source == "samcart"
     assert order.ship_name == "Tobias Lindqvist"
@@ -101,17 +117,24 @@ def test_order_fields_come_from_the_sample(client, funded_publisher):
         "US",
     )
     assert order.customer_email == "t.lindqvist@example.net"
-    assert order.cost == Decimal("6.50") * 2 + Decimal("4.95")
+    # The box: Almanac 6.50 × 2, Workbook 3.20, Bundle 8.90 twice, and one shipping (4.95).
+    assert order.cost == Decimal("6.50") * 2 + Decimal("3.20") + Decimal("8.90") * 2 + Decimal(
+        "4.95"
+    )
     assert order.notification.event_type == "Order"
     assert not order.is_test
 
 
 def test_per_item_posts_of_one_purchase_add_up(client, funded_publisher):
+    Publisher.objects.filter(pk=funded_publisher.pk).update(grouping_minutes=10)
     post_notify(client, funded_publisher, sample("order_per_item_part1"))
     second = post_notify(client, funded_publisher, sample("order_per_item_part2"))
 
     assert second.json()["outcome"] == Outcome.CREATED
+    assert "Joined TrepStar order" in second.json()["detail"]
     assert len(_lines("35211950")) == 3
+    box = Order.objects.get(external_order_id="35211950")  # one box, one shipping
+    assert (box.status, box.lines.count()) == (OrderStatus.SCHEDULED, 3)
 
 
 def test_refund_flags_matching_orders_and_changes_nothing_else(client, funded_publisher):

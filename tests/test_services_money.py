@@ -18,12 +18,14 @@ from fulfillment.models import (
     Notification,
     Order,
     OrderEventKind,
+    OrderLine,
     OrderStatus,
     Outcome,
     Publisher,
 )
 from fulfillment.services.deposits import adjustment_record, deposit_record
 from fulfillment.services.errors import ServiceError
+from fulfillment.services.lines import order_line_update
 from fulfillment.services.orders import order_update
 from fulfillment.services.projects import project_update
 from fulfillment.services.release import orders_release, orders_release_all
@@ -32,6 +34,7 @@ from tests.factories import (
     make_publisher,
     make_publisher_user,
     make_staff_user,
+    only_line,
     post_notify,
     sample,
 )
@@ -39,40 +42,31 @@ from tests.invariants import assert_money_invariants, dollars, order_body
 
 pytestmark = pytest.mark.django_db
 
-# (SamCart product id, project title, quantity, cost) of each order a sample creates for the
-# `funded_publisher`/`unfunded_publisher` fixtures: Almanac 6.50 + 4.95, Workbook 3.20 + 0,
-# Bundle ({294010}{298020}) 8.90 + 4.95.
-SAMPLES = {
-    "order_products_array": [("279813", "Almanac", 1, "11.45")],
-    "order_quantity_as_string": [("279813", "Almanac", 3, "24.45")],
-    "order_uk": [("279813", "Almanac", 2, "17.95")],
-    "order_canada": [("298020", "Bundle", 1, "13.85")],
-    "order_three_products": [
-        ("279813", "Almanac", 2, "17.95"),
-        ("294010", "Workbook", 1, "3.20"),
-        ("294010", "Bundle", 1, "13.85"),
-        ("298020", "Bundle", 1, "13.85"),
-    ],
-    "order_legacy_comma_ids_quantities": [
-        ("279813", "Almanac", 2, "17.95"),
-        ("294010", "Workbook", 1, "3.20"),
-        ("294010", "Bundle", 1, "13.85"),
-        ("298020", "Bundle", 1, "13.85"),
-    ],
-    "order_form_encoded.txt": [
-        ("279813", "Almanac", 2, "17.95"),
-        ("294010", "Workbook", 1, "3.20"),
-        ("294010", "Bundle", 1, "13.85"),
-    ],
+# The one box each sample makes for the `funded_publisher`/`unfunded_publisher` fixtures: its
+# lines (SamCart product id, project title, quantity) and its cost, Σ unit × quantity + the
+# highest shipping (SPEC §18). Almanac 6.50 + 4.95, Workbook 3.20 + 0, Bundle
+# ({294010}{298020}) 8.90 + 4.95.
+FOUR_LINES = [
+    ("279813", "Almanac", 2),
+    ("294010", "Bundle", 1),
+    ("294010", "Workbook", 1),
+    ("298020", "Bundle", 1),
+]
+SAMPLES: dict[str, tuple[list[tuple[str, str, int]], str]] = {
+    "order_products_array": ([("279813", "Almanac", 1)], "11.45"),
+    "order_quantity_as_string": ([("279813", "Almanac", 3)], "24.45"),
+    "order_uk": ([("279813", "Almanac", 2)], "17.95"),
+    "order_canada": ([("298020", "Bundle", 1)], "13.85"),
+    # 13.00 + 8.90 + 3.20 + 8.90 + one shipping (4.95), not four.
+    "order_three_products": (FOUR_LINES, "38.95"),
+    "order_legacy_comma_ids_quantities": (FOUR_LINES, "38.95"),
+    "order_form_encoded.txt": (FOUR_LINES[:3], "30.05"),
 }
 
 
-def _lines(publisher: Publisher) -> list[tuple[str, str, int, str]]:
-    orders = Order.objects.for_publisher(publisher).order_by("external_product_id", "project_id")
-    return [
-        (o.external_product_id, o.project.title, o.quantity, str(o.cost))
-        for o in orders.select_related("project")
-    ]
+def _lines(publisher: Publisher) -> list[tuple[str, str, int]]:
+    lines = OrderLine.objects.for_publisher(publisher).select_related("project")
+    return sorted((li.external_product_id, li.project.title, li.quantity) for li in lines)
 
 
 def _post(client, publisher, body, **options):
@@ -103,22 +97,17 @@ def test_funded_publisher_pays_each_sample_and_sends_it_to_production(
     status, answer = _post(client, funded_publisher, sample(name), form=form)
 
     assert (status, answer["outcome"]) == (200, Outcome.CREATED)
-    expected = sorted(SAMPLES[name], key=lambda line: line[:2])
-    assert sorted(_lines(funded_publisher), key=lambda line: line[:2]) == expected
-    orders = list(Order.objects.for_publisher(funded_publisher))
-    assert {o.status for o in orders} == {OrderStatus.IN_PRODUCTION}
-    assert {o.hold_reason for o in orders} == {""}
-    assert all(o.charged_at is not None for o in orders)
-    assert _charges(funded_publisher) == {o.pk: -o.cost for o in orders}
-    total = sum(dollars(cost) for *_, cost in SAMPLES[name])
+    lines, cost = SAMPLES[name]
+    assert _lines(funded_publisher) == lines
+    box = Order.objects.for_publisher(funded_publisher).get()  # one box, however many lines
+    assert (box.status, box.hold_reason, box.cost) == (OrderStatus.IN_PRODUCTION, "", dollars(cost))
+    assert box.charged_at is not None
+    assert _charges(funded_publisher) == {box.pk: -dollars(cost)}
     fresh = assert_money_invariants(funded_publisher)
-    assert fresh.balance == dollars("500") - total
-    for order in orders:
-        assert _event_kinds(order) == [
-            (OrderEventKind.CREATED, None),
-            (OrderEventKind.CHARGED, None),
-        ]
-    assert f"{len(orders)} in production, 0 on hold" in answer["detail"]
+    assert fresh.balance == dollars("500") - dollars(cost)
+    assert _event_kinds(box) == [(OrderEventKind.CREATED, None), (OrderEventKind.CHARGED, None)]
+    assert f"order {box.pk} ({len(lines)} item" in answer["detail"]
+    assert "in production" in answer["detail"]
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
@@ -126,13 +115,12 @@ def test_unfunded_publisher_holds_each_sample_for_payment(client, unfunded_publi
     status, answer = _post(client, unfunded_publisher, sample(name), form=name.endswith(".txt"))
 
     assert (status, answer["outcome"]) == (200, Outcome.CREATED)
-    assert sorted(_lines(unfunded_publisher), key=lambda line: line[:2]) == sorted(
-        SAMPLES[name], key=lambda line: line[:2]
-    )
+    lines, cost = SAMPLES[name]
+    assert _lines(unfunded_publisher) == lines
     orders = list(Order.objects.for_publisher(unfunded_publisher))
-    assert {(o.status, o.hold_reason) for o in orders} == {
-        (OrderStatus.HOLD, HoldReason.PAYMENT_REQUIRED)
-    }
+    assert [(o.status, o.hold_reason, o.cost) for o in orders] == [
+        (OrderStatus.HOLD, HoldReason.PAYMENT_REQUIRED, dollars(cost))
+    ]
     assert all(o.charged_at is None for o in orders)
     assert not LedgerEntry.objects.for_publisher(unfunded_publisher).exists()
     assert assert_money_invariants(unfunded_publisher).balance == dollars("0")
@@ -141,7 +129,8 @@ def test_unfunded_publisher_holds_each_sample_for_payment(client, unfunded_publi
     assert "payment required" in answer["detail"]
 
 
-def test_a_partly_funded_purchase_charges_the_lines_the_balance_covers_in_order(client):
+def test_a_box_the_balance_does_not_cover_whole_holds_whole(client):
+    """SPEC §18: the box is charged whole or held whole; no line is paid on its own."""
     publisher = make_publisher(balance="21.50")
     make_project(publisher, "279813", title="Almanac", unit_cost="6.50", shipping_cost="4.95")
     make_project(publisher, "{294010}", title="Workbook", unit_cost="3.20", shipping_cost="0")
@@ -151,17 +140,14 @@ def test_a_partly_funded_purchase_charges_the_lines_the_balance_covers_in_order(
 
     _post(client, publisher, sample("order_three_products"))
 
-    got = {
-        (o.project.title, o.external_product_id): (o.status, o.hold_reason)
-        for o in Order.objects.for_publisher(publisher).select_related("project")
-    }
-    assert got == {
-        ("Almanac", "279813"): (OrderStatus.IN_PRODUCTION, ""),  # 21.50 − 17.95 = 3.55
-        ("Workbook", "294010"): (OrderStatus.IN_PRODUCTION, ""),  # 3.55 − 3.20 = 0.35
-        ("Bundle", "294010"): (OrderStatus.HOLD, HoldReason.PAYMENT_REQUIRED),
-        ("Bundle", "298020"): (OrderStatus.HOLD, HoldReason.PAYMENT_REQUIRED),
-    }
-    assert assert_money_invariants(publisher).balance == dollars("0.35")
+    box = Order.objects.for_publisher(publisher).get()
+    assert (box.status, box.hold_reason, box.cost) == (
+        OrderStatus.HOLD,
+        HoldReason.PAYMENT_REQUIRED,
+        dollars("38.95"),  # the Almanac alone (17.95) would fit the balance: not charged alone
+    )
+    assert box.lines.count() == 4
+    assert assert_money_invariants(publisher).balance == dollars("21.50")
 
 
 @pytest.mark.parametrize(
@@ -284,10 +270,11 @@ def test_test_orders_are_never_charged(client, funded_publisher):
     status, answer = _post(client, funded_publisher, sample("order_three_products"), test=True)
 
     assert status == 200
-    assert "Test orders" in answer["detail"]
+    assert "Test order: never charged" in answer["detail"]
     assert Notification.objects.get(pk=answer["notification"]).is_test
     orders = list(Order.objects.for_publisher(funded_publisher))
-    assert len(orders) == 4
+    assert len(orders) == 1  # test orders group into a box the same way (SPEC §18)
+    assert orders[0].lines.count() == 4
     assert all(o.is_test and o.status == OrderStatus.HOLD for o in orders)
     assert not _charges(funded_publisher)
 
@@ -465,14 +452,16 @@ def test_release_all_releases_every_hold_order_of_the_publisher_only(client, pub
 
 def test_release_charges_the_price_at_release_time_then_freezes_it(pub, queue):
     q1 = queue[0]
-    project_update(project=q1.project, unit_cost=Decimal("7.00"))
+    project = only_line(q1).project
+    project_update(project=project, unit_cost=Decimal("7.00"))
     deposit_record(publisher=pub, amount=dollars("100"), actor=None)
 
     orders_release(publisher=pub, order_ids=[q1.pk], actor=None)
 
     q1.refresh_from_db()
     assert q1.cost == dollars("25.95")  # 7.00 × 3 + 4.95
-    project_update(project=q1.project, unit_cost=Decimal("1.00"))
+    assert only_line(q1).unit_cost == dollars("7.00")  # the line keeps the price it was charged
+    project_update(project=project, unit_cost=Decimal("1.00"))
     q1.refresh_from_db()
     assert q1.cost == dollars("25.95")
     assert _charges(pub) == {q1.pk: dollars("-25.95")}
@@ -483,11 +472,12 @@ def test_the_cost_of_a_charged_order_is_frozen(client, funded_publisher):
     _post(client, funded_publisher, order_body(order_id=1))
     order = Order.objects.get(publisher=funded_publisher)
 
-    project_update(project=order.project, unit_cost=Decimal("99.00"))
+    project_update(project=only_line(order).project, unit_cost=Decimal("99.00"))
     orders_release_all(publisher=funded_publisher, actor=None)
 
     order.refresh_from_db()
     assert order.cost == dollars("11.45")
+    assert only_line(order).unit_cost == dollars("6.50")
     assert_money_invariants(funded_publisher)
 
 
@@ -591,7 +581,8 @@ def test_editing_a_hold_order_changes_what_release_charges(client, unfunded_publ
     order = Order.objects.get(publisher=unfunded_publisher)
     deposit_record(publisher=unfunded_publisher, amount=dollars("30"), actor=None)
 
-    order_update(order=order, actor=None, quantity=2, ship_street="1 New Street")
+    order_line_update(line=only_line(order), quantity=2, actor=None)
+    order_update(order=order, actor=None, ship_street="1 New Street")
     result = orders_release_all(publisher=unfunded_publisher, actor=None)
 
     assert [o.pk for o in result.released] == [order.pk]

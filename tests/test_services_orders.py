@@ -17,6 +17,7 @@ from fulfillment.models import (
 )
 from fulfillment.services.deposits import deposit_record
 from fulfillment.services.errors import NotEditable, TransitionError
+from fulfillment.services.lines import order_line_update
 from fulfillment.services.orders import order_delete, order_ship, order_update
 from fulfillment.services.release import orders_release
 from fulfillment.services.status import ALLOWED_TRANSITIONS, order_lock, order_transition
@@ -25,6 +26,7 @@ from tests.factories import (
     make_publisher,
     make_publisher_user,
     make_staff_user,
+    only_line,
     post_notify,
 )
 from tests.invariants import assert_money_invariants, dollars, order_body
@@ -80,18 +82,22 @@ def test_editing_quantity_recomputes_the_cost_and_writes_an_edited_event(client,
     user = make_publisher_user(publisher)
     order = _order(client, publisher)
 
-    updated = order_update(order=order, actor=user, quantity=4, ship_name="Ada Lovelace")
+    updated = order_line_update(line=only_line(order), quantity=4, actor=user)
+    order_update(order=order, actor=user, ship_name="Ada Lovelace")
 
     stored = Order.objects.get(pk=order.pk)
-    assert (stored.quantity, stored.cost, stored.ship_name) == (4, dollars("30.95"), "Ada Lovelace")
-    assert updated.cost == dollars("30.95")
-    assert (stored.status, stored.hold_reason) == (S.HOLD, HoldReason.PAYMENT_REQUIRED)
-    event = OrderEvent.objects.filter(order=order).latest("id")
-    assert (event.kind, event.actor_id) == (OrderEventKind.EDITED, user.pk)
-    assert (
-        "Quantity: 1 → 4" in event.detail and "Name: Rosalind Okafor → Ada Lovelace" in event.detail
+    assert (only_line(stored).quantity, stored.cost, stored.ship_name) == (
+        4,
+        dollars("30.95"),
+        "Ada Lovelace",
     )
-    assert "cost $11.45 → $30.95" in event.detail
+    assert updated.quantity == 4
+    assert (stored.status, stored.hold_reason) == (S.HOLD, HoldReason.PAYMENT_REQUIRED)
+    quantity, name = OrderEvent.objects.filter(order=order).order_by("-id")[:2][::-1]
+    assert (quantity.kind, quantity.actor_id) == (OrderEventKind.EDITED, user.pk)
+    assert "quantity 1 → 4" in quantity.detail
+    assert "Cost $11.45 → $30.95" in quantity.detail
+    assert "Name: Rosalind Okafor → Ada Lovelace" in name.detail
     assert not LedgerEntry.objects.filter(order=order).exists()
     assert_money_invariants(publisher)
 
@@ -130,7 +136,8 @@ def test_an_edit_that_changes_nothing_writes_no_event(client, publisher):
     order = _order(client, publisher)
     before = _events(order)
 
-    order_update(order=order, actor=None, quantity=order.quantity)
+    order_update(order=order, actor=None, ship_name=order.ship_name)
+    order_line_update(line=only_line(order), quantity=1, actor=None)
 
     assert _events(order) == before
 
@@ -138,7 +145,7 @@ def test_an_edit_that_changes_nothing_writes_no_event(client, publisher):
 def test_an_edit_cannot_touch_money_or_status_fields(client, publisher):
     order = _order(client, publisher)
 
-    for field in ("cost", "status", "is_test", "project"):
+    for field in ("cost", "status", "is_test", "project", "quantity", "box_number"):
         with pytest.raises(TypeError, match="Not editable"):
             order_update(order=order, actor=None, **{field: "0"})
 
@@ -151,8 +158,8 @@ def test_an_edit_to_quantity_zero_is_refused(client, publisher):
 
     order = _order(client, publisher)
     with pytest.raises(ValidationError):
-        order_update(order=order, actor=None, quantity=0)
-    assert Order.objects.get(pk=order.pk).quantity == 1
+        order_line_update(line=only_line(order), quantity=0, actor=None)
+    assert only_line(order).quantity == 1
 
 
 # Deleting
@@ -197,15 +204,17 @@ def test_a_deleted_order_is_never_released(client, publisher):
 @pytest.mark.parametrize("state", [S.IN_PRODUCTION, S.SHIPPED, S.DELETED])
 def test_neither_edit_nor_delete_once_off_hold(client, publisher, state):
     order = _in_state(client, publisher, state, order_id="X1")
-    before = (order.quantity, order.cost, order.status, len(_events(order)))
+    before = (only_line(order).quantity, order.cost, order.status, len(_events(order)))
 
     with pytest.raises(NotEditable, match="only orders on hold"):
-        order_update(order=order, actor=None, quantity=9)
+        order_update(order=order, actor=None, ship_name="Someone Else")
+    with pytest.raises(NotEditable, match="only orders on hold"):
+        order_line_update(line=only_line(order), quantity=9, actor=None)
     with pytest.raises(NotEditable, match="only orders on hold"):
         order_delete(order=order, actor=None)
 
     stored = Order.objects.get(pk=order.pk)
-    assert (stored.quantity, stored.cost, stored.status, len(_events(stored))) == before
+    assert (only_line(stored).quantity, stored.cost, stored.status, len(_events(stored))) == before
     assert_money_invariants(publisher)
 
 
@@ -216,12 +225,16 @@ def test_an_edit_with_a_stale_copy_is_refused_once_the_order_was_charged(client,
     assert stale.status == S.HOLD  # the caller's copy still says hold
 
     with pytest.raises(NotEditable):
-        order_update(order=stale, actor=None, quantity=5)
+        order_line_update(line=only_line(stale), quantity=5, actor=None)
     with pytest.raises(NotEditable):
         order_delete(order=stale, actor=None)
 
     stored = Order.objects.get(pk=stale.pk)
-    assert (stored.status, stored.quantity, stored.cost) == (S.IN_PRODUCTION, 1, dollars("11.45"))
+    assert (stored.status, only_line(stored).quantity, stored.cost) == (
+        S.IN_PRODUCTION,
+        1,
+        dollars("11.45"),
+    )
     assert_money_invariants(publisher)
 
 
@@ -373,9 +386,9 @@ def test_an_odd_value_from_samcart_does_not_block_an_unrelated_edit(client):
     post_notify(client, publisher, body)
     order = Order.objects.get()
 
-    updated = order_update(order=order, actor=None, quantity=4)
+    updated = order_update(order=order, actor=None, ship_name="Ada Lovelace")
 
-    assert updated.quantity == 4
+    assert updated.ship_name == "Ada Lovelace"
     assert updated.customer_email == "not an email"
     with pytest.raises(ValidationError):
         order_update(order=order, actor=None, customer_email="still not an email")

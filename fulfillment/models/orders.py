@@ -273,6 +273,7 @@ class OrderLine(models.Model):
     def __str__(self) -> str:
         return f"{self.project} × {self.quantity}"
 
+
 class OrderEventKind(models.TextChoices):
     """What happened to an order."""
 
