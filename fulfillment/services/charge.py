@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -50,12 +51,13 @@ def line_price(line: OrderLine) -> bool:
 
 
 def order_compute_cost(*, order: Order, lines: list[OrderLine] | None = None) -> Decimal:
-    """Price the box's lines (`lines`, else its active ones) at their projects' prices now
-    and return its cost by `box_cost`; nothing is saved (`box_reprice` saves)."""
-    lines = order.active_lines() if lines is None else lines
-    for line in lines:
+    """Return what the box would cost with its lines (`lines`, else its active ones) priced at
+    their projects' prices now, by `box_cost`; the lines are left as they are (`box_reprice`
+    prices and saves them)."""
+    priced = [copy.copy(line) for line in (order.active_lines() if lines is None else lines)]
+    for line in priced:
         line_price(line)
-    return box_cost(lines)
+    return box_cost(priced)
 
 
 def box_reprice(*, order: Order, lines: list[OrderLine] | None = None) -> Decimal:
