@@ -409,9 +409,12 @@ def orders_create_from_cart(
         if snapshot.has_lines
         else []
     )
-    # A POST without a shipping address has nothing to disagree with: it joins (§18).
+    # A POST without a shipping address has nothing to disagree with: it joins (§18). A test
+    # purchase and a real one never share a box (a test box is never charged).
     choice = box_choose(
-        boxes=boxes, address=Address() if cart.shipping.is_empty() else address, now=timezone.now()
+        boxes=[box for box in boxes if box.is_test == is_test],
+        address=Address() if cart.shipping.is_empty() else address,
+        now=timezone.now(),
     )
     if choice.box is not None:
         joined = box_add_lines(publisher=publisher, box=choice.box, lines=lines)
