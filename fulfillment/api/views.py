@@ -104,12 +104,11 @@ class OrderDetail(ScopedView, generics.RetrieveUpdateDestroyAPIView):
     def perform_update(self, serializer: OrderSerializer) -> None:
         """Apply the change through `order_update` (hold orders only; recomputes the cost)."""
         try:
-            order = order_update(
+            serializer.instance = order_update(
                 order=serializer.instance, actor=self.request.user, **serializer.validated_data
             )
         except (ServiceError, DjangoValidationError) as error:
             raise service_error(error) from error
-        serializer.instance = self.get_queryset().get(pk=order.pk)  # fresh lines and events
 
     def perform_destroy(self, instance: Order) -> None:
         """Delete a hold order, or cancel a scheduled one in its window with its refund:
