@@ -168,7 +168,16 @@ def test_patch_line_bad_bodies_are_400(api, order, body):
 
 
 @pytest.mark.parametrize(
-    "path", ["/lines/999999999/", "/lines/0/", "/lines/abc/", "/lines/99999999999999999999999/"]
+    "path",
+    [
+        "/lines/999999999/",
+        "/lines/0/",
+        "/lines/abc/",
+        "/lines/99999999999999999999999/",
+        "/lines/%D9%A7/",  # an Arabic-Indic 7, which int() would take
+        "/lines/%C2%B2/",
+        "/lines/%00/",
+    ],
 )
 def test_a_line_id_that_is_not_one_of_the_order_s_is_404(api, order, path):
     url = f"/api/v1/orders/{order.pk}{path}"
