@@ -16,7 +16,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from fulfillment.models import LedgerEntry, Order, OrderStatus, Project, Publisher
+from fulfillment.models import LedgerEntry, Order, OrderLine, OrderStatus, Project, Publisher
 from fulfillment.services.deposits import deposit_record
 from tests.factories import (
     make_project,
@@ -41,12 +41,13 @@ VIEW_PERMISSIONS = (
 
 @dataclass
 class Scene:
-    """One funded publisher with a hold order that a release would charge."""
+    """One funded publisher with a hold box of three lines that a release would charge."""
 
     publisher: Publisher
     order: Order
     project: Project
     notification_id: int
+    line: OrderLine
 
     def state(self) -> tuple:
         """Return what a write through the API could change."""
@@ -54,7 +55,8 @@ class Scene:
         project = Project.objects.get(pk=self.project.pk)
         return (
             order.status,
-            order.quantity,
+            order.cost,
+            tuple(order.lines.values_list("quantity", "removed_at")),
             order.ship_name,
             project.ecommerce_id_string,
             Publisher.objects.get(pk=self.publisher.pk).balance,
@@ -66,11 +68,14 @@ class Scene:
 def scene() -> Scene:
     publisher = make_publisher(name="Alpha Books")
     project = make_project(publisher, "279813", title="Alpha Almanac")
-    response = post_notify(Client(), publisher, sample("order_products_array"))
+    make_project(publisher, "{294010}{298020}", title="Alpha Bundle")
+    response = post_notify(Client(), publisher, sample("order_three_products"))
     order = Order.objects.get(publisher=publisher)
     assert order.status == OrderStatus.HOLD
+    assert order.lines.count() == 3
     deposit_record(publisher=publisher, amount=Decimal("100.00"), actor=None)
-    return Scene(publisher, order, project, response.json()["notification"])
+    line = order.lines.get(external_product_id="279813")
+    return Scene(publisher, order, project, response.json()["notification"], line)
 
 
 def token_client(user: object) -> APIClient:
@@ -115,9 +120,11 @@ ROLES = {"manager": manager, "viewer": viewer, "not_staff": not_staff, "staff": 
 ENDPOINTS = [
     ("orders", "get", "/api/v1/orders/", None, 200),
     ("order", "get", "/api/v1/orders/{order}/", None, 200),
-    ("order", "patch", "/api/v1/orders/{order}/", {"quantity": 2}, 200),
-    ("order", "put", "/api/v1/orders/{order}/", {"quantity": 2, "ship_name": "Ada"}, 200),
+    ("order", "patch", "/api/v1/orders/{order}/", {"ship_name": "Ada"}, 200),
+    ("order", "put", "/api/v1/orders/{order}/", {"ship_name": "Ada"}, 200),
     ("order", "delete", "/api/v1/orders/{order}/", None, 204),
+    ("line", "patch", "/api/v1/orders/{order}/lines/{line}/", {"quantity": 3}, 200),
+    ("line", "delete", "/api/v1/orders/{order}/lines/{line}/", None, 200),
     ("release", "post", "/api/v1/orders/release/", {"ids": ["{order}"]}, 200),
     ("projects", "get", "/api/v1/projects/", None, 200),
     ("project", "get", "/api/v1/projects/{project}/", None, 200),
@@ -139,7 +146,7 @@ def expected(role: str, method: str, allowed: int) -> int:
 
 def fill(value: object, scene: Scene) -> object:
     """Put the scene's ids into a path or body template."""
-    ids = {"order": scene.order.pk, "project": scene.project.pk}
+    ids = {"order": scene.order.pk, "project": scene.project.pk, "line": scene.line.pk}
     ids["notification"] = scene.notification_id
     if isinstance(value, str):
         text = value.format(**ids)
@@ -187,12 +194,18 @@ def test_a_viewer_s_token_cannot_change_or_delete(scene):
     order_url = f"/api/v1/orders/{scene.order.pk}/"
     project_url = f"/api/v1/projects/{scene.project.pk}/"
 
+    line_url = f"{order_url}lines/{scene.line.pk}/"
+    before = scene.state()
+
     assert api.get(order_url).status_code == 200
-    assert api.patch(order_url, {"quantity": 9}, format="json").status_code == 403
+    assert api.patch(order_url, {"ship_name": "X"}, format="json").status_code == 403
     assert api.delete(order_url).status_code == 403
+    assert api.patch(line_url, {"quantity": 9}, format="json").status_code == 403
+    assert api.delete(line_url).status_code == 403
     assert api.patch(project_url, {"ecommerce_id_string": "1"}, format="json").status_code == 403
+    assert scene.state() == before
     order = Order.objects.get(pk=scene.order.pk)
-    assert (order.quantity, order.status) == (1, OrderStatus.HOLD)
+    assert order.status == OrderStatus.HOLD
     assert Project.objects.get(pk=scene.project.pk).ecommerce_id_string == "279813"
 
 
@@ -228,16 +241,44 @@ def test_session_auth_follows_the_same_permissions(scene):
     api = APIClient()
     api.force_login(viewer(scene.publisher))
 
+    line_url = f"/api/v1/orders/{scene.order.pk}/lines/{scene.line.pk}/"
     assert api.get("/api/v1/orders/").status_code == 200
-    assert api.patch(f"/api/v1/orders/{scene.order.pk}/", {"quantity": 3}).status_code == 403
+    assert api.patch(f"/api/v1/orders/{scene.order.pk}/", {"ship_name": "X"}).status_code == 403
+    assert api.patch(line_url, {"quantity": 3}).status_code == 403
 
 
 def test_scoping_stays_another_publisher_s_objects_answer_404(scene):
     other = make_publisher(name="Beta Press")
     api = token_client(manager(other))
 
+    line_url = f"/api/v1/orders/{scene.order.pk}/lines/{scene.line.pk}/"
+    before = scene.state()
+
     assert api.get(f"/api/v1/orders/{scene.order.pk}/").status_code == 404
     assert api.delete(f"/api/v1/orders/{scene.order.pk}/").status_code == 404
+    assert api.patch(line_url, {"quantity": 3}, format="json").status_code == 404
+    assert api.delete(line_url).status_code == 404
+    assert scene.state() == before
     released = api.post("/api/v1/orders/release/", {"ids": [scene.order.pk]}, format="json")
     assert released.json()["released"] == []
     assert Order.objects.get(pk=scene.order.pk).status == OrderStatus.HOLD
+
+
+@pytest.mark.parametrize(("extra", "answer"), [(("delete_order",), 403), (("change_order",), 200)])
+def test_a_line_s_edit_and_removal_need_change_order(scene, extra, answer):
+    """Removing a line changes the box (as editing it in the admin does): `delete_order`
+    alone does not allow it, `change_order` does."""
+    user = viewer(scene.publisher)
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="fulfillment", codename__in=extra)
+    )
+    api = token_client(user)
+    line_url = f"/api/v1/orders/{scene.order.pk}/lines/{scene.line.pk}/"
+
+    edited = api.patch(line_url, {"quantity": 3}, format="json")
+    removed = api.delete(line_url)
+
+    assert (edited.status_code, removed.status_code) == (answer, answer)
+    line = OrderLine.objects.get(pk=scene.line.pk)
+    changed = (3, True) if answer == 200 else (2, False)
+    assert (line.quantity, line.removed_at is not None) == changed

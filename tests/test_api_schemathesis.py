@@ -4,11 +4,12 @@ schemathesis reads `/api/schema/` (loaded by a logged-in client: the schema need
 generates requests for every operation, with data that fits the schema (positive) and data
 that does not (negative), for a publisher's manager, its viewer and TrepStar staff, each with a
 token. Every answer is checked: no server error, and a documented answer matches its schema.
-The database is real and seeded (orders on hold and in production, projects, notifications of
-every kind); path ids point at real objects three times out of four so the operations reach
-them. Hypothesis runs derandomized (a fixed seed) with EXAMPLES (50) examples per operation, mode
-and role, SCHEMA_EXAMPLES (10) for the schema endpoint itself: 12 operations x 2 modes x 3 roles
-x 50 + 1 x 2 x 3 x 10 = 3,660 requests, about a minute of CPU.
+The database is real and seeded (boxes of one and of three lines on hold and in production,
+projects, notifications of every kind); path ids point at real objects three times out of four
+so the operations reach them, and a line id then at a line of that order. Hypothesis runs
+derandomized (a fixed seed) with EXAMPLES (50) examples per operation, mode and role,
+SCHEMA_EXAMPLES (10) for the schema endpoint itself: 14 operations x 2 modes x 3 roles x 50 +
+1 x 2 x 3 x 10 = 4,260 requests, about a minute of CPU.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from fulfillment.models import Notification, Order, Project
+from fulfillment.models import Notification, Order, OrderLine, Project
 from fulfillment.services.deposits import deposit_record
 from tests.factories import (
     make_project,
@@ -56,6 +57,7 @@ class Seed:
 
     tokens: dict[str, str]
     ids: dict[str, dict[str, itertools.cycle]] = field(default_factory=dict)
+    lines: dict[str, dict[int, itertools.cycle]] = field(default_factory=dict)
 
 
 def seed_data() -> Seed:
@@ -70,6 +72,9 @@ def seed_data() -> Seed:
         body = sample("order_products_array").replace(b"35211874", str(35211874 + n).encode())
         post_notify(client, alpha, body)
         post_notify(client, beta, body)
+        boxes = sample("order_three_products").replace(b"35211902", str(35211902 + n).encode())
+        post_notify(client, alpha, boxes)  # a box of three lines (two of the bundle)
+        post_notify(client, beta, boxes)
     post_notify(client, alpha, sample("order_products_array"), test=True)
     post_notify(client, alpha, b'{"type": "Refund", "order": {"id": 35211874}}')
     post_notify(client, alpha, b'{"type": "Order", "products": [{"id": 555}]}')
@@ -84,10 +89,21 @@ def seed_data() -> Seed:
     seed = Seed({role: Token.objects.create(user=user).key for role, user in users.items()})
     for role, user in users.items():
         seed.ids[role] = {kind: visible(model, user) for kind, model in KINDS.items()}
+        seed.lines[role] = line_ids(user)
     return seed
 
 
 KINDS = {"orders": Order, "projects": Project, "notifications": Notification}
+
+
+def line_ids(user: object) -> dict[int, itertools.cycle]:
+    """Cycle through the line ids of each order `user` sees."""
+    by_order: dict[int, list[int]] = {}
+    for order_id, line_id in (
+        OrderLine.objects.for_user(user).order_by("pk").values_list("order_id", "pk")
+    ):
+        by_order.setdefault(order_id, []).append(line_id)
+    return {order_id: itertools.cycle(ids) for order_id, ids in by_order.items()}
 
 
 def visible(model: type, user: object) -> itertools.cycle:
@@ -123,12 +139,15 @@ def load_schema() -> schemathesis.BaseSchema:
     return schema
 
 
-def real_id(case: schemathesis.Case, ids: dict[str, itertools.cycle], counter: Iterator) -> None:
-    """Point the case's path id at an object the caller sees, three times out of four."""
+def real_id(case: schemathesis.Case, seed: Seed, role: str, counter: Iterator) -> None:
+    """Point the case's path id at an object the caller sees, three times out of four, and
+    its line id (`orders/{id}/lines/{line_id}/`) at a line of that order."""
     if "id" not in (case.path_parameters or {}) or next(counter) % 4 == 3:
         return
     kind = case.operation.path.split("/")[3]  # /api/v1/<kind>/{id}/
-    case.path_parameters["id"] = next(ids[kind])
+    case.path_parameters["id"] = order_id = next(seed.ids[role][kind])
+    if "line_id" in case.path_parameters:
+        case.path_parameters["line_id"] = next(seed.lines[role][order_id])
 
 
 def fuzz(operation: schemathesis.APIOperation, mode: str, seed: Seed, role: str) -> int:
@@ -146,7 +165,7 @@ def fuzz(operation: schemathesis.APIOperation, mode: str, seed: Seed, role: str)
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
-        real_id(case, seed.ids[role], counter)
+        real_id(case, seed, role, counter)
         response = case.call(headers=headers)
         next(sent)
         case.validate_response(response, checks=CHECKS, headers=headers)
@@ -166,6 +185,10 @@ def test_no_server_error_for_any_generated_request(role):
     found = operations(schema)
     labels = {op.label for op in found}
     assert {"POST /api/v1/orders/release/", "PATCH /api/v1/orders/{id}/"} <= labels
+    assert {
+        "PATCH /api/v1/orders/{id}/lines/{line_id}/",
+        "DELETE /api/v1/orders/{id}/lines/{line_id}/",
+    } <= labels
     assert "GET /api/v1/notifications/{id}/" in labels
 
     with keep_connection():

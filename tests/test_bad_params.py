@@ -17,7 +17,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from fulfillment.limits import MAX_QUANTITY
+from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import HoldReason, Notification, Order, OrderStatus, Outcome
 from tests.factories import (
     make_project,
@@ -106,12 +106,17 @@ def test_a_value_outside_the_choices_is_answered_with_the_allowed_ones(api, url,
 
 
 def test_good_filters_still_filter(api, order):
+    line = order.lines.get()
     assert api.get("/api/v1/orders/?status=hold").json()["count"] == 1
     assert api.get("/api/v1/orders/?status=shipped").json()["count"] == 0
-    assert api.get(f"/api/v1/orders/?project={order.project_id}").json()["count"] == 1
+    assert api.get(f"/api/v1/orders/?project={line.project_id}").json()["count"] == 1
     assert api.get("/api/v1/orders/?is_test=false").json()["count"] == 1
     assert api.get("/api/v1/orders/?is_test=true").json()["count"] == 0
-    assert api.get(f"/api/v1/orders/?q={order.external_product_id}").json()["count"] == 1
+    assert api.get(f"/api/v1/orders/?q={line.external_product_id}").json()["count"] == 1
+    assert (
+        api.get(f"/api/v1/orders/?external_product_id={line.external_product_id}").json()["count"]
+        == 1
+    )
     assert api.get("/api/v1/notifications/?outcome=created").json()["count"] == 1
     assert api.get("/api/v1/notifications/?event_type=Order").json()["count"] == 1
     assert api.get("/api/v1/notifications/?refused=true").json()["count"] == 0
@@ -126,25 +131,59 @@ def test_another_publisher_s_project_id_is_a_400_like_any_unknown_id(api):
     assert "Beta" not in response.content.decode()
 
 
+def line_url(order: Order) -> str:
+    """Return the API URL of the order's only line."""
+    return f"/api/v1/orders/{order.pk}/lines/{order.lines.get().pk}/"
+
+
 @pytest.mark.parametrize(
     "quantity",
-    [0, -1, MAX_QUANTITY + 1, 10**9, 2147483647, 2**63, "abc", 1.5, None, ""],
+    [0, -1, MAX_QUANTITY + 1, 10**9, 2147483647, 2**63, "abc", 1.5, None, "", True, [2]],
 )
-def test_patch_quantity_outside_1_to_max_is_400(api, order, quantity):
-    response = api.patch(f"/api/v1/orders/{order.pk}/", {"quantity": quantity}, format="json")
+def test_patch_line_quantity_outside_1_to_max_is_400(api, order, quantity):
+    response = api.patch(line_url(order), {"quantity": quantity}, format="json")
 
     assert response.status_code == 400, response.content
-    assert "quantity" in response.json()
+    assert response.json()["quantity"] == [ERROR_QUANTITY]
     order.refresh_from_db()
-    assert (order.quantity, order.cost) == (1, Decimal("7.00"))
+    assert (order.lines.get().quantity, order.cost) == (1, Decimal("7.00"))
 
 
-def test_patch_quantity_at_the_limit_is_accepted(api, order):
-    response = api.patch(f"/api/v1/orders/{order.pk}/", {"quantity": MAX_QUANTITY}, format="json")
+def test_patch_line_quantity_at_the_limit_is_accepted(api, order):
+    response = api.patch(line_url(order), {"quantity": MAX_QUANTITY}, format="json")
 
     assert response.status_code == 200
     order.refresh_from_db()
     assert order.cost == Decimal("5.00") * MAX_QUANTITY + Decimal("2.00")
+
+
+@pytest.mark.parametrize(
+    "body", ["{}", '{"ship_name": "Ada"}', "[1]", "{", '{"quantity": 1e400}', "null"]
+)
+def test_patch_line_bad_bodies_are_400(api, order, body):
+    response = api.generic("PATCH", line_url(order), body.encode(), content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert order.lines.get().quantity == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/lines/999999999/",
+        "/lines/0/",
+        "/lines/abc/",
+        "/lines/99999999999999999999999/",
+        "/lines/%D9%A7/",  # an Arabic-Indic 7, which int() would take
+        "/lines/%C2%B2/",
+        "/lines/%00/",
+    ],
+)
+def test_a_line_id_that_is_not_one_of_the_order_s_is_404(api, order, path):
+    url = f"/api/v1/orders/{order.pk}{path}"
+
+    assert api.patch(url, {"quantity": 2}, format="json").status_code == 404
+    assert api.delete(url).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -170,14 +209,17 @@ def test_patch_bad_field_values_are_400(api, order, body):
     assert order.ship_name != "a\x00b"
 
 
-def test_patch_quantity_of_an_order_whose_samcart_email_is_bad(api, order):
+def test_patch_of_an_order_whose_samcart_email_is_bad(api, order):
     Order.objects.filter(pk=order.pk).update(customer_email="not an email")
 
-    response = api.patch(f"/api/v1/orders/{order.pk}/", {"quantity": 2}, format="json")
+    response = api.patch(f"/api/v1/orders/{order.pk}/", {"ship_name": "Ada"}, format="json")
+    line = api.patch(line_url(order), {"quantity": 2}, format="json")
 
     assert response.status_code == 200, response.content
+    assert line.status_code == 200, line.content
     order.refresh_from_db()
-    assert (order.quantity, order.customer_email) == (2, "not an email")
+    assert (order.ship_name, order.customer_email) == ("Ada", "not an email")
+    assert order.lines.get().quantity == 2
 
 
 @pytest.mark.parametrize(

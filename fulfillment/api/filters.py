@@ -10,14 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 
 from fulfillment.models import (
     FoundBy,
     HoldReason,
     Notification,
     Order,
+    OrderLine,
     OrderStatus,
     Outcome,
     Project,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 ID_MAX_LENGTH = 64  # SamCart ids and event types are stored in at most 64 characters
 ERROR_PROJECT = "Enter the id of one of your projects (a whole number)."
 ERROR_BOOLEAN = "Enter true or false."
+PROJECT_HELP = "Orders with a line of this project (its id), removed lines included."
 
 
 def allowed(choices: type[TextChoices]) -> tuple[tuple[str, str], ...]:
@@ -79,8 +82,18 @@ def caller_projects(request: Request | None) -> QuerySet[Project]:
     return Project.objects.for_user(request.user)
 
 
+def with_line(**match: Any) -> Exists:
+    """Return "the box has a line matching `match`" (removed lines too, as the admin's filter).
+
+    A subquery, not a join: a box with two matching lines is one row, so counts and pages
+    stay right without DISTINCT (SPEC §18: a box is found by any of its lines).
+    """
+    return Exists(OrderLine.objects.filter(order=OuterRef("pk"), **match))
+
+
 class OrderFilter(django_filters.FilterSet):
-    """Filters of `GET /api/v1/orders/`."""
+    """Filters of `GET /api/v1/orders/`; `project` and `external_product_id` find a box by any
+    of its lines."""
 
     status = choice_filter(OrderStatus, "Orders in this status.")
     hold_reason = choice_filter(HoldReason, "Orders on hold for this reason.")
@@ -89,16 +102,22 @@ class OrderFilter(django_filters.FilterSet):
     )
     project = django_filters.ModelChoiceFilter(
         queryset=caller_projects,
-        help_text="Orders of this project (its id).",
+        method="filter_project",
+        help_text=PROJECT_HELP,
         error_messages={"invalid_choice": ERROR_PROJECT, "invalid_pk_value": ERROR_PROJECT},
     )
     external_order_id = id_filter("external_order_id", "Orders of this SamCart order id.")
-    external_product_id = id_filter("external_product_id", "Orders of this SamCart product id.")
+    external_product_id = django_filters.CharFilter(
+        method="filter_external_product_id",
+        max_length=ID_MAX_LENGTH,
+        help_text="Orders with a line of this SamCart product id, removed lines included.",
+    )
     is_test = boolean_filter("Test orders (true) or real ones (false).")
     q = django_filters.CharFilter(
         method="search",
         max_length=200,
-        help_text="Search: customer name or e-mail (contains), SamCart order or product id.",
+        help_text="Search: customer name or e-mail (contains), SamCart order id, or the SamCart "
+        "product id of any of the order's lines.",
     )
 
     class Meta:
@@ -107,18 +126,36 @@ class OrderFilter(django_filters.FilterSet):
             "status",
             "hold_reason",
             "found_by",
-            "project",
             "external_order_id",
-            "external_product_id",
         )
 
+    @extend_schema_field(
+        {"type": "integer", "description": PROJECT_HELP}  # the schema of an id, not the title
+    )
+    def filter_project(
+        self, queryset: QuerySet[Order], name: str, value: Project | None
+    ) -> QuerySet[Order]:
+        """Keep the boxes with a line of the project `value` (one of the caller's)."""
+        if value is None:
+            return queryset
+        return queryset.filter(with_line(project=value))
+
+    def filter_external_product_id(
+        self, queryset: QuerySet[Order], name: str, value: str
+    ) -> QuerySet[Order]:
+        """Keep the boxes with a line of the SamCart product id `value`."""
+        if not value:
+            return queryset
+        return queryset.filter(with_line(external_product_id=value))
+
     def search(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
-        """Match the customer's name or e-mail, or a SamCart order or product id."""
+        """Match the customer's name or e-mail, the SamCart order id, or the SamCart product
+        id of any line."""
         return queryset.filter(
             Q(ship_name__icontains=value)
             | Q(customer_email__icontains=value)
             | Q(external_order_id=value)
-            | Q(external_product_id=value)
+            | with_line(external_product_id=value)
         )
 
 

@@ -28,8 +28,8 @@ class AdminModelPermissions(DjangoModelPermissions):
 
     Reads need `view_*` or `change_*` (as the admin's `has_view_permission`); PUT and PATCH
     need `change_*`; DELETE needs `delete_*`. A view may set `permission_action` to the codename
-    prefix its POST needs (release is a change of orders: `"change"`). POST otherwise needs
-    `add_*`, which the API never offers.
+    prefix all its writes need (release, and a line's edit or removal, are changes of orders:
+    `"change"`). POST otherwise needs `add_*`, which the API never offers.
     """
 
     message = NOT_STAFF
@@ -54,7 +54,7 @@ class AdminModelPermissions(DjangoModelPermissions):
         if request.method in SAFE_METHODS:
             return any(user.has_perm(self._codename(model, p)) for p in (VIEW, CHANGE))
         action = getattr(view, "permission_action", None)
-        if request.method == "POST" and action:
+        if action:
             return user.has_perm(self._codename(model, f"%(app_label)s.{action}_%(model_name)s"))
         return super().has_permission(request, view)
 

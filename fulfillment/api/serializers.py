@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from fulfillment import ecommerce_ids
 from fulfillment.ids import MAX_ID
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
-from fulfillment.models import Notification, Order, OrderEvent, Project
+from fulfillment.models import Notification, Order, OrderEvent, OrderLine, Project
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update_check
 from fulfillment.services.status import order_address
+from fulfillment.services.wording import items_summary
 
 MAX_RELEASE = 1_000  # ids in one release request
+# Fields an order had before it was a box of lines (SPEC §18); a write naming one is refused.
+LINE_FIELDS = ("quantity", "project", "external_product_id")
+ERROR_LINE_FIELD = (
+    "An order is a box of lines: change a line's quantity with PATCH "
+    '/api/v1/orders/{order}/lines/<line id>/ {{"quantity": n}}, remove a line with DELETE '
+    "of the same URL (on hold only). The order's `lines` list their ids."
+)
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
@@ -25,10 +36,78 @@ class OrderEventSerializer(serializers.ModelSerializer):
         fields = ["kind", "actor", "detail", "created_at"]
 
 
-class OrderSerializer(serializers.ModelSerializer):
-    """An order as publishers see it; the fields of a hold order they may change are writable."""
+class OrderLineSerializer(serializers.ModelSerializer):
+    """One line of a box: a project, how many copies, its prices as priced (SPEC §18).
+
+    A line the publisher removed stays listed with `removed` true (SamCart resending it creates
+    nothing); it is left out of the box's cost and `items`.
+    """
 
     project_title = serializers.CharField(source="project.title", read_only=True)
+    line_cost = serializers.DecimalField(
+        source="cost",
+        max_digits=None,  # a product of two stored amounts: no digit limit to overflow
+        decimal_places=2,
+        read_only=True,
+        help_text="unit_cost × quantity (shipping apart: the box pays one shipping).",
+    )
+    removed = serializers.SerializerMethodField(help_text="The publisher removed this line.")
+
+    class Meta:
+        model = OrderLine
+        fields = [
+            "id",
+            "project",
+            "project_title",
+            "external_product_id",
+            "quantity",
+            "unit_cost",
+            "shipping_cost",
+            "line_cost",
+            "removed",
+            "removed_at",
+            "cart_refunded",
+        ]
+        read_only_fields = fields
+
+    def get_removed(self, line: OrderLine) -> bool:
+        """Say whether the publisher removed the line from its box."""
+        return line.removed_at is not None
+
+
+class OrderLineUpdateSerializer(serializers.Serializer):
+    """A line's new quantity (the box must be on hold); required, although the method is PATCH.
+
+    Never partial: the schema generator makes a PATCH body partial (every field optional), but
+    this body has one field and a PATCH without it changes nothing, so it is refused (400).
+    """
+
+    @property
+    def partial(self) -> bool:
+        """Always False: `quantity` is required (see the class)."""
+        return False
+
+    @partial.setter
+    def partial(self, value: bool) -> None:
+        """Ignore requests for a partial body."""
+
+    quantity = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_QUANTITY,
+        error_messages={
+            key: ERROR_QUANTITY for key in ("required", "null", "invalid", "min_value", "max_value")
+        },
+    )
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """An order (one box, SPEC §18) as publishers see it, with its lines; the customer and
+    shipping fields of a hold or scheduled box are writable."""
+
+    lines = OrderLineSerializer(many=True, read_only=True)
+    items = serializers.SerializerMethodField(
+        help_text='What is in the box, removed lines left out: "2 items: Book, DVD × 2".'
+    )
     events = OrderEventSerializer(many=True, read_only=True)
     address_missing = serializers.SerializerMethodField(
         help_text='What the shipping address lacks, e.g. ["street", "a known country"]; '
@@ -39,11 +118,12 @@ class OrderSerializer(serializers.ModelSerializer):
         model = Order
         fields = [
             "id",
-            "project",
-            "project_title",
             "source",
             "external_order_id",
-            "external_product_id",
+            "box_number",
+            "split_reason",
+            "items",
+            "lines",
             *EDITABLE_ON_HOLD,
             "ship_country_code",
             "address_missing",
@@ -62,13 +142,24 @@ class OrderSerializer(serializers.ModelSerializer):
             "events",
         ]
         read_only_fields = [f for f in fields if f not in EDITABLE_ON_HOLD]
-        extra_kwargs = {
-            "quantity": {
-                "min_value": 1,
-                "max_value": MAX_QUANTITY,
-                "error_messages": {"min_value": ERROR_QUANTITY, "max_value": ERROR_QUANTITY},
-            }
-        }
+
+    def to_internal_value(self, data: Any) -> Any:
+        """Refuse the fields of a line (`quantity`…) with where to change them instead.
+
+        They were the order's before boxes; silently ignoring them would answer 200 to a
+        client that believes it changed a quantity.
+        """
+        if isinstance(data, Mapping):
+            named = [name for name in LINE_FIELDS if name in data]
+            if named:
+                order = self.instance.pk if self.instance is not None else "<id>"
+                message = ERROR_LINE_FIELD.format(order=order)
+                raise serializers.ValidationError({name: [message] for name in named})
+        return super().to_internal_value(data)
+
+    def get_items(self, order: Order) -> str:
+        """Say what is in the box (its active lines)."""
+        return items_summary(order.active_lines())
 
     def get_address_missing(self, order: Order) -> list[str]:
         """Name the parts a parcel needs that the address lacks."""

@@ -18,6 +18,11 @@ urlpatterns = [
     path("v1/orders/", views.OrderList.as_view(), name="api-orders"),
     path("v1/orders/release/", views.OrderRelease.as_view(), name="api-orders-release"),
     path("v1/orders/<id:pk>/", views.OrderDetail.as_view(), name="api-order"),
+    path(
+        "v1/orders/<id:pk>/lines/<id:line_id>/",
+        views.OrderLineDetail.as_view(),
+        name="api-order-line",
+    ),
     path("v1/projects/", views.ProjectList.as_view(), name="api-projects"),
     path("v1/projects/<id:pk>/", views.ProjectDetail.as_view(), name="api-project"),
     path("v1/notifications/", views.NotificationList.as_view(), name="api-notifications"),

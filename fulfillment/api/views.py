@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -15,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from fulfillment.models import Notification, Order, Project, Publisher
+from fulfillment.models import Notification, Order, OrderLine, Project, Publisher
 from fulfillment.services.errors import ServiceError
+from fulfillment.services.lines import order_line_remove, order_line_update
 from fulfillment.services.orders import order_remove, order_update
 from fulfillment.services.projects import project_update
 from fulfillment.services.release import orders_release
@@ -25,6 +27,7 @@ from .filters import FilterBackend, NotificationFilter, OrderFilter
 from .permissions import AdminLogin, AdminModelPermissions
 from .serializers import (
     NotificationSerializer,
+    OrderLineUpdateSerializer,
     OrderSerializer,
     ProjectSerializer,
     ReleaseResultSerializer,
@@ -61,31 +64,42 @@ class ScopedView:
     filter_backends = (FilterBackend,)
 
 
+def service_error(error: ServiceError | DjangoValidationError) -> ValidationError:
+    """Return the 400 of a refused service call: `detail` for a rule, field errors for values."""
+    if isinstance(error, ServiceError):
+        return ValidationError({"detail": str(error)})
+    detail = error.message_dict if hasattr(error, "error_dict") else error.messages
+    return ValidationError(detail)
+
+
+def orders_shown(request: Request) -> QuerySet[Order]:
+    """Return the caller's boxes with what the serializer reads prefetched: the lines with
+    their projects, the events with their actors (queries per page stay flat in its size)."""
+    return Order.objects.for_user(request.user).with_lines().prefetch_related("events__actor")
+
+
 class OrderList(ScopedView, generics.ListAPIView):
-    """List orders; filter by status, hold_reason, found_by, project, SamCart ids, is_test;
-    search with q."""
+    """List orders (boxes, with their lines); filter by status, hold_reason, found_by, project,
+    SamCart ids, is_test; search with q."""
 
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
 
     def get_queryset(self) -> QuerySet[Order]:
         """Return the caller's orders (filters are applied by `OrderFilter`)."""
-        return (
-            Order.objects.for_user(self.request.user)
-            .select_related("project")
-            .prefetch_related("events__actor")
-        )
+        return orders_shown(self.request)
 
 
 class OrderDetail(ScopedView, generics.RetrieveUpdateDestroyAPIView):
-    """Retrieve an order; change it on hold or scheduled; delete it on hold, cancel it
-    (refund) while scheduled."""
+    """Retrieve an order (a box, with its lines); change its customer and shipping fields on
+    hold or scheduled; delete it on hold, cancel it (refund) while scheduled. Its lines change
+    at `orders/{id}/lines/{line_id}/`."""
 
     serializer_class = OrderSerializer
 
     def get_queryset(self) -> QuerySet[Order]:
         """Scope to the caller."""
-        return Order.objects.for_user(self.request.user).select_related("project")
+        return orders_shown(self.request)
 
     def perform_update(self, serializer: OrderSerializer) -> None:
         """Apply the change through `order_update` (hold orders only; recomputes the cost)."""
@@ -93,11 +107,8 @@ class OrderDetail(ScopedView, generics.RetrieveUpdateDestroyAPIView):
             serializer.instance = order_update(
                 order=serializer.instance, actor=self.request.user, **serializer.validated_data
             )
-        except ServiceError as error:
-            raise ValidationError({"detail": str(error)}) from error
-        except DjangoValidationError as error:
-            detail = error.message_dict if hasattr(error, "error_dict") else error.messages
-            raise ValidationError(detail) from error
+        except (ServiceError, DjangoValidationError) as error:
+            raise service_error(error) from error
 
     def perform_destroy(self, instance: Order) -> None:
         """Delete a hold order, or cancel a scheduled one in its window with its refund:
@@ -106,7 +117,57 @@ class OrderDetail(ScopedView, generics.RetrieveUpdateDestroyAPIView):
         try:
             order_remove(order=instance, actor=self.request.user)
         except ServiceError as error:
-            raise ValidationError({"detail": str(error)}) from error
+            raise service_error(error) from error
+
+
+class OrderLineDetail(ScopedView, generics.GenericAPIView):
+    """Change a line of a box on hold (SPEC §18): PATCH its quantity, DELETE to remove it.
+
+    Both answer the whole order, priced again. A removed line stays listed (`removed`), so
+    SamCart resending it creates nothing; the last line is not removed (delete the order).
+    Both are changes of the order: they need `change_order`, as editing it in the admin does.
+    """
+
+    permission_action = "change"
+    serializer_class = OrderLineUpdateSerializer
+
+    def get_queryset(self) -> QuerySet[Order]:
+        """Scope to the caller (also tells the permission check the model: Order)."""
+        return orders_shown(self.request)
+
+    def get_line(self) -> OrderLine:
+        """Return the line of the URL, in the caller's order of the URL; else 404."""
+        lines = OrderLine.objects.for_user(self.request.user).select_related("project")
+        return get_object_or_404(lines, pk=self.kwargs["line_id"], order_id=self.kwargs["pk"])
+
+    def answer(self, line: OrderLine) -> Response:
+        """Return the line's order as the order endpoints show it."""
+        order = self.get_queryset().get(pk=line.order_id)
+        return Response(OrderSerializer(order, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=OrderLineUpdateSerializer, responses=OrderSerializer)
+    def patch(self, request: Request, pk: int, line_id: int) -> Response:
+        """Set the line's quantity (a whole number from 1 to 10,000)."""
+        line = self.get_line()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            line = order_line_update(
+                line=line, quantity=serializer.validated_data["quantity"], actor=request.user
+            )
+        except (ServiceError, DjangoValidationError) as error:
+            raise service_error(error) from error
+        return self.answer(line)
+
+    @extend_schema(request=None, responses={200: OrderSerializer})
+    def delete(self, request: Request, pk: int, line_id: int) -> Response:
+        """Remove the line from its box."""
+        line = self.get_line()
+        try:
+            line = order_line_remove(line=line, actor=request.user)
+        except (ServiceError, DjangoValidationError) as error:
+            raise service_error(error) from error
+        return self.answer(line)
 
 
 class OrderRelease(ScopedView, APIView):
