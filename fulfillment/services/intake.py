@@ -409,9 +409,11 @@ def orders_create_from_cart(
         if snapshot.has_lines
         else []
     )
-    # A POST without a shipping address has nothing to disagree with: it joins (§18).
+    # A POST without a shipping address has nothing to disagree with: it joins (§18). Nor has
+    # the SamCart check: its address is the buyer's current one, not this sale's (§17).
+    addressless = cart.shipping.is_empty() or found_by_run is not None
     choice = box_choose(
-        boxes=boxes, address=Address() if cart.shipping.is_empty() else address, now=timezone.now()
+        boxes=boxes, address=Address() if addressless else address, now=timezone.now()
     )
     if choice.box is not None:
         joined = box_add_lines(publisher=publisher, box=choice.box, lines=lines)

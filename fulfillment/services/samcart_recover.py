@@ -1,9 +1,13 @@
 """What a SamCart check does about what it found (SPEC §17): flag refunds, order missing lines.
 
-A missing line becomes an order through the same intake and unique key as the Notify URL
-(`orders_create_from_cart`), with the buyer and address of the order's customer record, on
-hold `review`. Each SamCart order is its own transaction: a Notify POST or another run that
-made the line meanwhile wins (the unique key refuses ours, or the intake answers duplicate).
+A missing line becomes an order line through the same intake and unique key as the Notify
+URL (`orders_create_from_cart`). It joins the open box of its SamCart order by the intake's
+rule, whatever the address (the check only knows the buyer's current one, so it has nothing
+to disagree with), and the box then follows the normal join rule (SPEC §18): the address and
+the sale came with the box's own Notify POST. With no open box it starts one with the buyer
+and address of the customer record, on hold `review`. Each SamCart order is its own
+transaction: a Notify POST or another run that made the line meanwhile wins (the unique key
+refuses ours, or the intake answers duplicate).
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ def cart_from_api(
 
 
 def _create(*, run: SamcartCheckRun, cart: CartNotification) -> list[tuple[int, str]] | None:
-    """Create the orders of `cart` found by `run`; return (order id, product id) of each.
+    """Create the lines of `cart` found by `run`; return (box id, product id) of each.
 
     None: someone else ordered the lines meanwhile (a racing Notify POST or run committed
     them first: the unique key refused ours, or the intake found them done).
@@ -128,7 +132,8 @@ def _order_lines(
     if created is None:
         return findings
     for line in usable:
-        made = tuple(pk for pk, product_id in created if product_id == line.product_id)
+        # A bundle's lines of one product are in the same box: name it once.
+        made = tuple(dict.fromkeys(pk for pk, pid in created if pid == line.product_id))
         findings.append(line.finding(FindingKind.CREATED if made else FindingKind.MISSING, made))
     return findings
 
