@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from fulfillment.management.commands import samcart_send
-from fulfillment.models import Notification, Order, Outcome, SplitReason
+from fulfillment.models import Notification, Order, OrderStatus, Outcome, SplitReason
 from tests.factories import make_project, make_publisher, post_notify, sample
 
 
@@ -159,3 +159,63 @@ def test_purge_deletes_only_old_rejected_notifications(client):
 
     remaining = list(Notification.objects.values_list("outcome", flat=True))
     assert sorted(remaining) == [Outcome.IGNORED, Outcome.REJECTED]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_data_sends_boxes_of_several_items_once(tmp_path):
+    out = io.StringIO()
+    call_command("demo_data", samcart_data=tmp_path / "samcart.json", stdout=out)
+
+    def boxes(order_id: int) -> list[tuple[str, list[str], str, str]]:
+        return [
+            (
+                box.ship_street,
+                [line.project.title for line in box.active_lines()],
+                box.split_reason,
+                box.status,
+            )
+            for box in Order.objects.with_lines()
+            .filter(external_order_id=str(order_id))
+            .order_by("box_number")
+        ]
+
+    almanac, bump = (
+        "The Lighthouse Keeper's Almanac (Paperback)",
+        "Lighthouse Bookmark (order bump)",
+    )
+    # A book and its order bump a second later: one box of two items, charged, waiting.
+    assert boxes(9_200_001) == [("1 Sample Street", [almanac, bump], "", OrderStatus.SCHEDULED)]
+    # A gift to another street: a second box that says why.
+    assert boxes(9_200_002) == [
+        ("1 Sample Street", [almanac], "", OrderStatus.SCHEDULED),
+        ("8 Harbour View", [bump], SplitReason.ANOTHER_ADDRESS, OrderStatus.SCHEDULED),
+    ]
+    # No balance: a cart of two products in one body, on hold.
+    [(_, items, _, status)] = boxes(9_200_003)
+    assert (items, status) == (["Quarterly Print Journal", "Daily Planner 2027"], OrderStatus.HOLD)
+    assert "Sent 3 demo SamCart order(s)" in out.getvalue()
+    counts = Order.objects.count(), Notification.objects.count()
+
+    again = io.StringIO()
+    call_command("demo_data", samcart_data=tmp_path / "samcart.json", stdout=again)
+
+    assert (Order.objects.count(), Notification.objects.count()) == counts
+    assert "demo SamCart order" not in again.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_data_gives_an_earlier_demo_publisher_the_projects_it_lacks():
+    earlier = make_publisher(name="Lighthouse Press", email="orders@lighthouse-press.example")
+    make_project(earlier, "279813", title="The Lighthouse Keeper's Almanac (Paperback)")
+
+    call_command("demo_data", stdout=io.StringIO())
+
+    titles = sorted(earlier.projects.values_list("title", flat=True))
+    assert titles == [
+        "Almanac + Workbook Bundle",
+        "Companion Workbook (Print)",
+        "Lighthouse Bookmark (order bump)",
+        "The Lighthouse Keeper's Almanac (Paperback)",
+    ]
+    [box] = Order.objects.with_lines().filter(publisher=earlier, external_order_id="9200001")
+    assert len(box.active_lines()) == 2  # the bump found its project
