@@ -482,3 +482,20 @@ def test_a_refund_post_flags_the_box_and_names_the_lines_it_names(
     body["products"] = [{"id": 999999, "name": "Other", "quantity": 1, "price": "1.00"}]
     post_notify(client, publisher, json.dumps(body))
     assert all(line.cart_refunded for line in _box_of(7609).active_lines())
+
+
+def test_the_refunded_lines_of_one_order_are_named_in_one_event(client, funded_publisher, standin):
+    publisher = with_key(funded_publisher)
+    serve(standin, [sale(7611, [279813, 298020], status="refunded")])
+    _deliver(client, publisher, [(7611, [(279813, 1), (298020, 1)])])
+
+    run = samcart_check_run(publisher=publisher)
+
+    box = _box_of(7611)
+    assert all(line.cart_refunded for line in box.active_lines()) and box.cart_refunded
+    [event] = box.events.filter(kind=OrderEventKind.CART_REFUNDED)
+    assert "(2 items: Almanac, Bundle)" in event.detail
+    assert [(f["kind"], f["product_id"]) for f in run.findings] == [
+        (FindingKind.REFUNDED, "279813"),
+        (FindingKind.REFUNDED, "298020"),
+    ]

@@ -39,21 +39,26 @@ REFUND_SEEN = "{status}, seen by the SamCart check"
 def refunds_flag(
     *, publisher_id: int, refunded: list[tuple[ApiLine, tuple[int, ...]]]
 ) -> list[dict[str, object]]:
-    """Flag our orders of lines SamCart shows refunded or reversed; return the findings.
+    """Flag our lines SamCart shows refunded or reversed, and their boxes; return the findings.
 
-    Only lines with orders here not flagged yet come in (`page_compare`), so a refund already
-    flagged (by a Refund notification or an earlier run) is not said again.
+    Only lines with order lines here not flagged yet come in (`page_compare`), so a refund
+    already flagged (by a Refund notification or an earlier run) is not said again. The lines
+    of one SamCart order are flagged together: one event per box names them all.
     """
+    grouped: dict[str, list[tuple[ApiLine, tuple[int, ...]]]] = {}
+    for line, boxes in refunded:
+        grouped.setdefault(line.order.id, []).append((line, boxes))
     findings = []
-    for line, order_ids in refunded:
+    for order_id, pairs in grouped.items():
+        statuses = ", ".join(dict.fromkeys(line.status for line, _ in pairs))
         flagged = orders_flag_cart_refunded(
             publisher_id=publisher_id,
-            order_id=line.order.id,
-            product_ids=(line.product_id,),
-            event_type=REFUND_SEEN.format(status=line.status),
+            order_id=order_id,
+            product_ids=tuple(line.product_id for line, _ in pairs),
+            event_type=REFUND_SEEN.format(status=statuses),
         )
         if flagged:
-            findings.append(line.finding(FindingKind.REFUNDED, order_ids))
+            findings += [line.finding(FindingKind.REFUNDED, boxes) for line, boxes in pairs]
     return findings
 
 
