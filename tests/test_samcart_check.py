@@ -27,6 +27,7 @@ from fulfillment.models import (
 )
 from fulfillment.services.ledger import box_net_charge
 from fulfillment.services.lines import order_line_remove
+from fulfillment.services.orders import order_delete
 from fulfillment.services.review import REVIEW_ADDRESS_REPLACED
 from fulfillment.services.samcart_check import samcart_check_run
 from fulfillment.services.status import CHARGED_STATUSES
@@ -499,3 +500,17 @@ def test_the_refunded_lines_of_one_order_are_named_in_one_event(client, funded_p
         (FindingKind.REFUNDED, "279813"),
         (FindingKind.REFUNDED, "298020"),
     ]
+
+
+def test_a_line_of_a_deleted_box_is_held_not_missing_and_not_compared(
+    client, unfunded_publisher, standin
+):
+    publisher = with_key(unfunded_publisher)
+    serve(standin, [sale(7612, 279813, quantity=3)])
+    _deliver(client, publisher, [(7612, [(279813, 1)])])  # another quantity, then deleted
+    order_delete(order=_box_of(7612), actor=None)
+
+    run = samcart_check_run(publisher=publisher)
+
+    assert (run.lines_counted, run.missing, run.created, run.findings) == (1, 0, 0, [])
+    assert Order.objects.filter(external_order_id="7612").count() == 1
