@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from fulfillment.carts import CartNotification
 from fulfillment.carts.base import Customer, LineItem
@@ -24,6 +24,7 @@ from fulfillment.limits import MAX_QUANTITY
 from fulfillment.models import FindingKind, Outcome, SamcartCheckRun
 
 from .intake import orders_create_from_cart
+from .notifications import REDO_SQLSTATES
 from .orders import orders_flag_cart_refunded
 from .samcart_compare import ApiLine
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from fulfillment.samcart_api import ApiCustomer, ApiOrder, SamcartClient
 
 logger = logging.getLogger(__name__)
+
+REDO_TRIES = 3  # passes of one SamCart order's lines that met a racing delivery
 
 # The event type the order history shows for a refund the check saw ('SamCart sent "…"').
 REFUND_SEEN = "{status}, seen by the SamCart check"
@@ -101,26 +104,42 @@ def cart_from_api(
 def _create(*, run: SamcartCheckRun, cart: CartNotification) -> list[tuple[int, str]] | None:
     """Create the lines of `cart` found by `run`; return (box id, product id) of each.
 
-    None: someone else ordered the lines meanwhile (a racing Notify POST or run committed
-    them first: the unique key refused ours, or the intake found them done).
+    None: someone else ordered the lines meanwhile (a racing Notify POST committed them first:
+    the intake found them done). A Notify POST's first pass writes without the publisher lock,
+    so its box or lines may meet ours in the unique keys (IntegrityError), or PostgreSQL may
+    pick our pass as the victim of the deadlock between its new keys and our publisher lock.
+    Either way our transaction was rolled back whole: it runs again, REDO_TRIES times at
+    most, under the lock, and then sees what the POST committed (the lines it did not bring
+    still join its box).
     """
-    try:
-        with transaction.atomic():
-            result = orders_create_from_cart(
-                publisher_id=run.publisher_id,
-                notification_id=None,
-                cart=cart,
-                is_test=False,
-                found_by_run=run,
-            )
-    except IntegrityError:
-        logger.info("SamCart order %s was ordered meanwhile by someone else", cart.order_id)
-        return None
+    for attempt in range(1, REDO_TRIES + 1):
+        try:
+            with transaction.atomic():
+                result = orders_create_from_cart(
+                    publisher_id=run.publisher_id,
+                    notification_id=None,
+                    cart=cart,
+                    is_test=False,
+                    found_by_run=run,
+                )
+            break
+        except (IntegrityError, OperationalError) as error:
+            if attempt == REDO_TRIES or not _raced(error):
+                raise
+            logger.info("SamCart order %s met a racing delivery; again: %s", cart.order_id, error)
     if result.outcome == Outcome.DUPLICATE:
         logger.info("SamCart order %s: %s", cart.order_id, result.detail)
         return None
     # NO_MATCH (the projects went inactive meanwhile) creates nothing: the lines stay missing.
     return [(line.order_id, line.external_product_id) for line in result.lines]
+
+
+def _raced(error: Exception) -> bool:
+    """Tell whether `error` is a racing delivery's (a unique key, a deadlock, a serialization
+    failure: rolled back whole, safe to run again), not a fault to report."""
+    if isinstance(error, IntegrityError):
+        return True
+    return getattr(error.__cause__, "sqlstate", None) in REDO_SQLSTATES
 
 
 def _order_lines(
