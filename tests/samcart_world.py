@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from fulfillment.models import HoldReason, Order, OrderStatus, Project, Publisher
+from fulfillment.models import HoldReason, Order, OrderLine, OrderStatus, Project, Publisher
 from fulfillment.samcart_api import SamcartClient
 from fulfillment.samcart_api.standin import StandinServer
 from fulfillment.samcart_api.standin_data import (
@@ -117,17 +117,28 @@ def notify_body(
 
 
 def our_orders(publisher: Publisher, project: Project, order_ids: range, product_id: str) -> None:
-    """Write our orders of these SamCart orders directly (setup for the statement counts)."""
-    Order.objects.bulk_create(
+    """Write our boxes of these SamCart orders directly, one line each (setup for the
+    statement counts)."""
+    boxes = Order.objects.bulk_create(
         Order(
             publisher=publisher,
-            project=project,
             external_order_id=str(order_id),
-            external_product_id=product_id,
-            quantity=1,
             cost=project.cost_of(1),
             status=OrderStatus.HOLD,
             hold_reason=HoldReason.PAYMENT_REQUIRED,
         )
         for order_id in order_ids
+    )
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=box,
+            publisher=publisher,
+            project=project,
+            external_order_id=box.external_order_id,
+            external_product_id=product_id,
+            quantity=1,
+            unit_cost=project.unit_cost,
+            shipping_cost=project.shipping_cost,
+        )
+        for box in boxes
     )

@@ -17,7 +17,15 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from fulfillment.models import Alert, AlertKind, LedgerEntry, Notification, Order, Outcome
+from fulfillment.models import (
+    Alert,
+    AlertKind,
+    LedgerEntry,
+    Notification,
+    Order,
+    OrderLine,
+    Outcome,
+)
 from fulfillment.services import retries, retrying
 from fulfillment.services.alerts import alerts_collect
 from fulfillment.services.projects import project_update
@@ -254,7 +262,7 @@ def test_a_retry_refused_as_remapped_stops_and_is_in_the_needs_action_alert(clie
     assert failed.next_attempt_at is None
     assert failed.detail.startswith("Automatic retry stopped, a person must decide:")
     assert "confirm to create another" in failed.detail
-    assert not Order.objects.filter(project=second_edition).exists()
+    assert not OrderLine.objects.filter(project=second_edition).exists()
     assert LedgerEntry.objects.filter(kind="charge").count() == 1
     assert failed.pk in _needs_action_ids()
     assert notifications_retry_due(now=timezone.now() + timedelta(days=1)) == 0

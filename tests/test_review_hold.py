@@ -26,6 +26,7 @@ from fulfillment.models import (
 )
 from fulfillment.services.deposits import deposit_record
 from fulfillment.services.intake import orders_create_from_cart
+from fulfillment.services.ledger import box_net_charge
 from fulfillment.services.orders import order_update
 from fulfillment.services.release import hold_orders_refresh, orders_release, orders_release_all
 from fulfillment.services.status import order_hold_reason
@@ -172,3 +173,58 @@ def test_a_late_test_post_confirms_nothing(client):
     post_notify(client, publisher, order_body(order_id=9006), test=True)
     order.refresh_from_db()
     assert order.hold_reason == HoldReason.REVIEW and order.ship_street == "1 Old Road"
+
+
+# Boxes (SPEC §18): a review box is confirmed whole, and a late POST's new item joins it.
+
+
+def test_a_found_box_of_several_items_is_confirmed_whole_by_one_late_post(client):
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "279813", title="Book", unit_cost="6.00", shipping_cost="4.00")
+    make_project(publisher, "298020", title="Bump", unit_cost="2.00", shipping_cost="1.00")
+    box = _found(publisher, order_id=9010, extra_products=((298020, 2),))
+    assert box.lines.count() == 2 and box.hold_reason == HoldReason.REVIEW
+
+    response = post_notify(client, publisher, order_body(order_id=9010))  # the book's only
+
+    assert response.json()["outcome"] == Outcome.DUPLICATE
+    box.refresh_from_db()
+    assert (box.status, box.ship_street) == (OrderStatus.IN_PRODUCTION, "4410 Larkspur Lane")
+    assert box.cost == Decimal("14.00")  # 6.00 + 2 × 2.00 + the highest shipping, 4.00
+    assert box_net_charge(order=box) == box.cost
+    assert Order.objects.count() == 1
+    assert_money_invariants(publisher)
+
+
+def test_a_late_post_of_a_new_item_joins_the_review_box_and_confirms_it(client):
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "279813", title="Book", unit_cost="6.00", shipping_cost="4.00")
+    make_project(publisher, "298020", title="Bump", unit_cost="2.00", shipping_cost="1.00")
+    box = _found(publisher, order_id=9011)  # the book's POST was lost; the check found it
+
+    # The bump's POST, a new line, brings the sale's own address (not the guessed "1 Old Road").
+    response = post_notify(client, publisher, order_body(order_id=9011, product_id=298020))
+
+    assert response.json()["outcome"] == Outcome.CREATED
+    [only] = Order.objects.all()
+    assert only.pk == box.pk
+    assert sorted(only.lines.values_list("project__title", flat=True)) == ["Book", "Bump"]
+    assert (only.status, only.hold_reason) == (OrderStatus.IN_PRODUCTION, HoldReason.NONE)
+    assert only.ship_street == "4410 Larkspur Lane"
+    assert only.notification_id == response.json()["notification"]
+    assert only.cost == Decimal("12.00") and box_net_charge(order=only) == only.cost
+    assert_money_invariants(publisher)
+
+
+def test_a_post_of_another_address_still_splits_from_a_confirmed_box(client):
+    publisher = make_publisher(balance="0.00")
+    make_project(publisher, "279813", title="Book")
+    make_project(publisher, "298020", title="Bump")
+    box = _found(publisher, order_id=9012)
+    orders_release(publisher=publisher, order_ids=[box.pk], actor=None, reviewed=True)
+    box.refresh_from_db()
+    assert box.hold_reason == HoldReason.PAYMENT_REQUIRED  # reviewed, still on hold
+
+    post_notify(client, publisher, order_body(order_id=9012, product_id=298020))
+
+    assert Order.objects.count() == 2  # "4410 Larkspur Lane" is not the reviewed "1 Old Road"

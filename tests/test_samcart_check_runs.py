@@ -197,7 +197,7 @@ def test_the_command_checks_a_publisher_with_a_progress_bar(funded_publisher, st
     run = SamcartCheckRun.objects.get()
     assert (run.kind, run.created) == (RunKind.MANUAL, 2)
     assert f"Publisher {publisher.idpub}: check {run.pk} done" in out.getvalue()
-    assert "2 compared, 2 missing, 2 order(s) created." in out.getvalue()
+    assert "2 compared, 2 missing, 2 ordered." in out.getvalue()
     assert "2order" in err.getvalue().replace(" ", "")  # tqdm's bar counted the orders
 
 

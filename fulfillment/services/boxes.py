@@ -93,7 +93,14 @@ def box_choose(*, boxes: list[Order], address: Address, now: datetime) -> BoxCho
     open_boxes = [box for box in boxes if box_open(order=box, now=now)]
     key = address_key(address)
     for box in open_boxes:
-        if not key or key in (box.cart_address_key, address_key(order_address(order=box))):
+        # A box waiting for review has the address the SamCart check guessed (the buyer's
+        # current one, §17): nothing to disagree with; the POST that joins it confirms it.
+        guessed = box.hold_reason == HoldReason.REVIEW
+        if (
+            not key
+            or guessed
+            or key in (box.cart_address_key, address_key(order_address(order=box)))
+        ):
             return BoxChoice(box=box)
     if open_boxes:
         return BoxChoice(None, SplitReason.ANOTHER_ADDRESS, after=open_boxes[-1])

@@ -305,12 +305,15 @@ def _review(
     notification_id: int | None,
     found_by_run: SamcartCheckRun | None,
     is_test: bool,
+    joined: Order | None = None,
 ) -> str:
-    """Let a Notify POST confirm the done lines the SamCart check found (§17); say what it did."""
+    """Let a Notify POST confirm the boxes of the done lines the SamCart check found, and the
+    review box its new lines `joined` (§17, §18); say what it did."""
     if found_by_run is not None or is_test or notification_id is None:
         return ""
+    boxes = [*plan.done_boxes, *([joined] if joined is not None else [])]
     return orders_review_from_notify(
-        done=plan.done_boxes, cart=cart, address=address, notification_id=notification_id
+        done=boxes, cart=cart, address=address, notification_id=notification_id
     )
 
 
@@ -409,11 +412,13 @@ def orders_create_from_cart(
         if snapshot.has_lines
         else []
     )
-    # A POST without a shipping address has nothing to disagree with: it joins (§18). A test
+    # A POST without a shipping address has nothing to disagree with: it joins (§18). Nor has
+    # the SamCart check: its address is the buyer's current one, not this sale's (§17). A test
     # purchase and a real one never share a box (a test box is never charged).
+    addressless = cart.shipping.is_empty() or found_by_run is not None
     choice = box_choose(
         boxes=[box for box in boxes if box.is_test == is_test],
-        address=Address() if cart.shipping.is_empty() else address,
+        address=Address() if addressless else address,
         now=timezone.now(),
     )
     if choice.box is not None:
@@ -426,5 +431,5 @@ def orders_create_from_cart(
         detail = messages.created(box, lines, done, unmatched)
         detail += messages.remapped_note(plan.remapped)
     # After the new lines' charge: the review's charges move the balance.
-    reviewed = _review(plan, cart, address, notification_id, found_by_run, is_test)
+    reviewed = _review(plan, cart, address, notification_id, found_by_run, is_test, choice.box)
     return IntakeResult(Outcome.CREATED, f"{detail} {reviewed}".strip(), created=[box], lines=lines)

@@ -173,8 +173,9 @@ def _decide(*, run: SamcartCheckRun, client: SamcartClient, found: Comparison) -
     try:
         missing_lines_create(run=run, client=client, missing=found.missing, into=run.findings)
     finally:  # a failure half-way still records the orders made before it
-        made = [f for f in run.findings if f["kind"] == FindingKind.CREATED]
-        run.created = sum(len(f["orders"]) for f in made)  # type: ignore[arg-type]
+        # SamCart lines ordered, counted as `missing` is (a bundle's lines and the lines
+        # that joined one box are one each).
+        run.created = sum(1 for f in run.findings if f["kind"] == FindingKind.CREATED)
     run.status = RunStatus.OK
 
 

@@ -1,11 +1,14 @@
 """Compare SamCart's orders, a page at a time, with the orders made here (SPEC §17).
 
-A page costs two statements whatever its size: our orders of its SamCart order ids, and the
+A page costs two statements whatever its size: our lines of its SamCart order ids, and the
 active projects of its product ids (`matching_projects`). Nothing is written here: the result
 says what is missing, refunded or of another quantity, and the run decides what to do.
 
-A *line* is one product of one SamCart order (the unique key of our orders): cart items of the
-same product in one order add up, as the Notify URL's parser merges them.
+A *line* is one product of one SamCart order (the unique key of our order lines, SPEC §18):
+cart items of the same product in one order add up, as the Notify URL's parser merges them.
+Ours is held whenever an `OrderLine` of it exists, removed or in a deleted box (exactly once:
+it is never ordered again); only the live ones, in a box not deleted and not removed, are
+compared for quantity.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ REFUNDED_STATUSES = frozenset({"refunded", "partially_refunded", "reversed"})
 
 @dataclass(frozen=True)
 class OurLine:
-    """What we hold for one line: its orders, and which are not flagged refunded yet."""
+    """What we hold for one line: the boxes it is in, and those not flagged refunded yet."""
 
     order_ids: tuple[int, ...] = ()
     unflagged: tuple[int, ...] = ()
-    # Live (not deleted) orders with their quantity, to compare with SamCart's.
+    # Live lines (not removed, box not deleted): their box and quantity, to compare with SamCart's.
     quantities: tuple[tuple[int, int], ...] = ()
 
 
@@ -94,8 +97,13 @@ def api_lines(order: ApiOrder) -> list[ApiLine]:
     return lines
 
 
+def _once(boxes: tuple[int, ...], pk: int) -> tuple[int, ...]:
+    """Return `boxes` with `pk` added unless it is there already."""
+    return boxes if pk in boxes else (*boxes, pk)
+
+
 def our_lines(*, publisher_id: int, order_ids: list[str]) -> dict[tuple[str, str], OurLine]:
-    """Return our orders of these SamCart orders by line, in one statement."""
+    """Return our lines of these SamCart orders by (order id, product id), in one statement."""
     rows = (
         OrderLine.objects.filter(
             publisher_id=publisher_id, source=SOURCE, external_order_id__in=order_ids
@@ -115,9 +123,10 @@ def our_lines(*, publisher_id: int, order_ids: list[str]) -> dict[tuple[str, str
     for pk, order_id, product_id, quantity, status, refunded, removed_at in rows:
         line = found.get((order_id, product_id), OurLine())
         live = status != OrderStatus.DELETED and removed_at is None
+        # A bundle's lines (one product, several projects) may share a box: each box once.
         found[(order_id, product_id)] = OurLine(
-            order_ids=(*line.order_ids, pk),
-            unflagged=line.unflagged if refunded else (*line.unflagged, pk),
+            order_ids=_once(line.order_ids, pk),
+            unflagged=line.unflagged if refunded else _once(line.unflagged, pk),
             quantities=(*line.quantities, (pk, quantity)) if live else line.quantities,
         )
     return found
@@ -151,6 +160,8 @@ def page_compare(*, publisher_id: int, page: list[ApiOrder], into: Comparison) -
         if not held.order_ids:
             into.missing.append(line)
             continue
-        other = tuple(pk for pk, quantity in held.quantities if quantity != line.quantity)
+        other = tuple(
+            dict.fromkeys(pk for pk, quantity in held.quantities if quantity != line.quantity)
+        )
         if other:
             into.quantity.append(line.finding(FindingKind.QUANTITY, other))

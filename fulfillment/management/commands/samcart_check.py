@@ -34,7 +34,7 @@ def summary(run: SamcartCheckRun) -> str:
         f"Publisher {run.publisher.idpub}: check {run.pk} {run.get_status_display()} "
         f"({run.get_kind_display()}, {window}): {run.pages} page(s), {run.orders_seen} order(s), "
         f"{run.lines_seen} line(s), {run.lines_counted} compared, {run.missing} missing, "
-        f"{run.created} order(s) created"
+        f"{run.created} ordered"
     )
     others = [f for f in run.findings if f.get("kind") in ("refunded", "quantity")]
     if others:
@@ -49,8 +49,8 @@ class Command(BaseCommand):
 
     help = (
         "Compare SamCart's paid orders with TrepStar's orders now (the SamCart check), for one "
-        "publisher or for every publisher with a SamCart API key; missing lines become orders "
-        "on hold for review."
+        "publisher or for every publisher with a SamCart API key; a missing line joins the open "
+        "box of its order, or starts a box on hold for review."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

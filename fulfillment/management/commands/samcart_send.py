@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -16,11 +17,40 @@ from fulfillment.ids import id_or_none
 from fulfillment.models import Publisher
 from fulfillment.services.publishers import notify_url
 
+DEFAULT_STREET = "1 Sample Street"
+
+
+def product_spec(value: str) -> tuple[str, int]:
+    """Read a `--product`/`--bump` value: "279813" or, with its own quantity, "279813:2"."""
+    product_id, _, quantity = value.partition(":")
+    if not product_id.strip():
+        raise CommandError(f"No product id in {value!r}.")
+    if not quantity:
+        return product_id.strip(), 0
+    try:
+        count = int(quantity)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise CommandError(f"The quantity of {value!r} must be a whole number of at least 1.")
+    return product_id.strip(), count
+
 
 def build_body(
-    *, event_type: str, product_ids: list[str], quantity: int, order_id: str
+    *,
+    event_type: str,
+    product_ids: list[str],
+    quantity: int,
+    order_id: str,
+    quantities: dict[str, int] | None = None,
+    street: str = DEFAULT_STREET,
 ) -> dict[str, Any]:
-    """Return a body shaped like SamCart's `products[]` notifications."""
+    """Return a body shaped like SamCart's `products[]` notifications.
+
+    Every product has `quantity` copies unless `quantities` gives it its own; `street` is the
+    shipping street (the billing address stays the same).
+    """
+    quantities = quantities or {}
     return {
         "type": event_type,
         "api_key": None,
@@ -32,7 +62,7 @@ def build_body(
                 "status": "Charged",
                 "shipping": "0.00",
                 "tax": "0.00",
-                "quantity": quantity,
+                "quantity": quantities.get(pid) or quantity,
             }
             for pid in product_ids
         ],
@@ -42,7 +72,7 @@ def build_body(
             "email": "ada.testwell@example.com",
             "phone_number": None,
             "customer_id": 24000001,
-            "billing_address": "1 Sample Street",
+            "billing_address": DEFAULT_STREET,
             "billing_city": "Springfield",
             "billing_state": "IL",
             "billing_zip": "62701",
@@ -55,7 +85,7 @@ def build_body(
             "processor": "Stripe",
             "custom_fields": [],
             "upsell_custom_fields": [],
-            "shipping_address": "1 Sample Street",
+            "shipping_address": street,
             "shipping_city": "Springfield",
             "shipping_state": "IL",
             "shipping_zip": "62701",
@@ -66,9 +96,18 @@ def build_body(
 
 
 class Command(BaseCommand):
-    """Try the integration without SamCart: POST one notification and print the answer."""
+    """Try the integration without SamCart: POST a purchase and print each answer.
 
-    help = "POST a SamCart-like notification to a Notify URL (given, or built for --idpub)."
+    The `--product`s go in one body (a cart of several products); each `--bump` follows in a
+    POST of its own for the same SamCart order, `--bump-delay` seconds later, the way SamCart
+    sends an order bump: together they demo one box of several items (SPEC §18).
+    """
+
+    help = (
+        "POST a SamCart-like notification to a Notify URL (given, or built for --idpub); "
+        "--bump sends more products of the same order in later POSTs."
+    )
+    sleep = staticmethod(time.sleep)
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Declare the target and the notification's contents."""
@@ -78,22 +117,61 @@ class Command(BaseCommand):
             "--base-url", default="", help="With --idpub. Default: PUBLIC_BASE_URL."
         )
         parser.add_argument("--type", default="Order", dest="event_type")
-        parser.add_argument("--product", action="append", default=[], help="Repeatable.")
+        parser.add_argument(
+            "--product",
+            action="append",
+            default=[],
+            help="Repeatable: all in one body. ID, or ID:QUANTITY for its own quantity.",
+        )
+        parser.add_argument(
+            "--bump",
+            action="append",
+            default=[],
+            help="Repeatable: a later POST of the same order with this product (ID[:QUANTITY]).",
+        )
+        parser.add_argument(
+            "--bump-delay",
+            type=float,
+            default=1.0,
+            help="Seconds between the POSTs of one order (default 1, as SamCart).",
+        )
         parser.add_argument("--quantity", type=int, default=1)
         parser.add_argument("--order-id", default="", help="Default: a random one.")
+        parser.add_argument(
+            "--street",
+            default=DEFAULT_STREET,
+            help="The shipping street (another one: a box of its own).",
+        )
         parser.add_argument("--test", action="store_true", help="Add test=1 to the URL.")
         parser.add_argument("--form", action="store_true", help="Send it form-encoded.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        """Build the body, POST it, print status and answer."""
+        """Build the bodies, POST them in turn, print each status and answer."""
+        if options["quantity"] < 1:
+            raise CommandError("--quantity must be at least 1.")
+        if options["bump_delay"] < 0:
+            raise CommandError("--bump-delay cannot be negative.")
         url = self._url(options)
-        body = build_body(
-            event_type=options["event_type"],
-            product_ids=options["product"] or ["279813"],
-            quantity=options["quantity"],
-            order_id=options["order_id"] or str(35_000_000 + secrets.randbelow(999_999)),
-        )
-        if options["form"]:
+        order_id = options["order_id"] or str(35_000_000 + secrets.randbelow(999_999))
+        products = [product_spec(value) for value in options["product"] or ["279813"]]
+        bumps = [product_spec(value) for value in options["bump"]]
+        for number, batch in enumerate([products, *([bump] for bump in bumps)]):
+            if number:
+                self.sleep(options["bump_delay"])
+            body = build_body(
+                event_type=options["event_type"],
+                product_ids=[pid for pid, _ in batch],
+                quantities=dict(batch),
+                quantity=options["quantity"],
+                order_id=order_id,
+                street=options["street"],
+            )
+            status, answer = self._post(url, body, form=options["form"])
+            self.stdout.write(f"{status} {_readable(answer)}")
+
+    def _post(self, url: str, body: dict[str, Any], *, form: bool) -> tuple[int, str]:
+        """POST one body, JSON or form-encoded; return the status and the answer's text."""
+        if form:
             data, content_type = (
                 urlencode(_flatten(body)).encode(),
                 "application/x-www-form-urlencoded",
@@ -105,12 +183,11 @@ class Command(BaseCommand):
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                status, answer = response.status, response.read().decode()
+                return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
-            status, answer = error.code, error.read().decode()
+            return error.code, error.read().decode()
         except urllib.error.URLError as error:
             raise CommandError(f"Could not reach {url.split('?')[0]}: {error.reason}") from error
-        self.stdout.write(f"{status} {_readable(answer)}")
 
     def _url(self, options: dict[str, Any]) -> str:
         if options["url"]:
@@ -123,14 +200,6 @@ class Command(BaseCommand):
         else:
             raise CommandError("Give --url or --idpub.")
         return url + ("&test=1" if options["test"] else "")
-
-
-def _readable(answer: str) -> str:
-    """Return a JSON answer with real characters ("→", not "\\u2192"); other text as it is."""
-    try:
-        return json.dumps(json.loads(answer), ensure_ascii=False)
-    except ValueError:
-        return answer
 
 
 def _readable(answer: str) -> str:
