@@ -1,73 +1,75 @@
-"""The money invariants of SPEC §7, checked against the database, and order bodies for tests."""
+"""The money invariants of SPEC §7 and §18, checked against the database, and order bodies
+for tests."""
 
 from __future__ import annotations
 
 import copy
 import json
-from collections import Counter
 from decimal import Decimal
 
 from fulfillment.models import ZERO, LedgerEntry, LedgerKind, Order, OrderStatus, Publisher
+from fulfillment.services.charge import box_cost, order_compute_cost
 from tests.factories import sample
 
 CHARGED_STATUSES = (OrderStatus.SCHEDULED, OrderStatus.IN_PRODUCTION, OrderStatus.SHIPPED)
+UNCHARGED_STATUSES = (OrderStatus.HOLD, OrderStatus.DELETED)
 
 
 def assert_money_invariants(publisher: Publisher | int) -> Publisher:
-    """Assert SPEC §7's invariants for one publisher, read fresh; return the fresh row.
+    """Assert SPEC §7's and §18's invariants for one publisher, read fresh; return the row.
 
-    balance ≥ 0; balance == sum of its ledger; every order is charged at most once and
-    refunded at most once; a refund is +cost of a charged order, now `deleted` (a cancelled
-    scheduled order); every unrefunded charge is −cost of an order of the same publisher in
-    `scheduled`, `in_production` or `shipped`; every such order (not a test) has exactly one
-    unrefunded charge; test orders are never charged.
+    balance ≥ 0 and balance == Σ ledger. Every charge and refund names a box of the same
+    publisher, in its ledger. Per box, its ledger (charges − refunds) takes −cost from the
+    balance while `scheduled`, `in_production` or `shipped`, and nothing while `hold` or
+    `deleted` (a box may be charged several times: a joining line charges the difference; a
+    box held again or cancelled is refunded its net charge). A box's cost is `box_cost` of its
+    active lines: as priced when charged, at today's prices while on hold. Every box keeps at
+    least one active line. Test boxes have no ledger entry at all and never reach production.
     """
     pk = publisher if isinstance(publisher, int) else publisher.pk
     fresh = Publisher.objects.get(pk=pk)
     assert fresh.balance >= ZERO, f"negative balance {fresh.balance}"
     # Summed in Python: SQLite's SUM of a decimal column goes through float.
-    amounts = LedgerEntry.objects.filter(publisher_id=pk).values_list("amount", flat=True)
-    total = sum(amounts, ZERO)
+    entries = list(LedgerEntry.objects.filter(publisher_id=pk).select_related("order"))
+    total = sum((entry.amount for entry in entries), ZERO)
     assert fresh.balance == total, f"balance {fresh.balance} != ledger sum {total}"
 
-    entries = LedgerEntry.objects.filter(publisher_id=pk).select_related("order")
-    charges = list(entries.filter(kind=LedgerKind.CHARGE))
-    refunds = list(entries.filter(kind=LedgerKind.REFUND))
-    per_order = Counter(entry.order_id for entry in charges)
-    twice = {order_id: n for order_id, n in per_order.items() if n > 1}
-    assert not twice, f"orders charged more than once: {twice}"
-    refunded = Counter(entry.order_id for entry in refunds)
-    twice = {order_id: n for order_id, n in refunded.items() if n > 1}
-    assert not twice, f"orders refunded more than once: {twice}"
-    for entry in refunds:
+    net: dict[int, Decimal] = {}
+    for entry in entries:
+        if entry.kind not in (LedgerKind.CHARGE, LedgerKind.REFUND):
+            continue
         order = entry.order
-        assert order is not None, f"refund {entry.pk} has no order"
-        assert order.pk in per_order, f"refund {entry.pk} of order {order.pk} never charged"
-        assert order.status == OrderStatus.DELETED, f"refunded order {order.pk} is {order.status}"
-        assert entry.amount == order.cost, f"refund {entry.amount} != cost {order.cost}"
-    for entry in charges:
-        order = entry.order
-        assert order is not None, f"charge {entry.pk} has no order"
-        assert order.publisher_id == pk, f"charge {entry.pk} is for another publisher's order"
-        assert entry.amount == -order.cost, f"charge {entry.amount} != −cost {order.cost}"
-        assert not order.is_test, f"test order {order.pk} was charged"
-        if order.pk not in refunded:
-            assert order.status in CHARGED_STATUSES, f"charged order {order.pk} is {order.status}"
-    # A charge for another publisher's order recorded under this one would be caught above;
-    # here, charges of this publisher's orders recorded under any publisher.
+        assert order is not None, f"{entry.kind} {entry.pk} has no order"
+        assert order.publisher_id == pk, f"{entry.kind} {entry.pk} is for another publisher's box"
+        net[order.pk] = net.get(order.pk, ZERO) - entry.amount
+    # A charge of this publisher's box recorded under any other publisher.
     foreign = LedgerEntry.objects.filter(
         kind__in=(LedgerKind.CHARGE, LedgerKind.REFUND), order__publisher_id=pk
     ).exclude(publisher_id=pk)
-    assert not foreign.exists(), "a charge of this publisher's order sits in another ledger"
+    assert not foreign.exists(), "a charge of this publisher's box sits in another ledger"
 
-    charged_orders = Order.objects.filter(publisher_id=pk, status__in=CHARGED_STATUSES)
-    uncharged = charged_orders.filter(is_test=False).exclude(pk__in=list(per_order))
-    assert not uncharged.exists(), (
-        f"orders scheduled/in production/shipped without a charge: "
-        f"{list(uncharged.values_list('pk'))}"
-    )
-    tests_produced = charged_orders.filter(is_test=True)
-    assert not tests_produced.exists(), "a test order reached production"
+    for box in Order.objects.filter(publisher_id=pk).with_lines():
+        charged = net.get(box.pk, ZERO)
+        lines = box.active_lines()
+        assert lines, f"box {box.pk} has no active line"
+        if box.is_test:
+            assert box.pk not in net, f"test box {box.pk} has ledger entries"
+            assert box.status not in CHARGED_STATUSES, f"test box {box.pk} is {box.status}"
+        if box.status in CHARGED_STATUSES:
+            assert charged == box.cost, (
+                f"box {box.pk} is {box.status} with a net charge of {charged}, cost {box.cost}"
+            )
+            assert box.cost == box_cost(lines), (
+                f"box {box.pk} costs {box.cost}, its lines as priced {box_cost(lines)}"
+            )
+        else:
+            assert charged == ZERO, f"box {box.pk} is {box.status} with a net charge of {charged}"
+        if box.status == OrderStatus.HOLD:
+            stored = box_cost(lines)
+            now = order_compute_cost(order=box, lines=lines)  # prices the copies, saves nothing
+            assert box.cost == stored == now, (
+                f"hold box {box.pk} costs {box.cost}; its lines as stored {stored}, today {now}"
+            )
     return fresh
 
 
@@ -80,12 +82,14 @@ def order_body(
     billing: bool = True,
     shipping: bool = True,
     extra_products: tuple[tuple[int | str, int], ...] = (),
+    street: str | None = None,
 ) -> bytes:
     """Return a SamCart Order body (from the `order_products_array` sample) with new values.
 
     `address=False` drops the shipping street (an incomplete address); `billing=False` empties
     the billing address too; `shipping=False` sends no shipping field at all (a product that
-    collects none: the only case where the billing address may be used, SPEC §6).
+    collects none: the only case where the billing address may be used, SPEC §6); `street`
+    ships to another street (another address, SPEC §18).
     """
     data = json.loads(sample("order_products_array"))
     data["order"]["id"] = order_id
@@ -95,6 +99,8 @@ def order_body(
         product = copy.deepcopy(line)
         product["id"], product["quantity"] = pid, qty
         data["products"].append(product)
+    if street is not None:
+        data["order"]["shipping_address"] = street
     if not address:
         data["order"]["shipping_address"] = ""
     if not shipping:

@@ -1,10 +1,12 @@
 """The Notify URL's SQL cost is a small constant, whatever the number of projects (§5, §12).
 
 Counted: every statement a POST sends but transaction control (BEGIN, COMMIT, SAVEPOINT and
-RELEASE, which a test's own transaction adds). A charged single-product purchase takes 6 on
-PostgreSQL: the read (publisher, matches, lines), the store (its own commit), then the orders,
-the compare-and-set charge with its ledger rows, the events and the outcome. More products
-add no statement. SQLite writes the charge and its ledger rows in two statements.
+RELEASE, which a test's own transaction adds). A charged single-product purchase takes 7 on
+PostgreSQL: the read (publisher, matches, lines), the store (its own commit), then the box,
+its lines (one INSERT for all of them: the one statement boxes added, SPEC §18), the
+compare-and-set charge with its ledger rows, the events and the outcome. More products add no
+statement: a 2-product body costs at most one more than 1 product, and in fact none. SQLite
+writes the charge and its ledger rows in two statements.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from django.test.utils import CaptureQueriesContext
 
 from fulfillment.models import Order, Outcome, Project, ProjectCartId
 from tests.factories import make_project, make_publisher, post_notify, sample
+from tests.invariants import order_body
 
 pytestmark = pytest.mark.django_db
 
-MAX_QUERIES = 6  # a charged purchase on PostgreSQL
+MAX_QUERIES = 7  # a charged purchase on PostgreSQL: 6 before boxes, + the lines' INSERT
 
 
 def _sqlite_charge_extra(status: str | None) -> int:
@@ -52,12 +55,14 @@ def _queries_for_one_notification(client, publisher) -> int:
 
 # (balance, body, outcome, order status, statements on PostgreSQL)
 KINDS = {
-    "charged, 1 product": ("100.00", "order_products_array", Outcome.CREATED, "in_production", 6),
-    "charged, 3 products": ("100.00", "order_three_products", Outcome.CREATED, "in_production", 6),
-    "hold, 1 product": ("0.00", "order_products_array", Outcome.CREATED, "hold", 6),
-    "hold, 3 products": ("0.00", "order_three_products", Outcome.CREATED, "hold", 6),
+    "charged, 1 product": ("100.00", "order_products_array", Outcome.CREATED, "in_production", 7),
+    "charged, 3 products": ("100.00", "order_three_products", Outcome.CREATED, "in_production", 7),
+    "hold, 1 product": ("0.00", "order_products_array", Outcome.CREATED, "hold", 7),
+    "hold, 3 products": ("0.00", "order_three_products", Outcome.CREATED, "hold", 7),
     "no_match": ("100.00", "order_products_array", Outcome.NO_MATCH, None, 3),
-    "duplicate": ("100.00", "order_products_array", Outcome.DUPLICATE, None, 4),
+    # 4 before boxes: now a SamCart order with lines is read again under the publisher lock
+    # (its new lines might join a box, §18) before the plan finds nothing new.
+    "duplicate": ("100.00", "order_products_array", Outcome.DUPLICATE, None, 6),
 }
 
 
@@ -110,3 +115,28 @@ def test_query_count_does_not_grow_with_existing_orders(client):
         post_notify(client, publisher, body)
 
     assert len(_statements(captured)) == first
+
+
+@pytest.mark.parametrize("balance", ["100.00", "0.00"])
+@pytest.mark.parametrize("products", [2, 3])
+def test_more_products_cost_at_most_one_statement_more(client, balance, products):
+    """A 2- or 3-product body (one box of that many lines, SPEC §18) sends at most one
+    statement more than a 1-product body of the same kind: the lines go in with one INSERT,
+    whatever their number (a statement per line would cost 2 more for 3 products)."""
+    ids = ("279813", "294010", "298020")
+    one_publisher = make_publisher(balance=balance)
+    many_publisher = make_publisher(balance=balance)
+    for publisher in (one_publisher, many_publisher):
+        for product in ids:
+            make_project(publisher, product)
+    one_body = order_body(order_id="Q1")
+    extra = tuple((int(product), 1) for product in ids[1:products])
+    many_body = order_body(order_id="Q2", extra_products=extra)
+    with CaptureQueriesContext(connection) as one:
+        assert post_notify(client, one_publisher, one_body).json()["outcome"] == Outcome.CREATED
+    with CaptureQueriesContext(connection) as many:
+        assert post_notify(client, many_publisher, many_body).json()["outcome"] == Outcome.CREATED
+
+    box = Order.objects.get(publisher=many_publisher)
+    assert box.lines.count() == products
+    assert len(_statements(many)) <= len(_statements(one)) + 1, _statements(many)

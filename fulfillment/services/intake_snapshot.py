@@ -39,6 +39,7 @@ PUBLISHER_FIELDS = _in_model_order(
         "balance",
         "pricing_version",
         "production_delay_minutes",
+        "grouping_minutes",
     },
 )
 PROJECT_FIELDS = _in_model_order(
