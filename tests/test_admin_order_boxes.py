@@ -406,3 +406,10 @@ def test_a_post_without_the_item_inputs_leaves_the_items(world, a_client, box):
     assert a_client.post(page(box), data).status_code == 302
     assert Order.objects.get(pk=box.pk).ship_city == "Salem"
     assert [line.quantity for line in lines_of(box).values()] == [2, 1]
+
+
+def test_a_box_left_with_one_item_offers_no_remove_and_says_why(world, a_client, box):
+    twin = lines_of(box)["Twin Atlas"]
+    a_client.post(page(box), page_form_data(box, **{line_field(twin, "remove"): "on"}))
+    content = a_client.get(page(box)).content.decode()
+    assert '_remove"' not in content and "delete the order instead" in content

@@ -547,6 +547,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         if obj is not None and isinstance(form, HoldOrderForm):
             context["line_rows"] = form.line_rows()
             context["lines_open"] = form.lines_open
+            context["lines_removable"] = any(row.remove for row in context["line_rows"])
             context["box_breakdown"] = box_breakdown(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
