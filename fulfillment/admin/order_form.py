@@ -140,7 +140,12 @@ class HoldOrderForm(forms.ModelForm):
             self.fields[quantity] = LineQuantityField(
                 label=f"Quantity of {line.project.title}",
                 initial=line.quantity,
-                widget=forms.NumberInput(attrs={"class": "vIntegerField ts-line-quantity"}),
+                widget=forms.NumberInput(
+                    attrs={
+                        "class": "vIntegerField ts-line-quantity",
+                        "aria-label": f"Quantity of {line.project.title}",
+                    }
+                ),
                 **quantity_field_options(),
             )
             remove = None
