@@ -279,7 +279,8 @@ def _process(
                 notification.outcome,
                 result.detail,
                 notification.pk,
-                remapped_orders=tuple(order.pk for order in result.remapped),
+                # The boxes of the lines in the way, once each (`remapped` holds lines).
+                remapped_orders=tuple(dict.fromkeys(line.order_id for line in result.remapped)),
             )
         answer = NotifyAnswer(HTTP_STATUS[result.outcome], result.outcome, result.detail)
     elif cart.event_type.casefold() in REFUND_TYPES:
