@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from fulfillment.admin.base import PublisherScopedAdmin, _filter_name
 from fulfillment.models import Notification, Order, OrderStatus, Outcome, Publisher
-from tests.admin_world import World, line_field, notify, order_body, page_form_data
+from tests.admin_world import World, box_body, line_field, notify, order_body, page_form_data
 from tests.factories import post_notify
 
 pytestmark = pytest.mark.django_db
@@ -258,8 +258,12 @@ def remapped(world: World) -> tuple[Notification, Order]:
     """
     from tests.factories import make_project
 
+    # A two-item box first, so that the box's id and its line's id differ (the page must link
+    # boxes, not lines).
+    notify(world.a, box_body(order_id="15150000", products=[("279813", 1), ("294010", 1)]))
     notification = notify(world.a, order_body(order_id="15150001"))
     first = notification.orders.get()
+    assert first.pk != first.lines.get().pk
     world.a_project.ecommerce_id_string = ""
     from fulfillment.services.projects import project_save
 
