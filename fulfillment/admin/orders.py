@@ -161,7 +161,8 @@ def box_breakdown(order: Order) -> dict[str, str]:
 
 def box_html(order: Order) -> str:
     """Say which box of its SamCart order `order` is, why it is separate, and link the others
-    ("Box 2 of SamCart order 555 — separate box: ships to another address. Also: …")."""
+    ("Box 2 of SamCart order 555 — separate box: ships to another address. Other boxes of
+    this SamCart order: order #7 (box 1, in production).")."""
     siblings = list(
         Order.objects.filter(
             publisher_id=order.publisher_id,
