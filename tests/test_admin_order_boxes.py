@@ -415,3 +415,11 @@ def test_a_box_left_with_one_item_offers_no_remove_and_says_why(world, a_client,
     a_client.post(page(box), page_form_data(box, **{line_field(twin, "remove"): "on"}))
     content = a_client.get(page(box)).content.decode()
     assert '_remove"' not in content and "delete the order instead" in content
+
+
+def test_the_project_filter_counts_boxes_once_with_facets(world, a_client, twin):
+    products = [("333001", 1), ("333002", 1)]
+    notify(world.a, box_body(order_id="19190040", products=products))
+    response = a_client.get(reverse(CHANGELIST), {"_facets": "1"})
+    assert response.status_code == 200
+    assert "Twin Atlas (1)" in visible_text(response.content.decode())  # two lines, one box

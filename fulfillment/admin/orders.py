@@ -11,6 +11,7 @@ from django.contrib.admin.utils import build_q_object_from_lookup_parameters
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.urls import path, reverse
@@ -211,6 +212,14 @@ class LineProjectFilter(ScopedRelatedFieldListFilter):
         field_path: str,
     ) -> None:
         super().__init__(field, request, params, model, model_admin, "project")
+
+    def get_facet_counts(self, pk_attname: str, filtered_qs: QuerySet[Order]) -> dict[str, Count]:
+        """Count, per project, the boxes with a line in it (each box once)."""
+        lookup = f"lines__{self.lookup_kwarg}"
+        return {
+            f"{pk}__c": Count(pk_attname, filter=Q(**{lookup: pk}), distinct=True)
+            for pk, _title in self.lookup_choices
+        }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         """Keep the boxes with a line in the chosen project."""
