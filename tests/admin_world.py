@@ -17,12 +17,14 @@ from fulfillment.models import (
     LedgerKind,
     Notification,
     Order,
+    OrderLine,
     OrderStatus,
     Outcome,
     Project,
     Publisher,
 )
 from fulfillment.services.ledger import ledger_record
+from fulfillment.services.orders import EDITABLE_ON_HOLD
 from tests.factories import (
     make_project,
     make_publisher,
@@ -54,6 +56,38 @@ def order_body(
     if not complete_address:
         data["order"]["shipping_address"] = ""
     return json.dumps(data).encode()
+
+
+def box_body(
+    *, order_id: str, products: list[tuple[str, int]], street: str | None = None, **who: str
+) -> bytes:
+    """Return an order body of several products, (SamCart product id, quantity) each: one
+    box of several lines (SPEC §18); `street` ships it elsewhere."""
+    data = json.loads(order_body(order_id=order_id, **who))
+    first = data["products"][0]
+    data["products"] = [
+        {**first, "id": int(product), "quantity": quantity} for product, quantity in products
+    ]
+    if street is not None:
+        data["order"]["shipping_address"] = street
+    return json.dumps(data).encode()
+
+
+def line_field(line: OrderLine, what: str = "quantity") -> str:
+    """Return the name of a line's input on the order page (`quantity` or `remove`)."""
+    return f"line_{line.pk}_{what}"
+
+
+def page_form_data(order: Order, **changes: object) -> dict[str, object]:
+    """Return the order change form's POST data as the page sends it: the editable fields and
+    each item's quantity (a hold box), with `changes` applied and the Save button."""
+    order = Order.objects.get(pk=order.pk)
+    data: dict[str, object] = {name: getattr(order, name) for name in EDITABLE_ON_HOLD}
+    if order.status == OrderStatus.HOLD:
+        for line in order.lines.filter(removed_at__isnull=True):
+            data[line_field(line)] = line.quantity
+    data.update(changes, _save="Save")
+    return data
 
 
 def notify(publisher: Publisher, body: bytes, *, test: bool = False) -> Notification:
@@ -89,7 +123,10 @@ class World:
         b = Publisher.objects.get(pk=self.b.pk)
         return [
             (b.name, b.email, b.balance, b.notify_key, b.auto_release),
-            *orders.values_list("pk", "status", "hold_reason", "quantity", "ship_street", "cost"),
+            *orders.values_list("pk", "status", "hold_reason", "ship_street", "cost"),
+            *OrderLine.objects.filter(order__publisher=self.b)
+            .order_by("pk")
+            .values_list("pk", "order_id", "quantity", "removed_at"),
             *notes.values_list("pk", "outcome", "attempts", "processed_at"),
             *Project.objects.filter(publisher=self.b).values_list(
                 "pk", "title", "ecommerce_id_string", "unit_cost"

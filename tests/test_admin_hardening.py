@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from fulfillment.admin.base import PublisherScopedAdmin, _filter_name
 from fulfillment.models import Notification, Order, OrderStatus, Outcome, Publisher
-from fulfillment.services.orders import EDITABLE_ON_HOLD
-from tests.admin_world import World, notify, order_body
+from tests.admin_world import World, box_body, line_field, notify, order_body, page_form_data
 from tests.factories import post_notify
 
 pytestmark = pytest.mark.django_db
@@ -46,10 +45,16 @@ def texts(response) -> list[str]:
 
 
 def form_data(order: Order, **changes: object) -> dict[str, object]:
-    """Return the order form's POST data as the page shows it, with `changes` applied."""
-    data = {name: getattr(order, name) for name in EDITABLE_ON_HOLD}
-    data.update(changes, _save="Save")
-    return data
+    """Return the order form's POST data as the page shows it, with `changes` applied; a
+    `quantity` change is the box's one line's."""
+    if "quantity" in changes:
+        changes[line_field(order.lines.get())] = changes.pop("quantity")
+    return page_form_data(order, **changes)
+
+
+def line_quantity(order: Order) -> int:
+    """Return the quantity of a one-item box's line, as stored."""
+    return order.lines.get().quantity
 
 
 # Finding 12: a value SamCart sent does not block an unrelated edit ------------------------
@@ -69,7 +74,7 @@ def test_quantity_changes_although_samcart_email_is_invalid(odd_email_order, a_w
     response = a_web.post(url, form_data(odd_email_order, quantity=3))
     assert response.status_code == 302, response.context["adminform"].form.errors
     order = Order.objects.get(pk=odd_email_order.pk)
-    assert (order.quantity, order.customer_email) == (3, "not an email")
+    assert (line_quantity(order), order.customer_email) == (3, "not an email")
     assert order.cost == Decimal("17.00")  # $5.00 × 3 + $2.00
 
 
@@ -89,14 +94,15 @@ def test_admin_quantity_outside_the_limit_is_a_form_error(world, a_web, quantity
     url = reverse(ORDER_CHANGE, args=[order.pk])
     response = a_web.post(url, form_data(order, quantity=quantity))
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors["quantity"] == [ERROR_QUANTITY]
-    assert Order.objects.get(pk=order.pk).quantity == order.quantity
+    field = line_field(order.lines.get())
+    assert response.context["adminform"].form.errors[field] == [ERROR_QUANTITY]
+    assert line_quantity(order) == 1
 
 
 def test_admin_quantity_at_the_limit_is_saved(world, a_web):
     url = reverse(ORDER_CHANGE, args=[world.a_hold.pk])
     assert a_web.post(url, form_data(world.a_hold, quantity=10_000)).status_code == 302
-    assert Order.objects.get(pk=world.a_hold.pk).quantity == 10_000
+    assert line_quantity(world.a_hold) == 10_000
 
 
 # Finding 17: staff-only columns name real columns -----------------------------------------
@@ -246,14 +252,18 @@ def test_publisher_reprocesses_a_stuck_notification_from_its_page(world, stuck, 
 
 @pytest.fixture
 def remapped(world: World) -> tuple[Notification, Order]:
-    """A's order for 279813 in project "Alpha Almanac"; then 279813 moves to another project.
+    """A's box for 279813 in project "Alpha Almanac"; then 279813 moves to another project.
 
     The notification is marked `error` (as if it had failed later) so A may reprocess it.
     """
     from tests.factories import make_project
 
+    # A two-item box first, so that the box's id and its line's id differ (the page must link
+    # boxes, not lines).
+    notify(world.a, box_body(order_id="15150000", products=[("279813", 1), ("294010", 1)]))
     notification = notify(world.a, order_body(order_id="15150001"))
     first = notification.orders.get()
+    assert first.pk != first.lines.get().pk
     world.a_project.ecommerce_id_string = ""
     from fulfillment.services.projects import project_save
 
@@ -275,11 +285,13 @@ def test_reprocess_action_asks_before_a_second_order_for_a_moved_line(world, rem
     confirm = {"action": "reprocess", "_selected_action": [notification.pk], "allow_remapped": "1"}
     response = a_web.post(reverse(NOTIFICATIONS), confirm, follow=True)
     assert response.status_code == 200
-    orders = Order.objects.filter(external_order_id="15150001").exclude(pk=first.pk)
-    assert [o.project.title for o in orders] == ["Alpha Almanac, new edition"]
+    # The moved line joins the open box of its SamCart order (on hold, same address, §18).
+    assert Order.objects.filter(external_order_id="15150001").count() == 1
+    titles = [line.project.title for line in first.lines.order_by("id")]
+    assert titles == ["Alpha Almanac", "Alpha Almanac, new edition"]
     again = a_web.post(reverse(NOTIFICATIONS), confirm, follow=True)
     assert again.status_code == 200
-    assert Order.objects.filter(external_order_id="15150001").count() == 2
+    assert first.lines.count() == 2  # exactly once: a second consent adds nothing
 
 
 def test_reprocess_button_asks_and_cancel_creates_nothing(world, remapped, a_web):
@@ -295,7 +307,8 @@ def test_reprocess_button_asks_and_cancel_creates_nothing(world, remapped, a_web
     assert Order.objects.filter(external_order_id="15150001").count() == 1
     response = a_web.post(url, {"allow_remapped": "1"})
     assert response.status_code == 302
-    assert Order.objects.filter(external_order_id="15150001").count() == 2
+    assert Order.objects.filter(external_order_id="15150001").count() == 1  # one box
+    assert first.lines.count() == 2  # the moved line joined it
 
 
 # Hostile filter values on every changelist ----------------------------------------------

@@ -24,7 +24,7 @@ from fulfillment.models import (
 from fulfillment.services.accounts import MANAGER_GROUP
 from fulfillment.services.ledger import ledger_record
 from fulfillment.services.orders import EDITABLE_ON_HOLD
-from tests.admin_world import World, notify, order_body
+from tests.admin_world import World, line_field, notify, order_body, page_form_data
 from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db
@@ -40,10 +40,13 @@ def staff_client(world: World) -> Client:
 
 
 def form_data(order: Order, **changes: object) -> dict[str, object]:
-    """Return the order change form's POST data with `changes` applied."""
-    data = {name: getattr(order, name) for name in EDITABLE_ON_HOLD}
-    data.update(changes, _save="Save")
-    return data
+    """Return the order change form's POST data as the page sends it, `changes` applied."""
+    return page_form_data(order, **changes)
+
+
+def only_line(order: Order):
+    """Return the one line of a one-item box."""
+    return order.lines.get()
 
 
 def texts(response) -> list[str]:
@@ -97,15 +100,18 @@ def test_list_filters_by_status_and_hold_reason(world, a_client):
 
 def test_edit_on_hold_recomputes_cost_and_records_event(world, a_client):
     order = world.a_hold
+    line = only_line(order)
     url = reverse("admin:fulfillment_order_change", args=[order.pk])
-    response = a_client.post(url, form_data(order, quantity=3, ship_street="9 New Road"))
+    changes = {line_field(line): 3, "ship_street": "9 New Road"}
+    response = a_client.post(url, form_data(order, **changes))
     assert response.status_code == 302
     order.refresh_from_db()
-    assert (order.quantity, order.ship_street) == (3, "9 New Road")
+    line.refresh_from_db()
+    assert (line.quantity, order.ship_street) == (3, "9 New Road")
     assert order.cost == Decimal("17.00")  # 5.00 × 3 + 2.00
-    event = order.events.get(kind=OrderEventKind.EDITED)
-    assert event.actor == world.a_user
-    assert "Quantity: 1 → 3" in event.detail and "cost $7.00 → $17.00" in event.detail
+    details = list(order.events.filter(kind=OrderEventKind.EDITED).values_list("detail", "actor"))
+    assert ("Alpha Almanac: quantity 1 → 3. Cost $7.00 → $17.00.", world.a_user.pk) in details
+    assert ("Street: 4410 Larkspur Lane → 9 New Road.", world.a_user.pk) in details
 
 
 def test_edit_page_shows_events_and_editable_fields_on_hold(world, a_client):
@@ -127,10 +133,12 @@ def test_edit_clearing_the_street_puts_order_on_address_hold(world, a_client):
 
 def test_invalid_quantity_is_a_form_error_not_a_save(world, a_client):
     url = reverse("admin:fulfillment_order_change", args=[world.a_hold.pk])
-    response = a_client.post(url, form_data(world.a_hold, quantity=0))
+    line = only_line(world.a_hold)
+    response = a_client.post(url, form_data(world.a_hold, **{line_field(line): 0}))
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors
-    assert Order.objects.get(pk=world.a_hold.pk).quantity == 1
+    assert line_field(line) in response.context["adminform"].form.errors
+    line.refresh_from_db()
+    assert line.quantity == 1
 
 
 def test_order_in_production_is_read_only(world, staff_client):
@@ -140,10 +148,13 @@ def test_order_in_production_is_read_only(world, staff_client):
     assert 'name="_save"' not in content
     assert "Mark as shipped" in content
     before = order.events.count()
-    response = staff_client.post(url, form_data(order, quantity=9, ship_street="Elsewhere"))
+    line = only_line(order)
+    changes = {line_field(line): 9, "ship_street": "Elsewhere"}
+    response = staff_client.post(url, form_data(order, **changes))
     assert response.status_code == 403
     order.refresh_from_db()
-    assert (order.quantity, order.ship_street, order.events.count()) == (
+    line.refresh_from_db()
+    assert (line.quantity, order.ship_street, order.events.count()) == (
         1,
         "4410 Larkspur Lane",
         before,

@@ -28,7 +28,8 @@ def test_see_production_time_edit_the_address_cancel_and_see_the_refund(browser,
     expect(page.locator("#scheduled-orders")).to_contain_text("production starts at")
     page.goto(f"/admin/fulfillment/order/{order.pk}/change/")
     expect(page.locator(".field-status_summary")).to_contain_text("production starts at")
-    assert page.locator("#id_quantity").count() == 0  # paid: the quantity stays
+    expect(page.locator("#box-items")).to_contain_text("Tide Tables")
+    assert page.locator("input.ts-line-quantity").count() == 0  # paid: the quantity stays
 
     page.fill("#id_ship_street", "")
     page.click("input[name=_save]")
@@ -41,7 +42,7 @@ def test_see_production_time_edit_the_address_cancel_and_see_the_refund(browser,
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel this order (refund)…").click()
     expect(page.locator(".messagelist")).to_contain_text(
-        f"Order #{order.pk} cancelled: $7.00 refunded; balance now $20.00."
+        f"Order #{order.pk} cancelled (1 item: Tide Tables): $7.00 refunded; balance now $20.00."
     )
     page.goto("/account/")
     expect(page.locator("#balance")).to_have_text("$20.00")

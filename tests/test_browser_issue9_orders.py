@@ -62,10 +62,11 @@ def test_fix_an_incomplete_address_on_the_order_page_and_release_it(browser, sit
     page.locator(".field-billing_address").scroll_into_view_if_needed()
     shot(page, "order-incomplete-billing")
 
-    # Quantity 0: an error on the field, no raw constraint, nothing unsaved on the page.
-    page.fill("#id_quantity", "0")
+    # Quantity 0: an error on the item's input, no raw constraint, nothing unsaved on the page.
+    line = order.lines.get()
+    page.fill(f"#id_line_{line.pk}_quantity", "0")
     page.click("input[name=_save]")
-    quantity_row = page.locator(".field-quantity")
+    quantity_row = page.locator(f"#line-{line.pk}")
     expect(quantity_row.locator(".errorlist")).to_contain_text("from 1 to 10,000")
     text = body.inner_text()
     assert "Constraint" not in text and "× 0" not in text
@@ -74,7 +75,7 @@ def test_fix_an_incomplete_address_on_the_order_page_and_release_it(browser, sit
     shot(page, "order-quantity-zero")
 
     # An unknown country: an error on the field saying what to type.
-    page.fill("#id_quantity", "1")
+    page.fill(f"#id_line_{line.pk}_quantity", "1")
     page.fill("#id_ship_country", "Narnia")
     page.click("input[name=_save]")
     country_row = page.locator(".field-ship_country")

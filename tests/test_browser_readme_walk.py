@@ -3,9 +3,10 @@
 Log in, read the Notify URL on the account page, send a sale with the real `samcart_send`
 command (a separate process) to the URL copied from the page, find the order, fix a "no project
 matched" by setting an eCommerceIDString and reprocess it from the offer, edit a hold order's
-address, release it once funds are in, and see the ledger. Every page on the way must show no
-error, no 404, no raw internal field name and no "None". Screenshots at 1366 × 768 go to
-test-artifacts/screenshots/walk/.
+address, see a two-product SamCart order as one box of two items and change one item's
+quantity and remove the other, release an order once funds are in, and see the ledger. Every
+page on the way must show no error, no 404, no raw internal field name and no "None".
+Screenshots at 1366 × 768 go to test-artifacts/screenshots/walk/.
 """
 
 from __future__ import annotations
@@ -136,6 +137,29 @@ def test_a_new_publisher_follows_the_readme_from_login_to_ledger(browser, live_s
     walk.page.fill("#id_ship_city", "Port Isaac")
     text = walk.click("input[name=_save]", "order-saved")
     assert "Port Isaac" in Order.objects.get(pk=order.pk).ship_city
+
+    # 5b. One SamCart order of two products is one box of two items (SPEC §18): the list says
+    # so; on its page one item's quantity changes and the other is removed, then Save.
+    printed = samcart_send(url, "--product", "279813", "--product", "294010", "--order-id", "70003")
+    assert '"outcome": "created"' in printed
+    text = walk.goto("/admin/fulfillment/order/", "orders-box")
+    assert "2 items: Keeper's Almanac, Tide Workbook" in text
+    box = Order.objects.get(publisher=publisher, external_order_id="70003")
+    almanac = box.lines.get(project__title="Keeper's Almanac")
+    tide = box.lines.get(project=workbook)
+    text = walk.goto(f"/admin/fulfillment/order/{box.pk}/change/", "box")
+    assert "Items in this box" in text and "Shipping once: the highest of the items" in text
+    walk.page.fill(f"#id_line_{almanac.pk}_quantity", "3")
+    walk.page.check(f"#id_line_{tide.pk}_remove")
+    walk.click("input[name=_save]", "box-saved")
+    text = walk.goto(f"/admin/fulfillment/order/{box.pk}/change/", "box-after")
+    assert "1 item: Keeper's Almanac × 3" in text and "removed" in text
+    assert walk.page.locator(f"#line-{tide.pk} s").first.inner_text() == "Tide Workbook"
+    box.refresh_from_db()
+    almanac.refresh_from_db()
+    assert almanac.quantity == 3 and box.lines.get(pk=tide.pk).removed_at is not None
+    assert box.cost == Decimal("6.50") * 3 + Decimal("2.00")  # the Almanac's shipping, once
+
     deposit_record(publisher=publisher, amount=Decimal("50.00"), actor=None)  # TrepStar's part
     walk.goto(f"/admin/fulfillment/order/{order.pk}/change/", "order-funded")
     text = walk.click("text=Release this order", "released")

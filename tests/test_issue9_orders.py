@@ -23,14 +23,16 @@ from fulfillment.models import (
     Order,
     OrderEvent,
     OrderEventKind,
+    OrderLine,
     OrderStatus,
     Project,
     Publisher,
 )
 from fulfillment.services.ledger import ledger_record
-from fulfillment.services.orders import EDITABLE_ON_HOLD, order_delete, order_update
+from fulfillment.services.lines import order_line_update
+from fulfillment.services.orders import order_delete, order_update
 from fulfillment.services.release import orders_release
-from tests.admin_world import World, notify, order_body
+from tests.admin_world import World, line_field, notify, order_body, page_form_data
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:fulfillment_order_changelist"
@@ -49,9 +51,7 @@ def page(order: Order) -> str:
 
 def form_data(order: Order, **changes: object) -> dict[str, object]:
     """The order form's POST data as the page sends it, with `changes` applied."""
-    data = {name: getattr(order, name) for name in EDITABLE_ON_HOLD}
-    data.update(changes, _save="Save")
-    return data
+    return page_form_data(order, **changes)
 
 
 def texts(response) -> list[str]:
@@ -110,44 +110,54 @@ def test_a_refunded_hold_order_still_asks_to_delete(world, a_client):
 # 6. Quantity errors land on the field; the page shows no unsaved value -----------------------
 
 
-@pytest.mark.parametrize("quantity", ["0", "-1", "10001", "abc"])
+@pytest.mark.parametrize("quantity", ["0", "-1", "10001", "abc", ""])
 def test_a_bad_quantity_is_a_field_error_and_the_page_keeps_the_stored_figures(
     world, a_client, quantity
 ):
     order = world.a_hold
-    response = a_client.post(page(order), form_data(order, quantity=quantity))
+    line = order.lines.get()
+    response = a_client.post(page(order), form_data(order, **{line_field(line): quantity}))
 
     assert response.status_code == 200  # the form again, not a redirect with a message
     form = response.context["adminform"].form
-    assert "quantity" in form.errors
-    assert "from 1 to 10,000" in " ".join(form.errors["quantity"])
+    assert line_field(line) in form.errors
+    assert "from 1 to 10,000" in " ".join(form.errors[line_field(line)])
     content = response.content.decode()
-    assert "Constraint" not in content and "order_quantity_positive" not in content
+    assert "Constraint" not in content and "line_quantity_positive" not in content
     text = visible_text(content)
-    assert f"× {quantity}" not in text  # neither the heading nor the breakdown
+    assert not quantity or f"× {quantity}" not in text  # neither the items nor the breakdown
     assert "$5.00 × 1 + $2.00 shipping" in text and "$7.00" in text
-    stored = Order.objects.get(pk=order.pk)
-    assert (stored.quantity, stored.cost) == (1, Decimal("7.00"))
+    line.refresh_from_db()
+    assert (line.quantity, Order.objects.get(pk=order.pk).cost) == (1, Decimal("7.00"))
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 10_001, "3"])
-def test_order_update_itself_bounds_the_quantity(world, quantity):
+def test_the_line_service_itself_bounds_the_quantity(world, quantity):
+    line = world.a_hold.lines.get()
     with pytest.raises(ValidationError) as caught:
-        order_update(order=world.a_hold, actor=None, quantity=quantity)
+        order_line_update(line=line, quantity=quantity, actor=None)
     assert "quantity" in caught.value.message_dict
-    assert Order.objects.get(pk=world.a_hold.pk).quantity == 1
+    assert OrderLine.objects.get(pk=line.pk).quantity == 1
+
+
+def test_order_update_takes_no_quantity(world):
+    """A box's quantities are its lines' (`services.lines`), not a field of the order."""
+    with pytest.raises(TypeError):
+        order_update(order=world.a_hold, actor=None, quantity=2)
 
 
 def test_a_service_error_lands_on_its_field_not_in_a_message(world, a_client):
     order = world.a_hold
-    response = a_client.post(page(order), form_data(order, ship_country="Narnia", quantity=2))
+    line = order.lines.get()
+    changes = {"ship_country": "Narnia", line_field(line): 2}
+    response = a_client.post(page(order), form_data(order, **changes))
 
     assert response.status_code == 200
     form = response.context["adminform"].form
     assert "ship_country" in form.errors
     assert not texts(response)  # no message at the top: the error is on the field
     assert "× 2" not in visible_text(response.content.decode())
-    assert Order.objects.get(pk=order.pk).quantity == 1
+    assert OrderLine.objects.get(pk=line.pk).quantity == 1
 
 
 # 7. The country is validated and suggested; missing parts are named -------------------------
@@ -275,7 +285,8 @@ def test_fixing_the_address_without_money_offers_nothing(world, a_client):
 def test_history_says_labels_old_and_new_values_and_cost_only_when_it_moved(world, a_client):
     order = world.a_hold
     a_client.post(page(order), form_data(order, ship_street="2 New St", ship_city="Salem"))
-    a_client.post(page(order), form_data(Order.objects.get(pk=order.pk), quantity=2))
+    line = order.lines.get()
+    a_client.post(page(order), form_data(order, **{line_field(line): 2}))
 
     edits = list(
         OrderEvent.objects.filter(order=order, kind=OrderEventKind.EDITED)
@@ -283,7 +294,7 @@ def test_history_says_labels_old_and_new_values_and_cost_only_when_it_moved(worl
         .values_list("detail", flat=True)
     )
     assert edits[0] == "Street: 4410 Larkspur Lane → 2 New St; City: Austin → Salem."
-    assert edits[1] == "Quantity: 1 → 2; cost $7.00 → $12.00."
+    assert edits[1] == "Alpha Almanac: quantity 1 → 2. Cost $7.00 → $12.00."
     content = a_client.get(page(order)).content.decode()
     assert "ship_street" not in visible_text(content)
     assert "Street: 4410 Larkspur Lane → 2 New St" in content

@@ -6,8 +6,12 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import build_q_object_from_lookup_parameters
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.urls import path, reverse
@@ -15,10 +19,19 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
-from fulfillment.models import ZERO, HoldReason, Order, OrderStatus, Publisher
+from fulfillment.models import (
+    ZERO,
+    HoldReason,
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    OrderStatus,
+    Publisher,
+)
 from fulfillment.selectors import order_events
 from fulfillment.services.charge import box_cost, can_pay
 from fulfillment.services.errors import ServiceError
+from fulfillment.services.lines import order_line_remove, order_line_update
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
 from fulfillment.services.publishers import add_funds_text
 from fulfillment.services.release import orders_release
@@ -35,7 +48,7 @@ from .base import (
     short_datetime,
 )
 from .order_delete import orders_delete_action
-from .order_form import HoldOrderForm, country_field_options, quantity_field_options
+from .order_form import HoldOrderForm, country_field_options
 from .order_found import FOUND_BY_FIELDS, FoundByMixin, needs_review
 from .shipping import ship_view
 
@@ -49,6 +62,7 @@ if TYPE_CHECKING:
 REFUNDED_WARNING = "refunded in SamCart — delete?"  # only hold orders are offered a delete
 REFUNDED_CANCEL = "refunded in SamCart — cancel?"  # a scheduled order can still be cancelled
 REFUNDED_INFO = "refunded in SamCart"
+SHIPPING_ONCE = "shipping once: the highest of the items"
 RELEASE_OFFER = "Order #{order} can be released now: your balance {balance} covers its {cost}."
 STATUS_TONES = {
     OrderStatus.HOLD: "hold",
@@ -62,6 +76,7 @@ DISPLAY_FIELDS = (
     "publisher",
     "items_summary_field",
     "cost_summary",
+    "box_summary",
     "external_order_id",
     "notification_link",
     "tracking_number",
@@ -104,6 +119,117 @@ def status_badges(order: Order) -> str:
     return format_html_join(" ", "{}", ((p,) for p in parts))
 
 
+def cost_html(order: Order) -> str:
+    """Show a box's cost and how its lines make it: "$12.40 ($5.00 × 2 + $0.50 × 1 + $2.00
+    shipping; shipping once: the highest of the items; recomputed while on hold)".
+
+    Shown only when the lines as priced add up to the stored cost; otherwise the cost alone,
+    saying it is the cost it was charged (or left hold) at.
+    """
+    lines = order.active_lines()
+    if not lines or box_cost(lines) != order.cost:
+        when = "charged at this cost" if order.charged_at else "the cost when it left hold"
+        return format_html(
+            '{} <span class="ts-muted">({}; the project\'s prices have changed since)</span>',
+            money_html(order.cost),
+            when,
+        )
+    items = " + ".join(f"{money(line.unit_cost)} × {line.quantity}" for line in lines)
+    shipping = max(line.shipping_cost for line in lines)
+    if order.status == OrderStatus.HOLD:
+        frozen = "recomputed while on hold"
+    elif order.charged_at:
+        frozen = "charged"
+    else:
+        frozen = "as priced when it left hold"
+    return format_html(
+        '{} <span class="ts-muted">({} + {} shipping; {}; {})</span>',
+        money_html(order.cost),
+        items,
+        money(shipping),
+        SHIPPING_ONCE,
+        frozen,
+    )
+
+
+def box_breakdown(order: Order) -> dict[str, str]:
+    """Return the totals under the items table: items, shipping once, the box cost."""
+    lines = order.active_lines()
+    items = sum((line.cost for line in lines), ZERO)
+    shipping = max((line.shipping_cost for line in lines), default=ZERO)
+    return {"items": money(items), "shipping": money(shipping), "total": money(box_cost(lines))}
+
+
+def box_html(order: Order) -> str:
+    """Say which box of its SamCart order `order` is, why it is separate, and link the others
+    ("Box 2 of SamCart order 555 — separate box: ships to another address. Other boxes of
+    this SamCart order: order #7 (box 1, in production).")."""
+    siblings = list(
+        Order.objects.filter(
+            publisher_id=order.publisher_id,
+            source=order.source,
+            external_order_id=order.external_order_id,
+        )
+        .exclude(pk=order.pk)
+        .order_by("box_number", "id")
+    )
+    head = format_html("Box {} of SamCart order {}", order.box_number, order.external_order_id)
+    if order.split_reason:
+        head = format_html("{} — separate box: {}", head, order.get_split_reason_display())
+    if not siblings:
+        return format_html("{} (its only box).", head) if not order.split_reason else head
+    links = format_html_join(
+        ", ",
+        '<a href="{}">order #{}</a> (box {}, {})',
+        (
+            (
+                reverse("admin:fulfillment_order_change", args=[other.pk]),
+                other.pk,
+                other.box_number,
+                other.get_status_display(),
+            )
+            for other in siblings
+        ),
+    )
+    return format_html("{}. Other boxes of this SamCart order: {}.", head, links)
+
+
+class LineProjectFilter(ScopedRelatedFieldListFilter):
+    """The order list's project filter: a box matches by any of its lines (SPEC §18).
+
+    Its parameter stays `project__id__exact`, as when an order was one product, so links and
+    bookmarks keep working. The path spans `lines`, so Django's change list drops the
+    duplicate rows a box with several lines of the project would make.
+    """
+
+    def __init__(
+        self,
+        field: Field,
+        request: HttpRequest,
+        params: dict[str, list[str]],
+        model: type[Order],
+        model_admin: admin.ModelAdmin,
+        field_path: str,
+    ) -> None:
+        super().__init__(field, request, params, model, model_admin, "project")
+
+    def get_facet_counts(self, pk_attname: str, filtered_qs: QuerySet[Order]) -> dict[str, Count]:
+        """Count, per project, the boxes with a line in it (each box once)."""
+        lookup = f"lines__{self.lookup_kwarg}"
+        return {
+            f"{pk}__c": Count(pk_attname, filter=Q(**{lookup: pk}), distinct=True)
+            for pk, _title in self.lookup_choices
+        }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        """Keep the boxes with a line in the chosen project."""
+        lines = {f"lines__{key}": values for key, values in self.used_parameters.items()}
+        try:
+            return queryset.filter(build_q_object_from_lookup_parameters(lines))
+        except (ValueError, ValidationError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
 @admin.register(Order)
 class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     """Orders: edit, delete or release while on hold; read-only afterwards; staff ship them."""
@@ -122,7 +248,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     list_filter = (
         "status",
         "hold_reason",
-        ("lines__project", ScopedRelatedFieldListFilter),
+        ("lines__project", LineProjectFilter),
         "is_test",
         "cart_refunded",
         "found_by",
@@ -185,7 +311,6 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         """Show the cost as money."""
         return money_html(obj.cost)
 
-    @admin.display(description="status")
     @admin.display(description="items")
     def items_column(self, obj: Order) -> str:
         """Say what is in the box: "2 items: Book, DVD"."""
@@ -196,33 +321,26 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         """Say what is in the box on its page."""
         return items_summary(obj.active_lines())
 
+    @admin.display(description="box")
+    def box_summary(self, obj: Order) -> str:
+        """Say which box of its SamCart order this is, why it is a box of its own, and link
+        the other boxes of the same SamCart order."""
+        return box_html(obj)
+
+    @admin.display(description="status")
     def status_summary(self, obj: Order) -> str:
         """Show the status badges on the order page."""
         return status_badges(obj)
 
     @admin.display(description="cost")
     def cost_summary(self, obj: Order) -> str:
-        """Show the cost and how it is made: price per copy × quantity + shipping.
+        """Show the box cost and how it is made (SPEC §18): each item's price per copy ×
+        its quantity, plus shipping once, the highest of the items.
 
-        The breakdown uses the project's prices and is shown only when it adds up to the
-        order's cost: a charged order keeps the cost it was charged at, and the prices may
-        have changed since.
+        The breakdown uses the lines' prices as priced and is shown only when it adds up to
+        the box's cost: a charged box keeps the cost it was charged at.
         """
-        lines = obj.active_lines()
-        if box_cost(lines) != obj.cost:
-            when = "charged at this cost" if obj.charged_at else "the cost when it left hold"
-            return format_html(
-                '{} <span class="ts-muted">({}; the project\'s prices have changed since)</span>',
-                money_html(obj.cost),
-                when,
-            )
-        items = " + ".join(f"{money_html(line.unit_cost)} × {line.quantity}" for line in lines)
-        shipping = max((line.shipping_cost for line in lines), default=ZERO)
-        how = f"{items} + {money_html(shipping)} shipping"
-        frozen = "charged" if obj.charged_at else "recomputed while on hold"
-        return format_html(
-            '{} <span class="ts-muted">({}; {})</span>', money_html(obj.cost), how, frozen
-        )
+        return cost_html(obj)
 
     @admin.display(description="address")
     def address_missing(self, obj: Order) -> str:
@@ -290,7 +408,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None) -> list[Any]:
         """Lay out the order page: the order, the customer and address, then its history."""
-        order = ["status_summary", "items_summary_field", "cost_summary"]
+        order = ["status_summary", "items_summary_field", "cost_summary", "box_summary"]
         if is_staff_request(request):
             order.insert(1, "publisher")
         held = obj is not None and obj.status == OrderStatus.HOLD
@@ -356,19 +474,35 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     def formfield_for_dbfield(
         self, db_field: Field, request: HttpRequest, **kwargs: Any
     ) -> FormField | None:
-        """Limit the quantity to 1..MAX_QUANTITY, as the intake and the API do."""
-        if db_field.name == "quantity":
-            kwargs.update(quantity_field_options())
+        """Suggest the known countries in the country box."""
         if db_field.name == "ship_country":
             kwargs.update(country_field_options())
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
+    def get_form(
+        self, request: HttpRequest, obj: Order | None = None, change: bool = False, **kwargs: Any
+    ) -> type[HoldOrderForm]:
+        """Offer the item inputs (quantity, remove) only to a person who may change the box."""
+        form = super().get_form(request, obj, change, **kwargs)
+        form.lines_editable = obj is not None and self.has_change_permission(request, obj)
+        return form
+
     def save_model(self, request: HttpRequest, obj: Order, form: ModelForm, change: bool) -> None:
-        """Save what changed through `order_update`, which recomputes the cost and records it."""
-        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        """Save what changed, all or nothing: removed items and quantities through
+        `services.lines`, then the address through `order_update` (so a release it makes
+        charges the new items)."""
+        fields = {
+            name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_ON_HOLD
+        }
+        quantities, removals = form.line_changes()
         reason_before = obj.hold_reason
         try:
-            saved = order_update(order=obj, actor=request.user, **fields)
+            with transaction.atomic():
+                for line in removals:
+                    order_line_remove(line=line, actor=request.user)
+                for line, quantity in quantities:
+                    order_line_update(line=line, quantity=quantity, actor=request.user)
+                saved = order_update(order=obj, actor=request.user, **fields)
         except (ServiceError, ValidationError) as error:
             # The form ran the same rules (field errors); this is a race with another change.
             request._order_not_saved = True
@@ -446,8 +580,15 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         form_url: str = "",
         obj: Order | None = None,
     ) -> HttpResponse:
-        """Offer *cancel* only while the edit window is open (`window_open`, SPEC §15)."""
+        """Offer *cancel* only while the edit window is open (`window_open`, SPEC §15); give
+        the items table its rows, inputs and totals."""
         context["window_open"] = obj is not None and window_open(order=obj)
+        form = context["adminform"].form
+        if obj is not None and isinstance(form, HoldOrderForm):
+            context["line_rows"] = form.line_rows()
+            context["lines_open"] = form.lines_open
+            context["lines_removable"] = any(row.remove for row in context["line_rows"])
+            context["box_breakdown"] = box_breakdown(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self) -> list[URLPattern]:
@@ -485,7 +626,8 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         permissions=["hold_delete"],
     )
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        """Cancel each chosen scheduled order with its refund; say what each did or why not."""
+        """Cancel each chosen scheduled box, whole, with the refund of its net charge; say what
+        each did (naming its items) or why not."""
         for order in queryset.order_by("created_at", "id"):
             try:
                 order_cancel(order=order, actor=request.user)
@@ -493,10 +635,12 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
                 self.message_user(request, str(error), messages.WARNING)
                 continue
             balance = Publisher.objects.values_list("balance", flat=True).get(pk=order.publisher_id)
+            refund = LedgerEntry.objects.filter(order_id=order.pk, kind=LedgerKind.REFUND)
+            refunded = refund.order_by("-id").values_list("amount", flat=True).first() or ZERO
             self.message_user(
                 request,
-                f"Order #{order.pk} cancelled: {money(order.cost)} refunded; balance now "
-                f"{money(balance)}.",
+                f"Order #{order.pk} cancelled ({items_summary(order.active_lines())}): "
+                f"{money(refunded)} refunded; balance now {money(balance)}.",
                 messages.SUCCESS,
             )
 

@@ -1,4 +1,7 @@
-"""The staff page that marks orders in production as shipped, with tracking numbers."""
+"""The staff page that marks orders in production as shipped, with tracking numbers.
+
+An order is one box (SPEC §18): one parcel, one tracking number; the page lists its items.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from fulfillment.ids import ids_from_list, ids_from_values
 from fulfillment.models import Order, OrderStatus
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.orders import order_ship
+from fulfillment.services.wording import items_summary
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -52,9 +56,11 @@ def ship_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     orders = list(
         model_admin.get_queryset(request)
         .filter(pk__in=_chosen_ids(request), status=OrderStatus.IN_PRODUCTION)
-        .select_related("project", "publisher")
+        .select_related("publisher")
         .order_by("created_at", "id")
     )
+    for order in orders:
+        order.items_text = items_summary(order.active_lines())  # type: ignore[attr-defined]
     if not orders:
         messages.warning(request, NOTHING_TO_SHIP)
         return HttpResponseRedirect(changelist)

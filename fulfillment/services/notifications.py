@@ -279,6 +279,7 @@ def _process(
                 notification.outcome,
                 result.detail,
                 notification.pk,
+                # The boxes of the lines in the way, once each (`remapped` holds lines).
                 remapped_orders=tuple(dict.fromkeys(line.order_id for line in result.remapped)),
             )
         answer = NotifyAnswer(HTTP_STATUS[result.outcome], result.outcome, result.detail)
