@@ -103,9 +103,10 @@ def _flag_by_id_without_publisher_lock(
     *, publisher_id: int, order_id: str, product_ids: tuple[str, ...], event_type: str
 ) -> int:
     """The control: refund flagging as before issue 8 (no publisher lock, rows in id order)."""
-    lines = Order.objects.filter(publisher_id=publisher_id, external_order_id=order_id)
-    targets = list(lines.filter(external_product_id__in=product_ids, cart_refunded=False))
-    return Order.objects.filter(pk__in=[o.pk for o in targets]).update(cart_refunded=True)
+    boxes = Order.objects.filter(publisher_id=publisher_id, external_order_id=order_id)
+    named = boxes.filter(lines__external_product_id__in=product_ids, cart_refunded=False)
+    targets = sorted(set(named.values_list("pk", flat=True)))
+    return Order.objects.filter(pk__in=targets).update(cart_refunded=True)
 
 
 @pytest.mark.parametrize("control", [False, True], ids=["one-lock-order", "control-old-order"])
@@ -120,9 +121,13 @@ def test_a_refund_racing_a_release_of_the_same_orders_does_not_deadlock(
     publisher = make_publisher(balance="0.00")
     make_project(publisher, "279813", unit_cost="10.00", shipping_cost="0")
     make_project(publisher, "294010", unit_cost="10.00", shipping_cost="0")
-    body = order_body(order_id=35211874, product_id=279813, extra_products=((294010, 1),))
-    response = Client().post(notify_path(publisher), data=body, content_type="application/json")
-    assert response.json()["outcome"] == Outcome.CREATED
+    # Two boxes of one SamCart order: the second product ships to another street (SPEC §18).
+    for body in (
+        order_body(order_id=35211874, product_id=279813),
+        order_body(order_id=35211874, product_id=294010, street="1 Elsewhere Lane"),
+    ):
+        response = Client().post(notify_path(publisher), data=body, content_type="application/json")
+        assert response.json()["outcome"] == Outcome.CREATED
     first, second = Order.objects.filter(publisher=publisher).order_by("id")
     assert first.status == second.status == OrderStatus.HOLD
     # Release takes rows oldest first: make the younger id the older order, so release locks

@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from fulfillment.models import Order, OrderEvent, Outcome, Publisher
+from fulfillment.models import Order, OrderEvent, OrderLine, Outcome, Publisher
 from fulfillment.services import intake, notifications
 from fulfillment.services.intake_snapshot import IntakeSnapshot
 from tests.factories import make_project, make_publisher, notify_path, sample
@@ -24,8 +24,8 @@ from tests.threads import run_together
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 20
-BODY = sample("order_three_products")  # 3 product lines → 4 orders for the publisher below
-EXPECTED_ORDERS = 4
+BODY = sample("order_three_products")  # 3 products → one box of 4 lines for the publisher below
+EXPECTED_LINES = 4
 
 
 def _publisher(balance: str) -> Publisher:
@@ -77,7 +77,7 @@ def _everyone_reads_before_anyone_writes(monkeypatch) -> None:
 
 def _line_counts() -> Counter:
     return Counter(
-        Order.objects.values_list("external_order_id", "external_product_id", "project_id")
+        OrderLine.objects.values_list("external_order_id", "external_product_id", "project_id")
     )
 
 
@@ -91,41 +91,45 @@ def test_twenty_simultaneous_deliveries_create_each_order_once(balance):
     assert Counter(status for status, _ in answers) == {200: THREADS}
     outcomes = Counter(outcome for _, outcome in answers)
     assert outcomes == {Outcome.CREATED: 1, Outcome.DUPLICATE: THREADS - 1}
-    assert Order.objects.count() == EXPECTED_ORDERS
+    assert (Order.objects.count(), OrderLine.objects.count()) == (1, EXPECTED_LINES)
     assert max(_line_counts().values()) == 1
     publisher.refresh_from_db()
     charged = publisher.ledger.filter(kind="charge").count()
-    assert charged == (EXPECTED_ORDERS if balance != "0.00" else 0)
+    assert charged == (1 if balance != "0.00" else 0)
     assert publisher.balance == sum(e.amount for e in publisher.ledger.all())
 
 
 def test_the_unique_constraint_alone_keeps_it_exactly_once(monkeypatch):
-    """Without the publisher lock, the constraint still refuses the second insert of a line."""
+    """Without the publisher lock, the constraints still refuse a second box and line."""
     _everyone_reads_before_anyone_writes(monkeypatch)
     publisher = _publisher("1000.00")
 
     answers = _post_all(publisher)
 
     assert Counter(status for status, _ in answers) == {200: THREADS}
-    assert Order.objects.count() == EXPECTED_ORDERS
+    assert (Order.objects.count(), OrderLine.objects.count()) == (1, EXPECTED_LINES)
     assert max(_line_counts().values()) == 1
     publisher.refresh_from_db()
-    assert publisher.ledger.filter(kind="charge").count() == EXPECTED_ORDERS
+    assert publisher.ledger.filter(kind="charge").count() == 1
 
 
 @pytest.fixture
 def without_exactly_once_constraint():
-    """Drop `order_exactly_once` for one test and put it back afterwards."""
-    constraint = next(c for c in Order._meta.constraints if c.name == "order_exactly_once")
+    """Drop `line_exactly_once` and `order_one_box_number` for one test, then put them back."""
+    line = next(c for c in OrderLine._meta.constraints if c.name == "line_exactly_once")
+    box = next(c for c in Order._meta.constraints if c.name == "order_one_box_number")
     with connection.schema_editor() as editor:
-        editor.remove_constraint(Order, constraint)
+        editor.remove_constraint(OrderLine, line)
+        editor.remove_constraint(Order, box)
     yield
     OrderEvent.objects.all().delete()
     for publisher in Publisher.objects.all():
         publisher.ledger.all().delete()
+    OrderLine.objects.all().delete()
     Order.objects.all().delete()
     with connection.schema_editor() as editor:
-        editor.add_constraint(Order, constraint)
+        editor.add_constraint(OrderLine, line)
+        editor.add_constraint(Order, box)
 
 
 def test_control_without_lock_and_constraint_duplicates_appear(
@@ -137,5 +141,5 @@ def test_control_without_lock_and_constraint_duplicates_appear(
 
     _post_all(publisher)
 
-    assert Order.objects.count() == EXPECTED_ORDERS * THREADS
+    assert (Order.objects.count(), OrderLine.objects.count()) == (THREADS, EXPECTED_LINES * THREADS)
     assert max(_line_counts().values()) == THREADS

@@ -12,7 +12,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError
 from django.test import Client
 from django.utils import timezone
 
@@ -65,18 +64,16 @@ def _unlocked(
 
     def order_read(waits: float):
         def read(*, order_id: int) -> Order:
-            order = Order.objects.select_related("project").get(pk=order_id)
+            order = Order.objects.with_lines().get(pk=order_id)
             time.sleep(waits)
             return order
 
         return read
 
     def due_read(*, order_id: int, now: object) -> Order | None:
-        order = (
-            Order.objects.select_related("project")
-            .filter(pk=order_id, status=OrderStatus.SCHEDULED, production_at__lte=now)
-            .first()
-        )
+        order = Order.objects.filter(
+            pk=order_id, status=OrderStatus.SCHEDULED, production_at__lte=now
+        ).first()
         time.sleep(window_waits)
         return order
 
@@ -113,13 +110,14 @@ def test_two_cancels_at_once_refund_exactly_once():
 
 def test_control_without_row_locks_two_cancels_both_try_to_refund(monkeypatch):
     _unlocked(monkeypatch)
-    clashes = 0
+    doubled = 0
     for n in range(ROUNDS):
-        _, order, results = _two_cancels(n)
-        # Both read `scheduled`: only the unique refund per order stops the second refund.
-        clashes += sum(isinstance(r, IntegrityError) for r in results)
-        assert _refunds(order) == 1
-    assert clashes > 0
+        _, order, _ = _two_cancels(n)
+        # Both read `scheduled` and both refund: a box may be refunded more than once (SPEC
+        # §18: a box held again is refunded, then charged and cancelled), so only the row
+        # locks stop the second refund.
+        doubled += _refunds(order) == 2
+    assert doubled == ROUNDS
 
 
 def _cancel_and_window_end(n: int) -> tuple[Publisher, Order, list]:
