@@ -60,9 +60,9 @@ KINDS = {
     "hold, 1 product": ("0.00", "order_products_array", Outcome.CREATED, "hold", 7),
     "hold, 3 products": ("0.00", "order_three_products", Outcome.CREATED, "hold", 7),
     "no_match": ("100.00", "order_products_array", Outcome.NO_MATCH, None, 3),
-    # 4 before boxes: now a SamCart order with lines is read again under the publisher lock
-    # (its new lines might join a box, §18) before the plan finds nothing new.
-    "duplicate": ("100.00", "order_products_array", Outcome.DUPLICATE, None, 6),
+    # Decided on the first, unlocked read: no new line, no lock (new lines would take the
+    # locks and read again, as they may join a box, §18).
+    "duplicate": ("100.00", "order_products_array", Outcome.DUPLICATE, None, 4),
 }
 
 

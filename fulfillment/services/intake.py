@@ -353,6 +353,31 @@ class _Intake:
         return box
 
 
+def _locked_snapshot(*, publisher_id: int, cart: CartNotification) -> IntakeSnapshot:
+    """Lock the publisher row, then read what the intake needs.
+
+    Lock first, then read: a price change or confirmation takes the same lock before it writes
+    the project, so the prices and `prices_confirmed` read here are committed.
+    """
+    publisher_lock(publisher_id=publisher_id)
+    snapshot = purchase_snapshot(cart=cart, publisher_id=publisher_id)
+    if snapshot is None:  # cannot happen: the row is locked, so it exists
+        raise Publisher.DoesNotExist
+    return snapshot
+
+
+def _plan_of(*, snapshot: IntakeSnapshot, cart: CartNotification, remapped: Remapped) -> LinePlan:
+    """Read the SamCart order's lines (when it has any) and plan by the one duplicate rule."""
+    existing = (
+        existing_lines(publisher_id=snapshot.publisher.pk, order_id=cart.order_id)
+        if snapshot.has_lines
+        else []
+    )
+    return cart_lines_plan(
+        cart=cart, matches=snapshot.matches, existing=existing, remapped=remapped
+    )
+
+
 def orders_create_from_cart(
     *,
     publisher_id: int,
@@ -372,27 +397,24 @@ def orders_create_from_cart(
     check creates the orders (no notification), on hold `review`. A Notify POST for lines the
     check found while they wait for review confirms them (`orders_review_from_notify`).
     """
-    if snapshot is not None and snapshot.has_lines:
-        # Lines of this SamCart order exist: the new ones may join a box, which takes the
-        # locks (publisher, then the boxes); read again under them.
-        snapshot = None
+    unlocked = snapshot is not None
     if snapshot is None:
-        # Lock first, then read: a price change or confirmation takes the same lock before it
-        # writes the project, so the prices and `prices_confirmed` read here are committed.
-        publisher_lock(publisher_id=publisher_id)
-        snapshot = purchase_snapshot(cart=cart, publisher_id=publisher_id)
-        if snapshot is None:  # cannot happen: the row is locked, so it exists
-            raise Publisher.DoesNotExist
+        snapshot = _locked_snapshot(publisher_id=publisher_id, cart=cart)
     publisher, matches = snapshot.publisher, snapshot.matches
     unmatched = [i for i in cart.product_ids if i not in matches]
     if not matches:
         return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher.idpub, unmatched))
-    existing = (
-        existing_lines(publisher_id=publisher.pk, order_id=cart.order_id)
-        if snapshot.has_lines
-        else []
-    )
-    plan = cart_lines_plan(cart=cart, matches=matches, existing=existing, remapped=remapped)
+    plan = _plan_of(snapshot=snapshot, cart=cart, remapped=remapped)
+    if unlocked and snapshot.has_lines and plan.new:
+        # New lines of a SamCart order that has lines may join one of its boxes, which takes
+        # the locks (publisher, then the boxes): read again under them. (A resend with no new
+        # line is decided on the first read, as before boxes.)
+        snapshot = _locked_snapshot(publisher_id=publisher_id, cart=cart)
+        publisher, matches = snapshot.publisher, snapshot.matches
+        unmatched = [i for i in cart.product_ids if i not in matches]
+        if not matches:
+            return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher.idpub, unmatched))
+        plan = _plan_of(snapshot=snapshot, cart=cart, remapped=remapped)
     if plan.remapped and remapped == Remapped.REFUSE:
         return IntakeResult(
             Outcome.DUPLICATE, messages.remapped(plan.remapped), remapped=plan.remapped
