@@ -20,6 +20,7 @@ from fulfillment.models import (
     LedgerEntry,
     Notification,
     Order,
+    OrderLine,
     OrderStatus,
     ProjectCartId,
     Publisher,
@@ -231,6 +232,34 @@ def refused_requests_among(
     count = stored_count + tallied
     last_at, last_remote_addr = max(latest, key=lambda pair: pair[0], default=(None, None))
     return RefusedRequests(count=count, last_remote_addr=last_remote_addr, last_at=last_at)
+
+
+@dataclass(frozen=True)
+class NotificationBox:
+    """A box a notification touched: whether it started the box, and the lines it brought."""
+
+    box: Order
+    started: bool
+    lines: list[OrderLine]
+
+
+def notification_boxes(*, notification: Notification) -> list[NotificationBox]:
+    """Return the boxes a notification started or added lines to, oldest first, each with the
+    lines it brought (removed ones included, with their projects): two queries."""
+    lines = list(
+        OrderLine.objects.filter(notification=notification)
+        .select_related("project", "order")
+        .order_by("id")
+    )
+    started = {box.pk: box for box in Order.objects.filter(notification=notification)}
+    boxes: dict[int, Order] = {**started, **{line.order_id: line.order for line in lines}}
+    brought: dict[int, list[OrderLine]] = {}
+    for line in lines:
+        brought.setdefault(line.order_id, []).append(line)
+    return [
+        NotificationBox(box=boxes[pk], started=pk in started, lines=brought.get(pk, []))
+        for pk in sorted(boxes)
+    ]
 
 
 def order_events(order: Order) -> QuerySet:
