@@ -42,6 +42,7 @@ from fulfillment.ids import idpub_or_none
 from fulfillment.models import REPROCESSABLE_OUTCOMES, ZERO, Publisher, is_trepstar_staff
 from fulfillment.selectors import (
     HoldSummary,
+    hold_boxes,
     hold_summary,
     publisher_for_account_page,
     recent_ledger,
@@ -50,6 +51,7 @@ from fulfillment.selectors import (
     samcart_check_card,
     scheduled_orders,
 )
+from fulfillment.services.alerts import box_text
 from fulfillment.services.publishers import (
     PREVIOUS_KEY_GRACE,
     add_funds_text,
@@ -144,6 +146,9 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "balance": money(publisher.balance),
         "hold": hold,
         "hold_total": money(hold.total),
+        "hold_boxes": [
+            (order.pk, box_text(order)) for order in (hold_boxes(publisher) if hold.count else [])
+        ],
         "notifications": recent_notifications(publisher, limit=20),
         "refused": refused_requests(publisher),
         "can_release": can_release,

@@ -126,6 +126,17 @@ def hold_summary(publisher: Publisher) -> HoldSummary:
     )
 
 
+HOLD_LIST_LIMIT = 10  # the account page names at most this many boxes on hold
+
+
+def hold_boxes(publisher: Publisher, limit: int = HOLD_LIST_LIMIT) -> list[Order]:
+    """Return the publisher's real boxes on hold, oldest first, with their lines and projects
+    (two queries however many)."""
+    return list(
+        Order.objects.for_publisher(publisher).on_hold().filter(is_test=False).with_lines()[:limit]
+    )
+
+
 def notifications_naming(
     publisher: Publisher, product_ids: set[str] | frozenset[str]
 ) -> tuple[list[Notification], set[str]]:
