@@ -147,7 +147,8 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "hold": hold,
         "hold_total": money(hold.total),
         "hold_boxes": [
-            (order.pk, box_text(order)) for order in (hold_boxes(publisher) if hold.count else [])
+            (order.pk, box_text(order, lines))
+            for order, lines in (hold_boxes(publisher) if hold.count else [])
         ],
         "notifications": recent_notifications(publisher, limit=20),
         "refused": refused_requests(publisher),

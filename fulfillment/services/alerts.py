@@ -33,6 +33,7 @@ from fulfillment.models import (
     LedgerEntry,
     Notification,
     Order,
+    OrderLine,
     Publisher,
     RefusedRequestTally,
     SamcartCheckRun,
@@ -121,10 +122,11 @@ def _gathering(publisher: Publisher, kind: str, now: datetime) -> bool:
     return last is not None and last > now - GATHER_FOR
 
 
-def box_text(order: Order) -> str:
+def box_text(order: Order, lines: list[OrderLine] | None = None) -> str:
     """Name a box with what is in it and its cost: "Order #12 — 2 items: Book, DVD — $23.00"
-    (the ship-to name after, when there is one). Reads the prefetched lines (`with_lines`)."""
-    lines = order.active_lines()
+    (the ship-to name after, when there is one). `lines`: the lines in it, read by the caller;
+    else the prefetched ones (`with_lines`)."""
+    lines = order.active_lines() if lines is None else lines
     items = items_summary(lines) if lines else "no items"
     name = f" ({order.ship_name})" if order.ship_name else ""
     return f"Order #{order.pk} — {items} — {money(order.cost)}{name}"
