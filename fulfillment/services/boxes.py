@@ -168,7 +168,8 @@ def box_add_lines(
     new_cost = box_cost(everything)
     diff = new_cost - box.cost
     reason = order_hold_reason(order=box, lines=everything)
-    if reason == HoldReason.PAYMENT_REQUIRED and (not diff or can_pay(publisher.balance, diff)):
+    paid = not diff or can_pay(balance=publisher.balance, cost=diff)
+    if reason == HoldReason.PAYMENT_REQUIRED and paid:
         if diff:
             ledger_record(
                 publisher_id=publisher.pk,
