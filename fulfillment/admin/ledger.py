@@ -119,7 +119,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
 
     @admin.display(description="kind", ordering="kind")
     def kind_column(self, obj: LedgerEntry) -> str:
-        """Show the kind; "charge 2 of 3" when the order has several of that kind (items
+        """Show the kind; "Charge 2 of 3" when the order has several of that kind (items
         joined its box, or it was held again and charged anew)."""
         kind = obj.get_kind_display()
         count = getattr(obj, "kind_count", 0)
