@@ -312,3 +312,36 @@ def test_the_ledger_numbers_a_box_s_charges_and_names_its_items(client):
     for n in range(5):
         post_notify(client, publisher, cart(str(59_100_000 + n), ("279813", 1), ("294010", 1)))
     assert count() == few
+
+
+# The SamCart check card: boxes waiting for review name their items ------------------------
+
+
+def test_the_samcart_card_names_the_items_of_boxes_waiting_for_review(world, a_client):
+    from fulfillment.models import HoldReason
+    from fulfillment.selectors import samcart_check_card
+    from fulfillment.services.samcart_keys import publisher_set_samcart_key
+
+    publisher_set_samcart_key(publisher=world.a, key="sc-key-0123456789", actor=None)
+    upsell(world)
+    review = Order.objects.filter(pk=world.a_hold.pk)
+    review.update(hold_reason=HoldReason.REVIEW)
+    content = page_text(a_client, reverse("account"))
+    named = " ".join(strip_tags(content).split())
+    expected = "SamCart order 11110001, 2 items: Alpha Almanac, Alpha Workbook × 2, Rosalind Okafor"
+    assert expected in named
+    world.a.refresh_from_db()
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            card = samcart_check_card(world.a)
+        assert all(order.items_text for order in card.awaiting_review)
+        return len(captured)
+
+    few = count()
+    for n in range(4):
+        notify(world.a, cart(str(57_500_000 + n), ("279813", 1), ("294010", 1)))
+    Order.objects.filter(publisher=world.a, status=OrderStatus.HOLD).update(
+        hold_reason=HoldReason.REVIEW
+    )
+    assert count() == few
