@@ -409,13 +409,21 @@ def run_findings(run: SamcartCheckRun) -> dict[str, list[CheckFinding]]:
 
 
 def _awaiting_review(publisher: Publisher) -> list[Order]:
-    """Return the orders the SamCart check found that wait for review, oldest first (cut)."""
-    return list(
+    """Return the boxes the SamCart check found that wait for review, oldest first (cut),
+    each with `items_text` ("2 items: Book, DVD"; its lines in one more query)."""
+    from fulfillment.services.wording import items_summary
+
+    orders = list(
         Order.objects.for_publisher(publisher)
         .filter(status=OrderStatus.HOLD, hold_reason=HoldReason.REVIEW)
         .select_related("found_by_run")
+        .with_lines()
         .order_by("created_at", "id")[:CARD_FINDINGS_LIMIT]
     )
+    for order in orders:
+        lines = order.active_lines()
+        order.items_text = items_summary(lines) if lines else "no items"
+    return orders
 
 
 def samcart_check_card(publisher: Publisher) -> SamcartCheckCard:
