@@ -345,3 +345,24 @@ def test_the_samcart_card_names_the_items_of_boxes_waiting_for_review(world, a_c
         hold_reason=HoldReason.REVIEW
     )
     assert count() == few
+
+
+def test_deleting_a_project_in_a_box_names_the_box_not_the_line(world):
+    upsell(world)
+    make_project(world.a, "300302", title=HOSTILE)
+    notify(world.a, order_body(order_id="11110001", product_id="300302"))
+    staff = Client()
+    staff.force_login(world.staff)
+    for title in ("Alpha Workbook", HOSTILE):
+        project = Project.objects.get(publisher=world.a, title=title)
+        url = reverse("admin:fulfillment_project_delete", args=[project.pk])
+        content = page_text(staff, url)
+        named = " ".join(strip_tags(content).split())
+        assert "Cannot delete project" in content
+        box = world.a_hold
+        link = reverse("admin:fulfillment_order_change", args=[box.pk])
+        assert f'<a href="{link}">#{box.pk}</a>' in content
+        assert f"Order #{box.pk} (SamCart order 11110001, on hold) has" in named
+        assert "Order line" not in content and HOSTILE not in content
+        assert staff.post(url, {"post": "yes"}).status_code in (200, 403)
+        assert Project.objects.filter(pk=project.pk).exists()
