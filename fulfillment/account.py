@@ -36,11 +36,13 @@ from fulfillment.account_form import (
     SETTINGS_SAVED,
     AccountSettingsForm,
     SamcartKeyForm,
+    grouping_text,
 )
 from fulfillment.ids import idpub_or_none
 from fulfillment.models import REPROCESSABLE_OUTCOMES, ZERO, Publisher, is_trepstar_staff
 from fulfillment.selectors import (
     HoldSummary,
+    hold_boxes,
     hold_summary,
     publisher_for_account_page,
     recent_ledger,
@@ -49,6 +51,7 @@ from fulfillment.selectors import (
     samcart_check_card,
     scheduled_orders,
 )
+from fulfillment.services.alerts import box_text
 from fulfillment.services.publishers import (
     PREVIOUS_KEY_GRACE,
     add_funds_text,
@@ -143,6 +146,10 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "balance": money(publisher.balance),
         "hold": hold,
         "hold_total": money(hold.total),
+        "hold_boxes": [
+            (order.pk, box_text(order, lines))
+            for order, lines in (hold_boxes(publisher) if hold.count else [])
+        ],
         "notifications": recent_notifications(publisher, limit=20),
         "refused": refused_requests(publisher),
         "can_release": can_release,
@@ -156,7 +163,9 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "can_rotate": request.user.has_perm(ROTATE_KEY_PERMISSION),
         "example_ids": ecommerce_ids.EXAMPLE,
         "grace_days": PREVIOUS_KEY_GRACE.days,
-        "settings_form": AccountSettingsForm(instance=publisher),
+        "settings_form": AccountSettingsForm(
+            instance=publisher, read_only=not request.user.has_perm(SETTINGS_PERMISSION)
+        ),
         "scheduled": scheduled_orders(publisher) if hold.scheduled else [],
         "recent_ledger": recent_ledger(publisher, limit=5),
         "can_change_settings": request.user.has_perm(SETTINGS_PERMISSION),
@@ -210,7 +219,8 @@ def account_release_all(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def account_settings(request: HttpRequest) -> HttpResponse:
-    """Save the publisher's e-mail alert choices; errors come back as a message, nothing saved."""
+    """Save the publisher's alert choices, edit window and grouping; errors come back as a
+    message, nothing saved."""
     publisher = _posted_publisher(request, SETTINGS_PERMISSION, MAY_NOT_CHANGE_SETTINGS)
     form = AccountSettingsForm(request.POST, instance=Publisher.objects.get(pk=publisher.pk))
     if form.is_valid():
@@ -218,9 +228,15 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         publisher_settings_set(publisher=publisher, **choices)
         minutes = publisher.production_delay_minutes
         window = f"{minutes} minutes" if minutes else "off (production at once)"
-        messages.success(request, SETTINGS_SAVED.format(email=publisher.email, window=window))
+        grouping = grouping_text(publisher.grouping_minutes)
+        messages.success(
+            request, SETTINGS_SAVED.format(email=publisher.email, window=window, grouping=grouping)
+        )
     else:
-        errors = "; ".join(f"{form.fields[k].label}: {' '.join(v)}" for k, v in form.errors.items())
+        errors = "; ".join(
+            f"{form.fields[k].label}: {' '.join(v)}" if k in form.fields else " ".join(v)
+            for k, v in form.errors.items()
+        )
         messages.error(request, f"Settings not saved: {errors}")
     return HttpResponseRedirect(_account_url(publisher, request))
 

@@ -1,12 +1,13 @@
-"""The account page's forms: e-mail alerts (SPEC §14) and the edit window (§15), which
-`account.account_settings` saves, and the SamCart API key (§17), which `account_samcart_key`
-saves."""
+"""The account page's forms: e-mail alerts (SPEC §14), the edit window (§15) and the grouping
+(§18), which `account.account_settings` saves, and the SamCart API key (§17), which
+`account_samcart_key` saves."""
 
 from __future__ import annotations
 
 from django import forms
 
 from fulfillment.models import Publisher
+from fulfillment.models.publishers import MAX_GROUPING
 from fulfillment.services.samcart_keys import ERROR_KEY_FORMAT, KEY_MAX_LENGTH, samcart_key_valid
 
 SETTINGS_FIELDS = (
@@ -14,18 +15,85 @@ SETTINGS_FIELDS = (
     "alert_needs_action",
     "low_balance_threshold",
     "production_delay_minutes",
+    "grouping_minutes",
 )
+# Shown under "Advanced Settings": when production starts (edit window, grouping).
+ADVANCED_FIELDS = ("production_delay_minutes", "grouping_minutes")
 SETTINGS_PERMISSION = "fulfillment.change_publisher"
 MAY_NOT_CHANGE_SETTINGS = "Your login may not change these settings; ask a manager of your account."
-SETTINGS_SAVED = "Settings saved: e-mail alerts go to {email}; edit window {window}."
+SETTINGS_SAVED = (
+    "Settings saved: e-mail alerts go to {email}; edit window {window}; grouping {grouping}."
+)
+# Advanced Settings: how long a paid order waits for the rest of its SamCart order (SPEC §18).
+GROUPING_HELP = (
+    "A paid order waits at least this long before production, so an order bump or upsell "
+    "bought minutes later ships in the same box, with one shipping charge."
+)
+GROUPING_RANGE = f"Enter a whole number of minutes from 0 to {MAX_GROUPING}."
+
+
+class GroupingField(forms.IntegerField):
+    """The grouping minutes (0–60) of a publisher's settings form; empty keeps the saved value
+    (the form's `clean_grouping_minutes` puts it back), so a form sent without it changes
+    nothing."""
+
+    def __init__(self, **kwargs: object) -> None:
+        errors = {
+            "invalid": GROUPING_RANGE,
+            "min_value": GROUPING_RANGE,
+            "max_value": GROUPING_RANGE,
+        }
+        super().__init__(
+            label="Grouping (minutes)",
+            help_text=GROUPING_HELP,
+            required=False,
+            min_value=0,
+            max_value=MAX_GROUPING,
+            error_messages=errors,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+def grouping_or_saved(value: int | None, publisher: Publisher) -> int:
+    """Return the grouping minutes a form gave, or the publisher's saved ones when empty."""
+    return publisher.grouping_minutes if value is None else value
+
+
+def grouping_text(minutes: int) -> str:
+    """Say the grouping for people: "10 minutes", or "off" for 0."""
+    if not minutes:
+        return "off (no waiting for more items)"
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 class AccountSettingsForm(forms.ModelForm):
-    """Which alerts the publisher's address gets, the low-balance threshold, the edit window."""
+    """Which alerts the publisher's address gets, the low-balance threshold, the edit window
+    and the grouping (Advanced Settings). Disabled (read-only) for a login that may not
+    change them."""
+
+    grouping_minutes = GroupingField()
 
     class Meta:
         model = Publisher
         fields = SETTINGS_FIELDS
+
+    def __init__(self, *args: object, read_only: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if read_only:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def alert_fields(self) -> list[forms.BoundField]:
+        """Return the e-mail alert fields, in the form's order."""
+        return [self[name] for name in self.fields if name not in ADVANCED_FIELDS]
+
+    def advanced_fields(self) -> list[forms.BoundField]:
+        """Return the Advanced Settings fields: the edit window, the grouping."""
+        return [self[name] for name in ADVANCED_FIELDS]
+
+    def clean_grouping_minutes(self) -> int:
+        """Keep the saved grouping when the form sent none."""
+        return grouping_or_saved(self.cleaned_data.get("grouping_minutes"), self.instance)
 
 
 # The SamCart API key (SPEC §17): set, replaced or removed by a manager; never shown again.

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Min, Q, Subquery, Sum
 from django.utils import timezone
 
 from fulfillment.carts.base import PayloadError
@@ -20,6 +20,7 @@ from fulfillment.models import (
     LedgerEntry,
     Notification,
     Order,
+    OrderLine,
     OrderStatus,
     ProjectCartId,
     Publisher,
@@ -123,6 +124,28 @@ def hold_summary(publisher: Publisher) -> HoldSummary:
         cheapest=totals["cheapest"],
         scheduled=totals["scheduled"],
     )
+
+
+HOLD_LIST_LIMIT = 10  # the account page names at most this many boxes on hold
+
+
+def hold_boxes(
+    publisher: Publisher, limit: int = HOLD_LIST_LIMIT
+) -> list[tuple[Order, list[OrderLine]]]:
+    """Return the publisher's first real boxes on hold, oldest first, each with the lines in
+    it (projects read): one query however many, the lines joined to their boxes."""
+    first = (
+        Order.objects.for_publisher(publisher).on_hold().filter(is_test=False).values("pk")[:limit]
+    )
+    lines = (
+        OrderLine.objects.filter(order_id__in=Subquery(first), removed_at__isnull=True)
+        .select_related("order", "project")
+        .order_by("order__created_at", "order_id", "id")
+    )
+    boxes: dict[int, tuple[Order, list[OrderLine]]] = {}
+    for line in lines:
+        boxes.setdefault(line.order_id, (line.order, []))[1].append(line)
+    return list(boxes.values())
 
 
 def notifications_naming(
@@ -231,6 +254,34 @@ def refused_requests_among(
     count = stored_count + tallied
     last_at, last_remote_addr = max(latest, key=lambda pair: pair[0], default=(None, None))
     return RefusedRequests(count=count, last_remote_addr=last_remote_addr, last_at=last_at)
+
+
+@dataclass(frozen=True)
+class NotificationBox:
+    """A box a notification touched: whether it started the box, and the lines it brought."""
+
+    box: Order
+    started: bool
+    lines: list[OrderLine]
+
+
+def notification_boxes(*, notification: Notification) -> list[NotificationBox]:
+    """Return the boxes a notification started or added lines to, oldest first, each with the
+    lines it brought (removed ones included, with their projects): two queries."""
+    lines = list(
+        OrderLine.objects.filter(notification=notification)
+        .select_related("project", "order")
+        .order_by("id")
+    )
+    started = {box.pk: box for box in Order.objects.filter(notification=notification)}
+    boxes: dict[int, Order] = {**started, **{line.order_id: line.order for line in lines}}
+    brought: dict[int, list[OrderLine]] = {}
+    for line in lines:
+        brought.setdefault(line.order_id, []).append(line)
+    return [
+        NotificationBox(box=boxes[pk], started=pk in started, lines=brought.get(pk, []))
+        for pk in sorted(boxes)
+    ]
 
 
 def order_events(order: Order) -> QuerySet:
@@ -358,13 +409,21 @@ def run_findings(run: SamcartCheckRun) -> dict[str, list[CheckFinding]]:
 
 
 def _awaiting_review(publisher: Publisher) -> list[Order]:
-    """Return the orders the SamCart check found that wait for review, oldest first (cut)."""
-    return list(
+    """Return the boxes the SamCart check found that wait for review, oldest first (cut),
+    each with `items_text` ("2 items: Book, DVD"; its lines in one more query)."""
+    from fulfillment.services.wording import items_summary
+
+    orders = list(
         Order.objects.for_publisher(publisher)
         .filter(status=OrderStatus.HOLD, hold_reason=HoldReason.REVIEW)
         .select_related("found_by_run")
+        .with_lines()
         .order_by("created_at", "id")[:CARD_FINDINGS_LIMIT]
     )
+    for order in orders:
+        lines = order.active_lines()
+        order.items_text = items_summary(lines) if lines else "no items"
+    return orders
 
 
 def samcart_check_card(publisher: Publisher) -> SamcartCheckCard:

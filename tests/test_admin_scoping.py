@@ -56,7 +56,7 @@ def test_missing_object_answers_404_like_a_foreign_one(a_client):
 @pytest.mark.parametrize(
     ("model_name", "field_name"),
     [
-        ("order", "project"),
+        ("orderline", "project"),
         ("order", "notification"),
         ("order", "publisher"),
         ("ledgerentry", "order"),
@@ -98,7 +98,12 @@ def b_ids(world: World) -> dict[str, set[int]]:
 def test_autocomplete_lists_own_rows(world, a_client):
     response = a_client.get(
         "/admin/autocomplete/",
-        {"app_label": "fulfillment", "model_name": "order", "field_name": "project", "term": ""},
+        {
+            "app_label": "fulfillment",
+            "model_name": "orderline",
+            "field_name": "project",
+            "term": "",
+        },
     )
     ids = {int(row["id"]) for row in response.json()["results"]}
     assert ids == set(world.a.projects.values_list("pk", flat=True))
@@ -155,7 +160,7 @@ def test_custom_admin_views_refuse_other_publisher_objects(world, a_client):
 
 def test_filter_by_other_publisher_project_shows_nothing(world, a_client):
     url = reverse("admin:fulfillment_order_changelist")
-    response = a_client.get(url, {"project__id__exact": world.b_project.pk})
+    response = a_client.get(url, {"lines__project__id__exact": world.b_project.pk})
     assert response.status_code == 200
     assert_no_secrets(response, world.b_secrets)
     assert list(response.context["cl"].result_list) == []

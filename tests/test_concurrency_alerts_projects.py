@@ -19,7 +19,15 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from fulfillment.models import Alert, AlertKind, HoldReason, Order, OrderStatus, Publisher
+from fulfillment.models import (
+    Alert,
+    AlertKind,
+    HoldReason,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Publisher,
+)
 from fulfillment.services import intake, projects
 from fulfillment.services.alerts import alerts_collect
 from fulfillment.services.projects import project_save
@@ -81,7 +89,7 @@ def _purchase(a: Publisher, order_id: int) -> Worker:
 
 def _strays(b: Publisher) -> list[Order]:
     """Orders of another publisher in `b`'s projects: what must never exist."""
-    return list(Order.objects.filter(project__publisher=b).exclude(publisher=b))
+    return list(Order.objects.filter(lines__project__publisher=b).exclude(publisher=b))
 
 
 def _without_the_move_locks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,7 +149,7 @@ def test_a_move_after_the_charge_waits_for_it_and_is_refused(monkeypatch):
     assert isinstance(refused, ValidationError)
     assert refused.message_dict["publisher"] == [projects.ERROR_MOVE_WITH_ORDERS]
     assert _strays(b) == []
-    assert Order.objects.get(publisher=a).project.publisher_id == a.pk
+    assert Order.objects.get(publisher=a).lines.get().project.publisher_id == a.pk
 
 
 def test_control_without_the_move_locks_the_move_passes_the_uncommitted_order(monkeypatch):
@@ -162,15 +170,23 @@ def _hold_order_committed_late() -> tuple[Order, list[Alert]]:
     project = make_project(publisher, "279813")
 
     def hold(order_id: str) -> Order:
-        return Order.objects.create(
+        order = Order.objects.create(
             publisher=publisher,
-            project=project,
             external_order_id=order_id,
-            external_product_id="279813",
             cost=project.cost_of(1),
             status=OrderStatus.HOLD,
             hold_reason=HoldReason.PAYMENT_REQUIRED,
         )
+        OrderLine.objects.create(
+            order=order,
+            publisher=publisher,
+            project=project,
+            external_order_id=order_id,
+            external_product_id="279813",
+            unit_cost=project.unit_cost,
+            shipping_cost=project.shipping_cost,
+        )
+        return order
 
     hold("first")
     inserted, commit = threading.Event(), threading.Event()

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from fulfillment.models import LedgerEntry, Notification, Order, Project, Publisher
+from fulfillment.models import LedgerEntry, Notification, Order, OrderLine, Project, Publisher
 from tests.admin_world import World, build_world, order_body
 from tests.factories import notify_path
 
@@ -22,7 +22,8 @@ def world() -> World:
 def snapshot() -> list[tuple]:
     """Return every field a POST below could change."""
     return [
-        *Order.objects.order_by("pk").values_list("pk", "status", "quantity", "ship_street"),
+        *Order.objects.order_by("pk").values_list("pk", "status", "ship_street"),
+        *OrderLine.objects.order_by("pk").values_list("pk", "quantity", "removed_at"),
         *Publisher.objects.order_by("pk").values_list("pk", "name", "balance", "notify_key"),
         *Project.objects.order_by("pk").values_list("pk", "title", "ecommerce_id_string"),
         *Notification.objects.order_by("pk").values_list("pk", "outcome", "attempts"),
@@ -44,7 +45,7 @@ def publisher_posts(w: World) -> list[tuple[str, dict]]:
     return [
         (
             reverse("admin:fulfillment_order_change", args=[w.a_hold.pk]),
-            {"quantity": 5, "ship_street": "X", "_save": "Save"},
+            {f"line_{w.a_hold.lines.get().pk}_quantity": 5, "ship_street": "X", "_save": "Save"},
         ),
         (changelist, {"action": "release_orders", "_selected_action": w.a_hold.pk, "index": 0}),
         (changelist, {"action": "delete_orders", "_selected_action": w.a_hold.pk, "index": 0}),

@@ -107,8 +107,9 @@ def test_a_project_a_publisher_adds_holds_its_orders_until_staff_confirm_prices(
         Client(), publisher, order_body(order_id="91000001", product_id="777001", quantity=10000)
     )
     assert answer.status_code == 200
-    order = Order.objects.get(publisher=publisher, external_product_id="777001")
-    assert (order.status, order.hold_reason, order.quantity) == ("hold", "price_pending", 10000)
+    order = Order.objects.get(publisher=publisher, lines__external_product_id="777001")
+    quantity = order.lines.get().quantity
+    assert (order.status, order.hold_reason, quantity) == ("hold", "price_pending", 10000)
     assert charges_of(publisher) == []
     publisher.refresh_from_db()
     assert publisher.balance == Decimal("6000.00")

@@ -30,7 +30,7 @@ GET_URLS = [
     "/admin/fulfillment/notification/reprocess/?ids={x}",
     "/admin/fulfillment/notification/reprocess/?ids=1,{x},2",
     "/admin/fulfillment/order/?publisher__id__exact={x}",
-    "/admin/fulfillment/order/?project__id__exact={x}",
+    "/admin/fulfillment/order/?lines__project__id__exact={x}",
     "/admin/fulfillment/order/?id__exact={x}",
     "/admin/fulfillment/project/?publisher__id__exact={x}",
     "/admin/fulfillment/notification/?publisher__id__exact={x}",
@@ -66,7 +66,11 @@ POST_URLS = [
     ("/admin/fulfillment/notification/", {"action": "reprocess", "_selected_action": "{x}"}),
     ("/admin/auth/user/", {"action": "delete_selected", "_selected_action": "{x}"}),
     ("/admin/fulfillment/project/add/", {"publisher": "{x}", "title": "T"}),
-    ("/admin/fulfillment/order/{hold}/change/", {"project": "{x}", "quantity": "1"}),
+    # A box's lines are inputs named by their ids (the order page of a hold box).
+    (
+        "/admin/fulfillment/order/{hold}/change/",
+        {"line_{line}_quantity": "{x}", "line_{x}_quantity": "1", "line_{x}_remove": "on"},
+    ),
 ]
 
 UNICODE_DIGITS = ["²", "①", "٧", "１", "߁", "𝟙", "፩"]
@@ -93,7 +97,8 @@ def manager_client(world: World) -> Client:
 
 def fill(template: str, value: str, world: World, *, path: bool) -> str:
     x = quote(value, safe="") if path else value
-    return template.format(x=x, pub=world.a.pk, hold=world.a_hold.pk)
+    line = world.a_hold.lines.order_by("pk").values_list("pk", flat=True).first()
+    return template.format(x=x, pub=world.a.pk, hold=world.a_hold.pk, line=line)
 
 
 def answer(client: Client, url: str, data: dict[str, str] | None = None) -> int:
@@ -112,7 +117,10 @@ def assert_never_500(client: Client, world: World, value: str) -> None:
         assert answer(client, url) in ALLOWED, url
     for template, form in POST_URLS:
         url = fill(template, value, world, path=True)
-        data = {k: fill(v, value, world, path=False) for k, v in form.items()}
+        data = {
+            fill(k, value, world, path=False): fill(v, value, world, path=False)
+            for k, v in form.items()
+        }
         assert answer(client, url, data) in ALLOWED, (url, data)
     release = "/api/v1/orders/release/"
     for ids in ([value], [int(value)] if value.isascii() and value.strip().isdigit() else []):

@@ -111,7 +111,7 @@ def test_fixing_an_id_offers_to_reprocess_the_notifications_that_named_it(world,
         follow=True,
     )
     assert done.status_code == 200
-    made = Order.objects.filter(publisher=world.a, external_product_id="555555")
+    made = Order.objects.filter(publisher=world.a, lines__external_product_id="555555")
     assert sorted(made.values_list("external_order_id", flat=True)) == ["11110002", "11110077"]
 
 

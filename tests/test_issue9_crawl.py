@@ -16,6 +16,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
+from fulfillment.services.lines import order_line_update
 from fulfillment.services.orders import order_update
 from tests.admin_world import World
 
@@ -84,7 +85,8 @@ def pages(world: World) -> list[str]:
 @pytest.mark.parametrize("who", ["a_user", "staff"])
 def test_no_page_shows_an_internal_name_or_none(world, who):
     # An edit leaves an event on the order page: it must read "Street: … → …", not "ship_street".
-    order_update(order=world.a_hold, actor=world.a_user, ship_street="2 New Street", quantity=2)
+    order_update(order=world.a_hold, actor=world.a_user, ship_street="2 New Street")
+    order_line_update(line=world.a_hold.lines.get(), quantity=2, actor=world.a_user)
     client = Client()
     client.force_login(getattr(world, who))
     checked = 0

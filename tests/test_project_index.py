@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from fulfillment.ecommerce_ids import ERROR_INVALID
-from fulfillment.models import Project, ProjectCartId
+from fulfillment.models import Order, Project, ProjectCartId
 from fulfillment.services.intake import matching_projects
 from fulfillment.services.projects import (
     project_create,
@@ -294,7 +294,7 @@ def test_a_project_made_by_objects_create_produces_orders_on_the_next_notificati
     )
     answer = post_notify(client, publisher, sample("order_products_array"))
     assert answer.json()["outcome"] == "created"
-    order = project.orders.get()
+    order = Order.objects.get(lines__project=project)
     assert (order.status, order.cost) == ("in_production", Decimal("7.00"))
 
 

@@ -15,8 +15,9 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from fulfillment.models import Notification, Outcome
-from fulfillment.selectors import refused_requests_for_user
+from fulfillment.selectors import notification_boxes, refused_requests_for_user
 from fulfillment.services.reprocess import notification_is_stuck
+from fulfillment.services.wording import items_summary
 from fulfillment.text import pretty_body
 
 from .base import (
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
     from django.urls import URLPattern
 
+    from fulfillment.models import OrderLine
+
 OUTCOME_TONES = {
     Outcome.CREATED: "ok",
     Outcome.DUPLICATE: "shipped",
@@ -50,6 +53,12 @@ OUTCOME_TONES = {
     Outcome.PENDING: "production",
 }
 STUCK_BADGE = "stuck — reprocess it"
+
+
+def _removed_note(lines: list[OrderLine]) -> str:
+    """Say how many of the lines a notification brought were removed from their box since."""
+    removed = sum(1 for line in lines if line.removed_at is not None)
+    return f" ({removed} removed since)" if removed else ""
 
 
 @admin.register(Notification)
@@ -112,9 +121,11 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
     readonly_fields = tuple(flatten_fieldsets(fieldsets))  # every field is read-only
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
-        """Count each notification's orders; leave bodies out (the page loads its own)."""
+        """Count the boxes each notification started or added items to; leave bodies out
+        (the page loads its own)."""
         queryset = super().get_queryset(request).defer("raw_body")
-        return queryset.annotate(order_total=Count("orders")).order_by(*Notification._meta.ordering)
+        boxes = Count("order_lines__order", distinct=True)
+        return queryset.annotate(order_total=boxes).order_by(*Notification._meta.ordering)
 
     @admin.display(description="publisher", ordering="publisher__name")
     def publisher_name(self, obj: Notification) -> str:
@@ -156,26 +167,31 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
 
     @admin.display(description="orders", ordering="order_total")
     def order_count(self, obj: Notification) -> int:
-        """Show how many orders the notification created."""
+        """Show how many boxes the notification started or added items to."""
         return obj.order_total
 
-    @admin.display(description="orders created")
+    @admin.display(description="what it did")
     def linked_orders(self, obj: Notification) -> str:
-        """Link the orders this notification created."""
-        orders = obj.orders.select_related("project").order_by("id")
-        if not orders:
+        """List the boxes this notification started or added items to, with the items it
+        brought to each: "Order #12 (started): 2 items: Book, DVD"."""
+        rows = notification_boxes(notification=obj)
+        if not rows:
             return "—"
-        return format_html_join(
-            ", ",
-            '<a href="{}">#{} {} × {}</a>',
-            (
+        return format_html(
+            '<ul class="ts-notification-boxes">{}</ul>',
+            format_html_join(
+                "",
+                '<li><a href="{}">Order #{}</a> ({}): {}{}</li>',
                 (
-                    reverse("admin:fulfillment_order_change", args=[o.pk]),
-                    o.pk,
-                    o.project,
-                    o.quantity,
-                )
-                for o in orders
+                    (
+                        reverse("admin:fulfillment_order_change", args=[row.box.pk]),
+                        row.box.pk,
+                        "started" if row.started else "joined",
+                        items_summary(row.lines) if row.lines else "none of its items now",
+                        _removed_note(row.lines),
+                    )
+                    for row in rows
+                ),
             ),
         )
 

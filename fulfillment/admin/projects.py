@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
 
 from fulfillment import ecommerce_ids
-from fulfillment.models import Project
+from fulfillment.models import OrderLine, Project
 from fulfillment.selectors import (
     cart_ids_of_other_projects,
     notifications_naming,
@@ -50,6 +52,34 @@ SHARED_WARNING = (
     "SamCart product ID {id} is also listed by {projects}: a purchase of it creates one order "
     "for each of these projects (a bundle). Remove it from one of them if that is not meant."
 )
+
+
+PROTECTING_BOX = 'Order <a href="{}">#{}</a> (SamCart order {}, {}) has {} of {}'
+
+
+def protecting_boxes(projects: Any) -> list[str]:
+    """Return one linked line per order (box) holding a line of `projects`, oldest first."""
+    lines = (
+        OrderLine.objects.filter(project__in=list(projects))
+        .select_related("order", "project")
+        .order_by("order_id", "id")
+    )
+    named: dict[int, str] = {}
+    for line in lines:
+        box = line.order
+        named.setdefault(
+            box.pk,
+            format_html(
+                PROTECTING_BOX,
+                reverse("admin:fulfillment_order_change", args=[box.pk]),
+                box.pk,
+                box.external_order_id,
+                box.get_status_display(),
+                f"{line.quantity} cop{'y' if line.quantity == 1 else 'ies'}",
+                line.project.title,
+            ),
+        )
+    return list(named.values())
 
 
 def shared_warning(project: Project) -> list[str]:
@@ -200,6 +230,14 @@ class ProjectAdmin(PublisherScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Project | None = None) -> bool:
         """Only staff delete projects (and only those without orders: orders protect them)."""
         return is_staff_request(request) and super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, ...]:
+        """Name the orders (boxes) that protect a project from deletion, each once with a link,
+        rather than their lines: a project is in a box through a line of it."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if protected:
+            protected = protecting_boxes(objs)
+        return deleted, counts, perms_needed, protected
 
     def save_model(
         self, request: HttpRequest, obj: Project, form: forms.ModelForm, change: bool

@@ -17,7 +17,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from fulfillment.account_form import SamcartKeyField
+from fulfillment.account_form import GroupingField, SamcartKeyField, grouping_or_saved
 from fulfillment.models import Publisher, RunStatus, SamcartCheckRun
 from fulfillment.services.samcart_keys import publisher_set_samcart_key
 from fulfillment.services.wording import utc_text
@@ -42,8 +42,10 @@ SAMCART_FIELDSET = (
 
 
 class PublisherForm(forms.ModelForm):
-    """The publisher's settings, plus a write-only SamCart API key and its removal (staff)."""
+    """The publisher's settings, plus a write-only SamCart API key and its removal (staff);
+    the grouping minutes in the account page's words and range."""
 
+    grouping_minutes = GroupingField()
     new_samcart_api_key = SamcartKeyField(
         label="New SamCart API key",
         help_text="Empty: keep the current key. The key is stored encrypted and never shown.",
@@ -53,6 +55,10 @@ class PublisherForm(forms.ModelForm):
     class Meta:
         model = Publisher
         fields: tuple[str, ...] = ()
+
+    def clean_grouping_minutes(self) -> int:
+        """Keep the saved grouping when the form sent none."""
+        return grouping_or_saved(self.cleaned_data.get("grouping_minutes"), self.instance)
 
     def clean(self) -> dict[str, Any]:
         """Refuse a new key together with its removal."""

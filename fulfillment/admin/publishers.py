@@ -90,6 +90,7 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
                     "auto_release",
                     "use_billing_address",
                     "production_delay_minutes",
+                    "grouping_minutes",
                     "hold_column",
                 )
             },

@@ -1,9 +1,10 @@
 """Reprocessing notifications from the admin, with a confirmation when a line moved projects.
 
-`notification_reprocess` refuses (409, `remapped_orders`) to create an order for a SamCart
-line that already has one in another project (the product was re-mapped since): that would
-print and charge the same purchase twice. The person then sees the existing orders and may
-confirm with "Create anyway", which calls the service again with `allow_remapped=True`.
+`notification_reprocess` refuses (409, `remapped_orders`: the ids of the existing order
+lines) to create a line for a SamCart product that already has one in another project (the
+product was re-mapped since): that would print and charge the same purchase twice. The person
+then sees the existing lines, each in its box, and may confirm with "Create anyway", which
+calls the service again with `allow_remapped=True`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.contrib import messages
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from fulfillment.models import Notification, Order, Outcome
+from fulfillment.models import Notification, OrderLine, Outcome
 from fulfillment.services.notifications import NotifyAnswer
 from fulfillment.services.reprocess import (
     notification_publisher_may_reprocess,
@@ -49,11 +50,12 @@ def may_reprocess(request: HttpRequest, notification: Notification) -> bool:
 
 @dataclass(frozen=True)
 class Remapped:
-    """A notification whose reprocessing waits for confirmation, and the orders it names."""
+    """A notification whose reprocessing waits for confirmation, and the existing lines it
+    names (each with its box and project)."""
 
     notification: Notification
     detail: str
-    orders: list[Order]
+    lines: list[OrderLine]
 
 
 def reprocess_all(
@@ -91,14 +93,14 @@ def _report(
 
 
 def _remapped(request: HttpRequest, notification: Notification, answer: NotifyAnswer) -> Remapped:
-    """Gather the existing orders named by a refusal, as the user may see them."""
-    orders = (
-        Order.objects.for_user(request.user)
+    """Gather the existing lines named by a refusal, as the user may see them."""
+    lines = (
+        OrderLine.objects.for_user(request.user)
         .filter(pk__in=answer.remapped_orders)
-        .select_related("project")
+        .select_related("project", "order")
         .order_by("id")
     )
-    return Remapped(notification=notification, detail=answer.detail, orders=list(orders))
+    return Remapped(notification=notification, detail=answer.detail, lines=list(lines))
 
 
 def confirmation_page(

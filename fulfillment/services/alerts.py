@@ -33,6 +33,7 @@ from fulfillment.models import (
     LedgerEntry,
     Notification,
     Order,
+    OrderLine,
     Publisher,
     RefusedRequestTally,
     SamcartCheckRun,
@@ -42,7 +43,7 @@ from .backoff import next_try_at
 from .ledger import publisher_lock
 from .publishers import LOCAL_BASE_URL
 from .samcart_notices import created_lines, key_refused_token, runs_to_tell
-from .wording import money, plural, utc_text
+from .wording import items_summary, money, plural, utc_text
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,16 @@ def _gathering(publisher: Publisher, kind: str, now: datetime) -> bool:
     return last is not None and last > now - GATHER_FOR
 
 
+def box_text(order: Order, lines: list[OrderLine] | None = None) -> str:
+    """Name a box with what is in it and its cost: "Order #12 — 2 items: Book, DVD — $23.00"
+    (the ship-to name after, when there is one). `lines`: the lines in it, read by the caller;
+    else the prefetched ones (`with_lines`)."""
+    lines = order.active_lines() if lines is None else lines
+    items = items_summary(lines) if lines else "no items"
+    name = f" ({order.ship_name})" if order.ship_name else ""
+    return f"Order #{order.pk} — {items} — {money(order.cost)}{name}"
+
+
 def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
     """The hold orders no digest named yet, by reason, at most once an hour.
 
@@ -139,9 +150,9 @@ def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
     )
     if not orders or _gathering(publisher, AlertKind.HOLD_ORDERS, now):
         return None  # (asked again under the lock: a scan it waited for may have written one)
-    groups: dict[str, list[Order]] = {}
+    groups: dict[str, list[str]] = {}
     for order in orders:
-        groups.setdefault(order.get_hold_reason_display(), []).append(order)
+        groups.setdefault(order.get_hold_reason_display(), []).append(box_text(order))
     paying = [o for o in orders if o.hold_reason == HoldReason.PAYMENT_REQUIRED]
     total = sum((o.cost for o in paying), ZERO)
     shortfall = max(total - publisher.balance, ZERO)

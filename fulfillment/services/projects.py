@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from fulfillment import ecommerce_ids
-from fulfillment.models import ZERO, Order, Project, ProjectCartId, Publisher
+from fulfillment.models import ZERO, OrderLine, Project, ProjectCartId, Publisher
 from fulfillment.models.projects import projects_sync_cart_ids
 
 from .ledger import publisher_lock_for_pricing
@@ -172,7 +172,8 @@ def project_check_move(*, project: Project, publisher_id: int | None) -> None:
     if project.pk is None or publisher_id is None:
         return
     stored = Project.objects.filter(pk=project.pk).values_list("publisher_id", flat=True).first()
-    if stored not in (None, publisher_id) and Order.objects.filter(project_id=project.pk).exists():
+    has_lines = OrderLine.objects.filter(project_id=project.pk).exists()
+    if stored not in (None, publisher_id) and has_lines:
         raise ValidationError({"publisher": ERROR_MOVE_WITH_ORDERS})
 
 

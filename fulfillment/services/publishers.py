@@ -23,6 +23,7 @@ PUBLISHER_SETTINGS = (
     "auto_release",
     "use_billing_address",
     "production_delay_minutes",
+    "grouping_minutes",
     "alert_hold_orders",
     "alert_needs_action",
     "low_balance_threshold",
