@@ -96,7 +96,7 @@ def _remapped(request: HttpRequest, notification: Notification, answer: NotifyAn
     """Gather the existing lines named by a refusal, as the user may see them."""
     lines = (
         OrderLine.objects.for_user(request.user)
-        .filter(pk__in=answer.remapped_orders)
+        .filter(pk__in=answer.remapped_lines)
         .select_related("project", "order")
         .order_by("id")
     )

@@ -70,9 +70,10 @@ class NotifyAnswer:
     outcome: str
     detail: str
     notification_id: int | None = None
-    # A reprocess refused because these orders already hold the same SamCart lines in other
-    # projects (the product was re-mapped): confirm with `allow_remapped=True` to go on.
+    # A reprocess refused because these orders (boxes) already hold the same SamCart lines in
+    # other projects (the product was re-mapped): confirm with `allow_remapped=True` to go on.
     remapped_orders: tuple[int, ...] = ()
+    remapped_lines: tuple[int, ...] = ()  # those lines, by id
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,7 @@ def _process(
                 notification.pk,
                 # The boxes of the lines in the way, once each (`remapped` holds lines).
                 remapped_orders=tuple(dict.fromkeys(line.order_id for line in result.remapped)),
+                remapped_lines=tuple(line.pk for line in result.remapped),
             )
         answer = NotifyAnswer(HTTP_STATUS[result.outcome], result.outcome, result.detail)
     elif cart.event_type.casefold() in REFUND_TYPES:
