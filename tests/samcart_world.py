@@ -123,7 +123,7 @@ def our_orders(publisher: Publisher, project: Project, order_ids: range, product
         Order(
             publisher=publisher,
             external_order_id=str(order_id),
-            cost=project.cost_of(1),
+            cost=project.unit_cost + project.shipping_cost,
             status=OrderStatus.HOLD,
             hold_reason=HoldReason.PAYMENT_REQUIRED,
         )

@@ -13,8 +13,10 @@ from fulfillment.models import (
     Notification,
     Order,
     OrderEventKind,
+    OrderLine,
     OrderStatus,
     Outcome,
+    Project,
     Publisher,
 )
 from fulfillment.services.deposits import deposit_record
@@ -38,6 +40,15 @@ def _charge(publisher: Publisher, amount: str, *, held_for_money: bool = False) 
         external_order_id=f"X{Order.objects.count()}",
         cost=Decimal(amount),
         status=OrderStatus.IN_PRODUCTION,
+    )
+    project = Project.objects.filter(publisher_id=publisher.pk).first() or make_project(publisher)
+    OrderLine.objects.create(
+        order=order,
+        publisher_id=publisher.pk,
+        project=project,
+        external_order_id=order.external_order_id,
+        external_product_id="1",
+        shipping_cost=Decimal(amount),  # the line costs what the charge takes
     )
     entry = LedgerEntry(
         publisher=publisher,

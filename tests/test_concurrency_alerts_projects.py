@@ -173,7 +173,7 @@ def _hold_order_committed_late() -> tuple[Order, list[Alert]]:
         order = Order.objects.create(
             publisher=publisher,
             external_order_id=order_id,
-            cost=project.cost_of(1),
+            cost=project.unit_cost + project.shipping_cost,
             status=OrderStatus.HOLD,
             hold_reason=HoldReason.PAYMENT_REQUIRED,
         )

@@ -192,8 +192,10 @@ def test_admin_and_account_page_show_production_time_cancel_and_refund(client):
         {"action": "cancel_orders", "_selected_action": [order.pk], "index": 0},
         follow=True,
     )
-    assert f"Order #{order.pk} cancelled: $7.00 refunded; balance now $100.00." in (
-        answer.content.decode()
+    title = only_line(order).project.title
+    assert (
+        f"Order #{order.pk} cancelled (1 item: {title}): $7.00 refunded; balance now $100.00."
+        in answer.content.decode()
     )
     account = browser.get("/account/").content.decode()
     assert "Refund 7.00 USD" in account

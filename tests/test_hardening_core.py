@@ -308,7 +308,7 @@ def test_the_cost_formula_is_written_once():
         if "unit_cost *" in line or "* project.unit_cost" in line or "* line.unit_cost" in line
     ]
     assert len(copies) == 1, copies
-    assert copies[0].startswith("services/charge.py:")  # charge.line_cost, used by box_cost
+    assert copies[0].startswith("models/orders.py:")  # OrderLine.cost, which box_cost sums
 
 
 # Finding 15: reprocess after a re-mapping must not charge the same SamCart line twice.

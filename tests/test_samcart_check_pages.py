@@ -246,7 +246,7 @@ def test_the_card_lists_missing_lines_with_their_orders_refunds_and_quantities(w
     )
     card = card_html(a_client)
     assert "All " not in card
-    assert "2 lines missing</strong>: the orders made for them wait on hold for review" in card
+    assert "2 lines missing</strong>: each joined the open order of its SamCart order" in card
     assert (
         f'SamCart order 51001, product 279813 (2 copies):\n          <a href="/admin/'
         f'fulfillment/order/{held}/change/">order #{held}</a>'

@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from fulfillment.countries import country_names
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import OrderLine, OrderStatus
+from fulfillment.services.charge import line_cost
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update_check, scheduled_edit_check
 from fulfillment.services.wording import money
 
@@ -117,7 +118,7 @@ class LineRow:
     @property
     def total_text(self) -> str:
         """The copies of the line: price per copy × quantity."""
-        return money(self.line.cost)
+        return money(line_cost(self.line))
 
 
 class HoldOrderForm(forms.ModelForm):

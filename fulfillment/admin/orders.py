@@ -29,7 +29,7 @@ from fulfillment.models import (
     Publisher,
 )
 from fulfillment.selectors import order_events
-from fulfillment.services.charge import box_cost, can_pay
+from fulfillment.services.charge import box_cost, can_pay, line_cost
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.lines import order_line_remove, order_line_update
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
@@ -155,7 +155,7 @@ def cost_html(order: Order) -> str:
 def box_breakdown(order: Order) -> dict[str, str]:
     """Return the totals under the items table: items, shipping once, the box cost."""
     lines = order.active_lines()
-    items = sum((line.cost for line in lines), ZERO)
+    items = sum((line_cost(line) for line in lines), ZERO)
     shipping = max((line.shipping_cost for line in lines), default=ZERO)
     return {"items": money(items), "shipping": money(shipping), "total": money(box_cost(lines))}
 

@@ -1,10 +1,10 @@
 """Reprocessing notifications from the admin, with a confirmation when a line moved projects.
 
-`notification_reprocess` refuses (409, `remapped_orders` and `remapped_lines`: the existing boxes and
-lines) to create a line for a SamCart product that already has one in another project (the
-product was re-mapped since): that would print and charge the same purchase twice. The person
-then sees the existing lines, each in its box, and may confirm with "Create anyway", which
-calls the service again with `allow_remapped=True`.
+`notification_reprocess` refuses (409, `remapped_orders` and `remapped_lines`: the existing
+boxes and lines) to create a line for a SamCart product that already has one in another
+project (the product was re-mapped since): that would print and charge the same purchase
+twice. The person then sees the existing lines, each in its box, and may confirm with "Create
+anyway", which calls the service again with `allow_remapped=True`.
 """
 
 from __future__ import annotations

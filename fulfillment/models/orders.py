@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import TextChoices
 
-from .base import ZERO, MoneyField, PublisherScopedQuerySet
+from .base import CENT, ZERO, MoneyField, PublisherScopedQuerySet
 from .notifications import Notification
 from .projects import Project
 from .publishers import Publisher
@@ -272,6 +274,12 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} × {self.quantity}"
+
+    @property
+    def cost(self) -> Decimal:
+        """Return what this line's copies cost, shipping apart: unit_cost × quantity (the box
+        adds one shipping: `services.charge.box_cost`)."""
+        return (self.unit_cost * self.quantity).quantize(CENT)
 
 
 class OrderEventKind(models.TextChoices):

@@ -38,8 +38,8 @@ def box_cost(lines: Iterable[OrderLine]) -> Decimal:
 
 
 def line_cost(line: OrderLine) -> Decimal:
-    """Return what a line's copies cost, shipping apart: unit_cost × quantity."""
-    return (line.unit_cost * line.quantity).quantize(CENT)
+    """Return what a line's copies cost, shipping apart (`OrderLine.cost`)."""
+    return line.cost
 
 
 def line_price(line: OrderLine) -> bool:
