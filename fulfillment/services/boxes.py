@@ -35,7 +35,7 @@ from fulfillment.models import (
 )
 
 from .charge import box_cost, box_reprice, can_pay, line_price
-from .ledger import box_net_charge, ledger_record
+from .ledger import box_refund_net, ledger_record
 from .status import order_address, order_hold_reason, order_sync_hold_reason, order_transition
 from .window import window_open
 from .wording import items_summary, money
@@ -210,17 +210,10 @@ def _box_hold_again(
     actor: AbstractBaseUser | None,
 ) -> str:
     """Refund a locked scheduled box's net charge and put it back on hold, whole."""
-    net = box_net_charge(order=box)
     balance_before = publisher.balance
-    ledger_record(
-        publisher_id=publisher.pk,
-        amount=net,
-        kind=LedgerKind.REFUND,
-        actor=actor,
-        order=box,
-        note=f"Order {box.pk}: items added, held again",
+    net = box_refund_net(
+        publisher=publisher, order=box, actor=actor, note=f"Order {box.pk}: items added, held again"
     )
-    publisher.balance += net
     box.cost = box_reprice(order=box)
     box.charged_at = None
     box.production_at = None

@@ -138,6 +138,25 @@ def box_net_charge(*, order: Order) -> Decimal:
     return -(total or ZERO)
 
 
+def box_refund_net(
+    *, publisher: Publisher, order: Order, actor: AbstractBaseUser | None, note: str
+) -> Decimal:
+    """Give a locked box's net charge back to a locked publisher with one `refund` entry;
+    return the amount (the box's ledger then sums to 0, SPEC §18). Moves `publisher.balance`
+    in memory too, so the caller's messages state the balance after."""
+    net = box_net_charge(order=order)
+    ledger_record(
+        publisher_id=publisher.pk,
+        amount=net,
+        kind=LedgerKind.REFUND,
+        actor=actor,
+        order=order,
+        note=note,
+    )
+    publisher.balance += net
+    return net
+
+
 def ledger_record(
     *,
     publisher_id: int,

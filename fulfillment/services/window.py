@@ -17,10 +17,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
-from fulfillment.models import LedgerKind, Order, OrderEventKind, OrderStatus, Publisher
+from fulfillment.models import Order, OrderEventKind, OrderStatus, Publisher
 
 from .errors import ERROR_WINDOW_ENDED, NotEditable
-from .ledger import box_net_charge, ledger_record, publisher_lock
+from .ledger import box_refund_net, publisher_lock
 from .status import order_lock, order_transition
 from .wording import money, utc_text
 
@@ -81,16 +81,9 @@ def order_cancel_locked(
             ERROR_NOT_SCHEDULED.format(order=order.pk, status=order.get_status_display())
         )
     window_check(order=order)
-    net = box_net_charge(order=order)
-    ledger_record(
-        publisher_id=publisher.pk,
-        amount=net,
-        kind=LedgerKind.REFUND,
-        actor=actor,
-        order=order,
-        note=f"Order {order.pk} cancelled",
+    net = box_refund_net(
+        publisher=publisher, order=order, actor=actor, note=f"Order {order.pk} cancelled"
     )
-    publisher.balance += net
     who = actor.get_username() if actor is not None else "the system"
     return order_transition(
         order=order,
