@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from django.urls import URLPattern
 
 HOLD = Q(orders__status=OrderStatus.HOLD, orders__is_test=False)
+IDPUB_PENDING = "Assigned when you save."
 NO_ROLE = "Logins acting for a publisher with no role (they see an empty admin): {names}."
 NO_ROLE_HINT = "Give each one a role (manager or viewer) from its publisher's page."
 
@@ -81,7 +82,7 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
     change_form_template = "admin/fulfillment/publisher/change_form.html"
     # Logins are linked on the "New login" page, always with a role, never by a raw widget.
     fieldsets = (
-        (None, {"fields": ("name", "email", "idpub", "balance_column")}),
+        (None, {"fields": ("name", "email", "idpub_display", "balance_column")}),
         ("Notify URL", {"fields": ("notify_url_display", "key_rotation", "require_notify_key")}),
         (
             "Orders",
@@ -103,7 +104,7 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
     )
     staff_fieldsets = (("Logins", {"fields": ("logins_table",)}),)
     readonly_fields = (
-        "idpub",
+        "idpub_display",
         "logins_table",
         "balance_column",
         "hold_column",
@@ -135,6 +136,15 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
             .order_by(*Publisher._meta.ordering, "pk")
         )
         return self.samcart_queryset(publishers) if is_staff_request(request) else publishers
+
+    @admin.display(description="publisher ID")
+    def idpub_display(self, obj: Publisher) -> str:
+        """Show the saved publisher ID; before the first save, say that saving assigns one.
+
+        The model's default is a callable, so an unsaved form holds a random ID that is not
+        the one saved (and changes on every reload): it is never shown.
+        """
+        return obj.idpub if obj.pk is not None else IDPUB_PENDING
 
     @admin.display(description="balance", ordering="balance")
     def balance_column(self, obj: Publisher) -> str:
