@@ -53,8 +53,10 @@ from fulfillment.selectors import (
 )
 from fulfillment.services.alerts import box_text
 from fulfillment.services.publishers import (
+    KEY_MASKED_NOTE,
     PREVIOUS_KEY_GRACE,
     add_funds_text,
+    may_see_notify_key,
     notify_url,
     publisher_rotate_key,
     publisher_settings_set,
@@ -140,9 +142,12 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
     can_release = request.user.has_perm(RELEASE_PERMISSION)
     offer_release, release_note = _release_note(hold, publisher.balance, can_release)
     short = publisher.balance <= ZERO or publisher.balance < hold.payable_total
+    see_key = may_see_notify_key(request.user)
     return {
         "publisher": publisher,
-        "notify_url": notify_url(publisher=publisher, request=request),
+        "notify_url": notify_url(publisher=publisher, request=request, masked=not see_key),
+        "notify_url_whole": see_key,
+        "key_masked_note": KEY_MASKED_NOTE,
         "balance": money(publisher.balance),
         "hold": hold,
         "hold_total": money(hold.total),

@@ -19,7 +19,8 @@ from django.urls import reverse
 from fulfillment.admin.publishers import IDPUB_PENDING
 from fulfillment.logging import RedactNotifyKeyFilter
 from fulfillment.models import Publisher
-from tests.factories import make_staff_user
+from fulfillment.services.publishers import KEY_MASK, KEY_MASKED_NOTE
+from tests.factories import make_publisher_user, make_staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +143,31 @@ def test_manage_py_commands_print_no_axes_banner():
         check=False,
     )
     assert "AXES: BEGIN" in verbose.stdout + verbose.stderr  # control: the setting is the switch
+
+
+# Point 15: a viewer sees the Notify URL's key masked --------------------------------------
+
+
+@pytest.mark.parametrize(("who", "whole"), [("viewer", False), ("manager", True), ("staff", True)])
+def test_the_notify_url_key_is_masked_to_a_viewer_and_whole_to_managers_and_staff(
+    world, who, whole
+):
+    a = world.a
+    client = Client()
+    if who == "staff":
+        client.force_login(world.staff)
+        account = f"{reverse('account')}?publisher={a.idpub}"
+    else:
+        client.force_login(make_publisher_user(a, f"a-{who}", role=who))
+        account = reverse("account")
+    admin_page = reverse("admin:fulfillment_publisher_change", args=[a.pk])
+    masked = f"key={KEY_MASK}{a.notify_key[-4:]}"
+    for url in (account, admin_page):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        content = response.content.decode()
+        assert (a.notify_key in content) is whole, url  # before: whole to a viewer too
+        assert (masked in content) is not whole, url
+        assert (KEY_MASKED_NOTE in content) is not whole, url
+    copy = 'id="copy-notify-url"' in client.get(account).content.decode()
+    assert copy is whole  # nothing to copy into SamCart from a masked URL
