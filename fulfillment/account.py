@@ -51,7 +51,7 @@ from fulfillment.selectors import (
     samcart_check_card,
     scheduled_orders,
 )
-from fulfillment.services.alerts import box_text
+from fulfillment.services.alerts import alert_recipients, box_text
 from fulfillment.services.publishers import (
     KEY_MASKED_NOTE,
     PREVIOUS_KEY_GRACE,
@@ -64,7 +64,7 @@ from fulfillment.services.publishers import (
 from fulfillment.services.release import orders_release_all
 from fulfillment.services.samcart_check import samcart_check_enqueue
 from fulfillment.services.samcart_keys import publisher_set_samcart_key
-from fulfillment.services.wording import QUEUE_RULE, money
+from fulfillment.services.wording import QUEUE_RULE, money, plural
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -232,10 +232,15 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         choices = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS}
         publisher_settings_set(publisher=publisher, **choices)
         minutes = publisher.production_delay_minutes
-        window = f"{minutes} minutes" if minutes else "off (production at once)"
+        window = plural(minutes, "minute") if minutes else "off (production at once)"
         grouping = grouping_text(publisher.grouping_minutes)
         messages.success(
-            request, SETTINGS_SAVED.format(email=publisher.email, window=window, grouping=grouping)
+            request,
+            SETTINGS_SAVED.format(
+                recipients=", ".join(alert_recipients(publisher)),
+                window=window,
+                grouping=grouping,
+            ),
         )
     else:
         errors = "; ".join(

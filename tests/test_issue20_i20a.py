@@ -10,15 +10,21 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.text import capfirst
 
+from fulfillment.admin.notifications import NEXT_TRY_ERROR_STOPPED, NEXT_TRY_NO_MATCH
 from fulfillment.admin.publishers import IDPUB_PENDING
 from fulfillment.logging import RedactNotifyKeyFilter
-from fulfillment.models import Publisher
+from fulfillment.models import Notification, OrderEvent, OrderEventKind, Outcome, Publisher
+from fulfillment.services.accounts import publisher_user_create
 from fulfillment.services.publishers import KEY_MASK, KEY_MASKED_NOTE
 from tests.factories import make_publisher_user, make_staff_user
 
@@ -171,3 +177,100 @@ def test_the_notify_url_key_is_masked_to_a_viewer_and_whole_to_managers_and_staf
         assert (KEY_MASKED_NOTE in content) is not whole, url
     copy = 'id="copy-notify-url"' in client.get(account).content.decode()
     assert copy is whole  # nothing to copy into SamCart from a masked URL
+
+
+# Point 13: the words ------------------------------------------------------------------------
+
+
+def messages_of(response) -> str:
+    """Return the page's messages as one text."""
+    return " ".join(str(m) for m in response.context["messages"])
+
+
+@pytest.mark.parametrize("who", ["publisher", "staff"])
+def test_a_wrong_password_says_your_account_not_a_staff_account(world, who):
+    username = world.a_user.get_username() if who == "publisher" else world.staff.get_username()
+    response = Client().post(
+        "/admin/login/", {"username": username, "password": "wrong-guess", "next": "/admin/"}
+    )
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "Please enter the correct username and password for your account." in content
+    assert "staff account" not in content  # before: "…for a staff account"
+
+
+def test_the_docs_name_the_reset_link_as_the_login_page_shows_it():
+    page = Client().get("/admin/login/").content.decode()
+    (link,) = re.findall(r'<div class="password-reset-link">\s*<a href="[^"]+">([^<]+)</a>', page)
+    for doc in ("docs/publisher.md", "README.md"):
+        text = (ROOT / doc).read_text()
+        assert f"*{link}*" in text, doc  # before: the docs said *Forgotten your password?*
+    assert "Forgotten your password?" not in (ROOT / "docs/publisher.md").read_text()
+
+
+def test_one_minute_is_said_in_the_singular(world, a_client, settings):
+    saved = a_client.post(
+        reverse("account-alerts"),
+        {"publisher": world.a.idpub, "production_delay_minutes": "1", "grouping_minutes": "1"},
+        follow=True,
+    )
+    said = messages_of(saved)
+    assert "edit window 1 minute;" in said and "grouping 1 minute." in said  # before: 1 minutes
+    page = a_client.get(reverse("account")).content.decode()
+    assert "go to production 1 minute later (your edit window)" in page
+    assert "1 minutes" not in said + page
+
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=1)
+    settings.AXES_FAILURE_LIMIT = 2
+    login = {"username": world.a_user.get_username(), "password": "wrong-guess"}
+    client = Client()
+    for _ in range(3):
+        locked = client.post("/admin/login/", login)
+    assert locked.status_code == 429
+    assert "Wait 1 minute and try again" in locked.content.decode()
+
+
+def test_the_order_history_capitalises_every_event_label(world, a_client):
+    order = world.a_hold
+    for kind in OrderEventKind:
+        OrderEvent.objects.create(order=order, kind=kind)
+    page = a_client.get(reverse("admin:fulfillment_order_change", args=[order.pk]))
+    labels = re.findall(r"<tr><td>[^<]*</td><td>([^<]+)</td>", page.content.decode())
+    assert "Edit window ended" in labels  # before: "edit window ended"
+    assert set(labels) >= {capfirst(kind.label) for kind in OrderEventKind}
+    assert all(label[0].isupper() for label in labels), labels
+
+
+def test_next_try_on_a_notification_page_is_plain_words_for_its_outcome(world, a_client):
+    def page(notification: Notification) -> str:
+        url = reverse("admin:fulfillment_notification_change", args=[notification.pk])
+        return a_client.get(url).content.decode()
+
+    no_match = page(world.a_no_match)
+    assert escape(NEXT_TRY_NO_MATCH) in no_match
+    assert "`" not in no_match.split('class="ts-body"')[0]  # before: "this `error` notification"
+    assert "When the worker processes this" not in no_match
+
+    retried = world.a_no_match
+    retried.outcome, retried.next_attempt_at = Outcome.ERROR, timezone.now()
+    retried.save(update_fields=["outcome", "next_attempt_at"])
+    assert "the worker processes it again then, by itself." in page(retried)
+    retried.next_attempt_at = None
+    retried.save(update_fields=["next_attempt_at"])
+    assert escape(NEXT_TRY_ERROR_STOPPED) in page(retried)
+
+
+def test_saving_settings_names_everyone_who_gets_the_alerts(world):
+    manager = publisher_user_create(
+        publisher=world.a, username="a-boss", password="pw-12345-x", email="boss@alpha.example"
+    )
+    client = Client()
+    client.force_login(manager)
+    saved = client.post(
+        reverse("account-alerts"),
+        {"publisher": world.a.idpub, "production_delay_minutes": "0"},
+        follow=True,
+    )
+    said = messages_of(saved)
+    assert "e-mail alerts go to the publisher's address and every login's" in said
+    assert "alpha@example.com" in said and "boss@alpha.example" in said  # before: only alpha@
