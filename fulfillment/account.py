@@ -51,10 +51,12 @@ from fulfillment.selectors import (
     samcart_check_card,
     scheduled_orders,
 )
-from fulfillment.services.alerts import box_text
+from fulfillment.services.alerts import alert_recipients, box_text
 from fulfillment.services.publishers import (
+    KEY_MASKED_NOTE,
     PREVIOUS_KEY_GRACE,
     add_funds_text,
+    may_see_notify_key,
     notify_url,
     publisher_rotate_key,
     publisher_settings_set,
@@ -62,7 +64,7 @@ from fulfillment.services.publishers import (
 from fulfillment.services.release import orders_release_all
 from fulfillment.services.samcart_check import samcart_check_enqueue
 from fulfillment.services.samcart_keys import publisher_set_samcart_key
-from fulfillment.services.wording import QUEUE_RULE, money
+from fulfillment.services.wording import QUEUE_RULE, money, plural
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -140,9 +142,12 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
     can_release = request.user.has_perm(RELEASE_PERMISSION)
     offer_release, release_note = _release_note(hold, publisher.balance, can_release)
     short = publisher.balance <= ZERO or publisher.balance < hold.payable_total
+    see_key = may_see_notify_key(request.user)
     return {
         "publisher": publisher,
-        "notify_url": notify_url(publisher=publisher, request=request),
+        "notify_url": notify_url(publisher=publisher, request=request, masked=not see_key),
+        "notify_url_whole": see_key,
+        "key_masked_note": KEY_MASKED_NOTE,
         "balance": money(publisher.balance),
         "hold": hold,
         "hold_total": money(hold.total),
@@ -227,10 +232,15 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         choices = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS}
         publisher_settings_set(publisher=publisher, **choices)
         minutes = publisher.production_delay_minutes
-        window = f"{minutes} minutes" if minutes else "off (production at once)"
+        window = plural(minutes, "minute") if minutes else "off (production at once)"
         grouping = grouping_text(publisher.grouping_minutes)
         messages.success(
-            request, SETTINGS_SAVED.format(email=publisher.email, window=window, grouping=grouping)
+            request,
+            SETTINGS_SAVED.format(
+                recipients=", ".join(alert_recipients(publisher)),
+                window=window,
+                grouping=grouping,
+            ),
         )
     else:
         errors = "; ".join(

@@ -21,8 +21,10 @@ SETTINGS_FIELDS = (
 ADVANCED_FIELDS = ("production_delay_minutes", "grouping_minutes")
 SETTINGS_PERMISSION = "fulfillment.change_publisher"
 MAY_NOT_CHANGE_SETTINGS = "Your login may not change these settings; ask a manager of your account."
+# Alerts go to the publisher's address and every active login's (`alert_recipients`).
 SETTINGS_SAVED = (
-    "Settings saved: e-mail alerts go to {email}; edit window {window}; grouping {grouping}."
+    "Settings saved: e-mail alerts go to the publisher's address and every login's "
+    "({recipients}); edit window {window}; grouping {grouping}."
 )
 # Advanced Settings: how long a paid order waits for the rest of its SamCart order (SPEC §18).
 GROUPING_HELP = (

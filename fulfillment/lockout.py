@@ -17,14 +17,27 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.shortcuts import render
 
+from fulfillment.services.wording import plural
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
     from django.http import HttpRequest, HttpResponse
 
 LOGIN_LOCKED = (
-    "This login is locked: too many wrong passwords from your address. Wait {minutes} minutes "
+    "This login is locked: too many wrong passwords from your address. Wait {minutes} "
     "and try again, or ask TrepStar support to unlock it."
 )
+# Django's admin says "…for a staff account", which reads wrong to a publisher.
+LOGIN_REFUSED = (
+    "Please enter the correct %(username)s and password for your account. Note that both "
+    "fields may be case-sensitive."
+)
+
+
+class LoginForm(AdminAuthenticationForm):
+    """The admin login form, its wrong-password message worded for everyone who logs in."""
+
+    error_messages = {**AdminAuthenticationForm.error_messages, "invalid_login": LOGIN_REFUSED}
 
 
 class LoginThrottleBackend(AxesStandaloneBackend):
@@ -62,8 +75,8 @@ def login_locked_response(
         "title": "Log in",
         "subtitle": None,
         "app_path": request.get_full_path(),
-        "form": AdminAuthenticationForm(request, initial={"username": username}),
-        "lockout_message": LOGIN_LOCKED.format(minutes=cooloff_minutes()),
+        "form": LoginForm(request, initial={"username": username}),
+        "lockout_message": LOGIN_LOCKED.format(minutes=plural(cooloff_minutes(), "minute")),
         REDIRECT_FIELD_NAME: request.POST.get(REDIRECT_FIELD_NAME, ""),
     }
     return render(request, "admin/login.html", context, status=429)

@@ -1,4 +1,5 @@
-"""Logging filter that keeps Notify URL keys out of every log line (SPEC §4)."""
+"""Logging filters: Notify URL keys never reach a log line (SPEC §4); a client error (4xx,
+such as a 403) is one line, never a traceback."""
 
 import logging
 import re
@@ -33,6 +34,23 @@ class RedactNotifyKeyFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        return True
+
+
+class NoTracebackForClientErrors(logging.Filter):
+    """Drop the traceback of a record about a 4xx answer: one line, not a stack.
+
+    Django logs a refused request (`PermissionDenied`: 403, `SuspiciousOperation`: 400) with the
+    exception attached, so every 403 wrote a traceback to gunicorn's error log. A 4xx is the
+    client's doing, not a fault of ours; its one line (status and path) says all there is.
+    Server errors (5xx) keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record; forget its exception when it reports a 4xx answer."""
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500:
+            record.exc_info = record.exc_text = None
         return True
 
 

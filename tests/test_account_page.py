@@ -174,7 +174,8 @@ def test_a_viewer_sees_the_page_read_only_and_its_posts_answer_403(world):
     viewer = login_with(world.a_user, *VIEWER)
 
     content = viewer.get(reverse("account")).content.decode()
-    assert world.a.notify_key in content
+    assert world.a.notify_key not in content  # issue 20: masked to a viewer
+    assert f"key=••••{world.a.notify_key[-4:]}" in content
     assert 'id="rotate-key"' not in content and 'id="release-all"' not in content
     assert "ask a manager of your account to make a new key" in content
 

@@ -176,6 +176,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "fulfillment.lockout.login_locked_response"
+# No "AXES: BEGIN version …" banner on every start and every manage.py command; failed logins
+# and lockouts are still logged (AXES_VERBOSE=1 brings the banner back).
+AXES_VERBOSE = env.bool("AXES_VERBOSE", default=False)
 
 # Content-Security-Policy on every response (django-csp): scripts and styles from our own
 # static files only; the admin's shared <style> block carries the request's nonce. The API docs
@@ -223,9 +226,15 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_keys": {"()": "fulfillment.logging.RedactNotifyKeyFilter"}},
+    "filters": {
+        "redact_keys": {"()": "fulfillment.logging.RedactNotifyKeyFilter"},
+        "no_4xx_traceback": {"()": "fulfillment.logging.NoTracebackForClientErrors"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_keys"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["no_4xx_traceback", "redact_keys"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from fulfillment.lockout import LoginForm
+
 from . import alerts, ledger, notifications, orders, projects, publishers, samcart_checks
 from .base import PublisherScopedAdmin, bound_every_search
 
@@ -11,6 +13,7 @@ admin.site.index_title = "Orders, projects and SamCart notifications"
 admin.site.site_url = None  # no public site; the account page is linked in the user tools
 # Order and notification lists are wide; they need the room more than a second navigation.
 admin.site.enable_nav_sidebar = False
+admin.site.login_form = LoginForm  # "…for your account", not "…for a staff account"
 bound_every_search(admin.site)
 
 __all__ = [

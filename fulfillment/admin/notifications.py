@@ -53,6 +53,19 @@ OUTCOME_TONES = {
     Outcome.PENDING: "production",
 }
 STUCK_BADGE = "stuck — reprocess it"
+# The page's "Next try", in plain words and for the notification's own outcome.
+NEXT_TRY_AT = "{moment}: the worker processes it again then, by itself."
+NEXT_TRY_NO_MATCH = (
+    "None: a notification whose product matched no project is not tried again by itself. Put "
+    "the SamCart product ID in a project's eCommerceIDString, then reprocess it."
+)
+NEXT_TRY_ERROR_STOPPED = (
+    "None: the automatic retries stopped. Reprocess it once the cause is fixed."
+)
+NEXT_TRY_PENDING = (
+    "Not processed yet: the worker picks it up by itself (reprocess it if it shows as stuck)."
+)
+NEXT_TRY_DONE = "None: nothing more to do."
 
 
 def _removed_note(lines: list[OrderLine]) -> str:
@@ -112,7 +125,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
                     "answer_status",
                     "processed_at",
                     "attempts",
-                    "next_attempt_at",
+                    "next_try",
                     "alerted_at",
                 )
             },
@@ -136,6 +149,18 @@ class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
     def received(self, obj: Notification) -> str:
         """Show when it arrived, compactly."""
         return short_datetime(obj.received_at)
+
+    @admin.display(description="next try")
+    def next_try(self, obj: Notification) -> str:
+        """Say when, if ever, the worker processes it again, and what to do when it will not."""
+        if obj.next_attempt_at is not None and obj.outcome in (Outcome.ERROR, Outcome.PENDING):
+            return NEXT_TRY_AT.format(moment=short_datetime(obj.next_attempt_at))
+        return {
+            Outcome.NO_MATCH: NEXT_TRY_NO_MATCH,
+            Outcome.ERROR: NEXT_TRY_ERROR_STOPPED,
+            Outcome.PENDING: NEXT_TRY_PENDING,
+            Outcome.QUEUED: NEXT_TRY_PENDING,
+        }.get(obj.outcome, NEXT_TRY_DONE)
 
     @admin.display(description="HTTP status answered")
     def answer_status(self, obj: Notification) -> str:

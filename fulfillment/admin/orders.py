@@ -17,6 +17,7 @@ from django.middleware.csrf import get_token
 from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.timezone import localtime
 
 from fulfillment.models import (
@@ -393,7 +394,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             (
                 (
                     date_format(localtime(e.created_at), "DATETIME_FORMAT"),
-                    e.get_kind_display(),
+                    capfirst(e.get_kind_display()),  # "Edit window ended" beside "Charged"
                     e.actor.get_username() if e.actor else "SamCart / TrepStar",
                     e.detail,
                 )

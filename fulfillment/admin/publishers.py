@@ -17,7 +17,12 @@ from django.utils.timezone import localtime
 from fulfillment.models import OrderStatus, Publisher
 from fulfillment.selectors import recent_ledger
 from fulfillment.services.accounts import logins_without_role, user_role
-from fulfillment.services.publishers import notify_url, publisher_save
+from fulfillment.services.publishers import (
+    KEY_MASKED_NOTE,
+    may_see_notify_key,
+    notify_url,
+    publisher_save,
+)
 
 from .base import PublisherScopedAdmin, is_staff_request, money_html
 from .deposits import balance_entry_view
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
     from django.urls import URLPattern
 
 HOLD = Q(orders__status=OrderStatus.HOLD, orders__is_test=False)
+IDPUB_PENDING = "Assigned when you save."
 NO_ROLE = "Logins acting for a publisher with no role (they see an empty admin): {names}."
 NO_ROLE_HINT = "Give each one a role (manager or viewer) from its publisher's page."
 
@@ -81,7 +87,7 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
     change_form_template = "admin/fulfillment/publisher/change_form.html"
     # Logins are linked on the "New login" page, always with a role, never by a raw widget.
     fieldsets = (
-        (None, {"fields": ("name", "email", "idpub", "balance_column")}),
+        (None, {"fields": ("name", "email", "idpub_display", "balance_column")}),
         ("Notify URL", {"fields": ("notify_url_display", "key_rotation", "require_notify_key")}),
         (
             "Orders",
@@ -103,7 +109,7 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
     )
     staff_fieldsets = (("Logins", {"fields": ("logins_table",)}),)
     readonly_fields = (
-        "idpub",
+        "idpub_display",
         "logins_table",
         "balance_column",
         "hold_column",
@@ -117,10 +123,13 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
     ) -> Publisher | None:
-        """Remember the page's address, so the Notify URL shown works from this browser."""
+        """Remember the page's address, so the Notify URL shown works from this browser, and
+        whether the login may see the URL's key (a viewer sees it masked)."""
         obj = super().get_object(request, object_id, from_field)
         if obj is not None and not settings.PUBLIC_BASE_URL:
             obj._page_base_url = request.build_absolute_uri("/")
+        if obj is not None:
+            obj._mask_notify_key = not may_see_notify_key(request.user)
         return obj
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Publisher]:
@@ -135,6 +144,15 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
             .order_by(*Publisher._meta.ordering, "pk")
         )
         return self.samcart_queryset(publishers) if is_staff_request(request) else publishers
+
+    @admin.display(description="publisher ID")
+    def idpub_display(self, obj: Publisher) -> str:
+        """Show the saved publisher ID; before the first save, say that saving assigns one.
+
+        The model's default is a callable, so an unsaved form holds a random ID that is not
+        the one saved (and changes on every reload): it is never shown.
+        """
+        return obj.idpub if obj.pk is not None else IDPUB_PENDING
 
     @admin.display(description="balance", ordering="balance")
     def balance_column(self, obj: Publisher) -> str:
@@ -151,13 +169,15 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
 
     @admin.display(description="Notify URL")
     def notify_url_display(self, obj: Publisher) -> str:
-        """Show the full Notify URL to paste into SamCart."""
+        """Show the full Notify URL to paste into SamCart; its key masked to a viewer."""
         if obj.pk is None:
             return "Shown once the publisher is saved."
         base = getattr(obj, "_page_base_url", None)  # set by get_object: the browser's address
-        return format_html(
-            '<code class="ts-notify-url">{}</code>', notify_url(publisher=obj, base_url=base)
-        )
+        masked = getattr(obj, "_mask_notify_key", True)  # set by get_object; else hide the key
+        url = notify_url(publisher=obj, base_url=base, masked=masked)
+        if masked:
+            return format_html('<code class="ts-notify-url">{}</code><br>{}', url, KEY_MASKED_NOTE)
+        return format_html('<code class="ts-notify-url">{}</code>', url)
 
     @admin.display(description="previous key")
     def key_rotation(self, obj: Publisher) -> str:

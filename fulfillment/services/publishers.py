@@ -12,7 +12,7 @@ from django.utils import timezone
 from fulfillment.models import Publisher, new_notify_key
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
     from django.http import HttpRequest
 
 PREVIOUS_KEY_GRACE = timedelta(days=7)
@@ -68,10 +68,35 @@ def add_funds_text(*, publisher: Publisher, then: str) -> str:
 LOCAL_BASE_URL = "http://127.0.0.1:8000"  # commands, when PUBLIC_BASE_URL is not set
 
 
+KEY_MASK = "••••"  # what stands for the Notify URL key before its last 4 characters
+# Who sees the whole Notify URL (its secret key): the logins that may rotate the key, i.e.
+# managers and staff; a viewer sees the key masked (`KEY_MASK` and its last 4 characters).
+SEE_KEY_PERMISSION = "fulfillment.change_publisher"
+KEY_MASKED_NOTE = (
+    "The secret key is hidden from your login (a viewer); a manager of your account sees the "
+    "whole URL to paste into SamCart."
+)
+
+
+def masked_key(key: str) -> str:
+    """Return the key with all but its last 4 characters replaced by `KEY_MASK`."""
+    return KEY_MASK + key[-4:]
+
+
+def may_see_notify_key(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Tell whether `user` may see the whole Notify URL key (managers and staff, not viewers)."""
+    return bool(user.has_perm(SEE_KEY_PERMISSION))
+
+
 def notify_url(
-    *, publisher: Publisher, base_url: str | None = None, request: HttpRequest | None = None
+    *,
+    publisher: Publisher,
+    base_url: str | None = None,
+    request: HttpRequest | None = None,
+    masked: bool = False,
 ) -> str:
-    """Return the full Notify URL the publisher pastes into SamCart.
+    """Return the full Notify URL the publisher pastes into SamCart (`masked`: its key hidden
+    but the last 4 characters, for a login that may not see the key).
 
     The base is, first found: `base_url`, the PUBLIC_BASE_URL setting, the address of
     `request` (the one the browser used, its host checked against ALLOWED_HOSTS), then
@@ -81,7 +106,8 @@ def notify_url(
     if not base and request is not None:
         base = request.build_absolute_uri("/")
     base = (base or LOCAL_BASE_URL).rstrip("/")
-    return f"{base}/samcart/notify/?idpub={publisher.idpub}&key={publisher.notify_key}"
+    key = masked_key(publisher.notify_key) if masked else publisher.notify_key
+    return f"{base}/samcart/notify/?idpub={publisher.idpub}&key={key}"
 
 
 def publisher_save(*, publisher: Publisher) -> Publisher:
