@@ -3,6 +3,8 @@ the billing address SamCart sent; the order shows when its purchase arrived."""
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -10,7 +12,16 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from fulfillment.models import LedgerEntry, LedgerKind, Order, OrderStatus, Publisher
+from fulfillment.models import (
+    HoldReason,
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderStatus,
+    Publisher,
+)
 from fulfillment.services.ledger import ledger_record
 from tests.admin_world import notify, order_body
 from tests.factories import make_publisher_user
@@ -79,3 +90,77 @@ def test_a_viewer_may_not_see_or_confirm_release_all(world):
     confirm = {"confirmed": "yes", "order": [world.a_hold.pk]}
     assert viewer.post(reverse(RELEASE_ALL), confirm).status_code == 403
     assert charges(world.a) == 0
+
+
+# 18. Use the billing address SamCart sent ----------------------------------------------------
+
+
+def incomplete(publisher: Publisher, order_id: str, *, billing: bool = True) -> Order:
+    """A hold order whose shipping street SamCart left empty; billed to 77 Billing Way."""
+    data = json.loads(order_body(order_id=order_id, complete_address=False))
+    data["customer"].update(
+        billing_address="", billing_city="", billing_state="", billing_zip="", billing_country=""
+    )
+    if billing:
+        data["customer"].update(
+            billing_address="77 Billing Way", billing_city="Portland", billing_zip="97201"
+        )
+    order = notify(publisher, json.dumps(data).encode()).orders.get()
+    assert order.hold_reason == HoldReason.ADDRESS_INCOMPLETE
+    return order
+
+
+def order_page(order: Order) -> str:
+    return reverse("admin:fulfillment_order_change", args=[order.pk])
+
+
+def use_billing(order: Order) -> str:
+    return reverse("admin:fulfillment_order_use_billing", args=[order.pk])
+
+
+def test_the_billing_address_button_fills_the_shipping_address_and_the_hold_reason_follows(
+    world, a_client
+):
+    order = incomplete(world.a, "20180001")
+    content = a_client.get(order_page(order)).content.decode()
+    button = re.search(
+        r'<form method="post" action="([^"]+)">\s*<input[^>]+csrf.*?</form>', content, re.S
+    )
+    assert button and "Use the billing address SamCart sent" in button.group()
+    assert button.group(1) == use_billing(order)
+
+    response = a_client.post(use_billing(order), follow=True)
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.ship_street, stored.ship_city, stored.ship_postal_code) == (
+        "77 Billing Way",
+        "Portland",
+        "97201",
+    )
+    assert stored.hold_reason == HoldReason.PAYMENT_REQUIRED  # $1.00 pays no $7.00 order
+    edits = OrderEvent.objects.filter(order=order, kind=OrderEventKind.EDITED)
+    event = edits.get(detail__contains="77 Billing Way")
+    assert event.actor == world.a_user
+    text = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "the shipping address is now the billing address SamCart sent" in text
+    assert 'id="use-billing-address"' not in response.content.decode()  # no longer on hold for it
+
+
+def test_no_billing_button_without_a_billing_address_or_for_a_viewer(world, a_client):
+    bare = incomplete(world.a, "20180002", billing=False)
+    assert 'id="use-billing-address"' not in a_client.get(order_page(bare)).content.decode()
+    a_client.post(use_billing(bare))
+    assert Order.objects.get(pk=bare.pk).hold_reason == HoldReason.ADDRESS_INCOMPLETE
+
+    order = incomplete(world.a, "20180003")
+    viewer = Client()
+    viewer.force_login(make_publisher_user(world.a, "alpha-viewer-18", role="viewer"))
+    assert 'id="use-billing-address"' not in viewer.get(order_page(order)).content.decode()
+    assert viewer.post(use_billing(order)).status_code == 403
+    assert viewer.get(use_billing(order)).status_code == 405
+    assert Order.objects.get(pk=order.pk).ship_street == ""
+
+
+def test_another_publishers_order_is_not_found(world, a_client):
+    order = incomplete(world.b, "20180004")
+    assert a_client.post(use_billing(order)).status_code in (302, 404)
+    assert Order.objects.get(pk=order.pk).ship_street == ""

@@ -9,10 +9,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import build_q_object_from_lookup_parameters
 from django.contrib.auth import get_permission_codename
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.urls import path, reverse
 from django.utils.formats import date_format
@@ -63,6 +63,20 @@ REFUNDED_WARNING = "refunded in SamCart — delete?"  # only hold orders are off
 REFUNDED_CANCEL = "refunded in SamCart — cancel?"  # a scheduled order can still be cancelled
 REFUNDED_INFO = "refunded in SamCart"
 SHIPPING_ONCE = "shipping once: the highest of the items"
+USE_BILLING = "Use the billing address SamCart sent"
+BILLING_USED = (
+    "Order #{order}: the shipping address is now the billing address SamCart sent ({address})."
+    " {state}"
+)
+NO_BILLING = "SamCart sent no billing address with order #{order}: type the shipping address."
+NOT_WAITING_FOR_ADDRESS = "Order #{order} is not on hold for its address: nothing was changed."
+BILLING_FIELDS = (
+    ("ship_street", "street"),
+    ("ship_city", "city"),
+    ("ship_state", "state"),
+    ("ship_postal_code", "postal_code"),
+    ("ship_country", "country"),
+)
 RELEASE_OFFER = "Order #{order} can be released now: your balance {balance} covers its {cost}."
 STATUS_TONES = {
     OrderStatus.HOLD: "hold",
@@ -368,9 +382,10 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", lines)
         return format_html(
             '<table class="ts-billing">{}</table><p class="ts-muted">The buyer\'s billing'
-            " address, as SamCart sent it. Copy what fits into the shipping address above if"
-            " the parcel should go there.</p>",
+            " address, as SamCart sent it. If the parcel should go there, press “{}” at the top"
+            " of the page (or copy what fits into the shipping address above).</p>",
             rows,
+            USE_BILLING,
         )
 
     @admin.display(description="payment")
@@ -589,12 +604,79 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             context["lines_open"] = form.lines_open
             context["lines_removable"] = any(row.remove for row in context["line_rows"])
             context["box_breakdown"] = box_breakdown(obj)
+        if self._billing_offered(request, obj):
+            url = reverse("admin:fulfillment_order_use_billing", args=[obj.pk])
+            context.update(use_billing_url=url, use_billing_text=USE_BILLING)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def _billing_offered(self, request: HttpRequest, obj: Order | None) -> bool:
+        """Tell whether the order page offers *Use the billing address SamCart sent*: a box on
+        hold for its address, a login that may change it, and a billing address from SamCart."""
+        return (
+            obj is not None
+            and obj.status == OrderStatus.HOLD
+            and obj.hold_reason == HoldReason.ADDRESS_INCOMPLETE
+            and self.has_change_permission(request, obj)
+            and order_billing_address(order=obj) is not None
+        )
+
+    def use_billing_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Copy the billing address SamCart sent into the shipping fields (the parts it sent;
+        the others stay) through `order_update`: the same checks and history event as an edit
+        by hand, then the hold reason follows (and auto-release, when on)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        order = self.get_object(request, object_id)
+        if order is None:
+            raise Http404("No such order.")
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied("Your login may not change this order.")
+        back = HttpResponseRedirect(reverse("admin:fulfillment_order_change", args=[order.pk]))
+        if not (
+            order.status == OrderStatus.HOLD and order.hold_reason == HoldReason.ADDRESS_INCOMPLETE
+        ):
+            self.message_user(
+                request, NOT_WAITING_FOR_ADDRESS.format(order=order.pk), messages.WARNING
+            )
+            return back
+        billing = order_billing_address(order=order)
+        if billing is None:
+            self.message_user(request, NO_BILLING.format(order=order.pk), messages.WARNING)
+            return back
+        fields = {name: getattr(billing, part) for name, part in BILLING_FIELDS}
+        fields = {name: value for name, value in fields.items() if value}
+        try:
+            saved = order_update(order=order, actor=request.user, **fields)
+        except (ServiceError, ValidationError) as error:
+            text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            self.message_user(request, f"Order #{order.pk} not changed: {text}", messages.ERROR)
+            return back
+        self.message_user(
+            request,
+            BILLING_USED.format(
+                order=saved.pk,
+                address=", ".join(fields.values()),
+                state=f"Status: {status_text(saved)}.",
+            ),
+            messages.SUCCESS,
+        )
+        self._after_address_fixed(request, saved)
+        return back
+
     def get_urls(self) -> list[URLPattern]:
-        """Add the staff page that marks orders as shipped."""
+        """Add the staff page that marks orders as shipped and the order page's *use the
+        billing address* button."""
         ship = self.admin_site.admin_view(lambda request: ship_view(self, request))
-        return [path("ship/", ship, name="fulfillment_order_ship"), *super().get_urls()]
+        billing = self.admin_site.admin_view(self.use_billing_view)
+        return [
+            path("ship/", ship, name="fulfillment_order_ship"),
+            path(
+                "<path:object_id>/use-billing-address/",
+                billing,
+                name="fulfillment_order_use_billing",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.action(
         description="Release selected orders (charge the balance)", permissions=["change"]
