@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
+from fulfillment.admin.base import short_datetime
 from fulfillment.models import (
     HoldReason,
     LedgerEntry,
     LedgerKind,
+    Notification,
     Order,
     OrderEvent,
     OrderEventKind,
@@ -23,8 +32,9 @@ from fulfillment.models import (
     Publisher,
 )
 from fulfillment.services.ledger import ledger_record
+from fulfillment.services.reprocess import notification_reprocess
 from tests.admin_world import notify, order_body
-from tests.factories import make_publisher_user
+from tests.factories import make_project, make_publisher_user
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +174,52 @@ def test_another_publishers_order_is_not_found(world, a_client):
     order = incomplete(world.b, "20180004")
     assert a_client.post(use_billing(order)).status_code in (302, 404)
     assert Order.objects.get(pk=order.pk).ship_street == ""
+
+
+# 19. When the purchase arrived ---------------------------------------------------------------
+
+
+def test_a_reprocessed_order_shows_when_its_purchase_arrived(world, a_client):
+    arrived = timezone.now() - timedelta(days=3, hours=2)
+    Notification.objects.filter(pk=world.a_no_match.pk).update(received_at=arrived)
+    make_project(world.a, "555555", title="Alpha Late Mapping")
+    answer = notification_reprocess(notification=Notification.objects.get(pk=world.a_no_match.pk))
+    assert answer.status == 200, answer
+    order = Order.objects.get(notification=world.a_no_match)
+    assert order.created_at - arrived > timedelta(days=3)  # created: the reprocess time
+
+    listed = a_client.get(reverse("admin:fulfillment_order_changelist")).content.decode()
+    assert "purchase arrived" in listed.lower()
+    assert short_datetime(arrived) in listed  # the list's column
+    assert short_datetime(order.created_at) in listed
+
+    page = a_client.get(reverse("admin:fulfillment_order_change", args=[order.pk])).content
+    page = page.decode()
+    assert "Purchase arrived" in page
+    assert date_format(localtime(arrived), "DATETIME_FORMAT") in page
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=world.a_user).key}")
+    data = api.get(f"/api/v1/orders/{order.pk}/").json()
+    assert parse_datetime(data["purchase_received_at"]) == arrived
+    assert parse_datetime(data["created_at"]) == order.created_at
+    listed_api = api.get("/api/v1/orders/").json()
+    rows = listed_api["results"] if isinstance(listed_api, dict) else listed_api
+    row = next(r for r in rows if r["id"] == order.pk)
+    assert parse_datetime(row["purchase_received_at"]) == arrived
+
+    # Read-only: a PATCH naming it changes nothing.
+    api.patch(
+        f"/api/v1/orders/{order.pk}/",
+        {"purchase_received_at": "2020-01-01T00:00:00Z"},
+        format="json",
+    )
+    again = api.get(f"/api/v1/orders/{order.pk}/").json()
+    assert parse_datetime(again["purchase_received_at"]) == arrived
+
+
+def test_an_order_no_notification_made_has_no_purchase_time(world):
+    Order.objects.filter(pk=world.a_hold.pk).update(notification=None)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=world.a_user).key}")
+    assert api.get(f"/api/v1/orders/{world.a_hold.pk}/").json()["purchase_received_at"] is None

@@ -28,7 +28,7 @@ from fulfillment.models import (
     OrderStatus,
     Publisher,
 )
-from fulfillment.selectors import order_events
+from fulfillment.selectors import order_events, order_purchase_received_at
 from fulfillment.services.charge import box_cost, can_pay, line_cost
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.lines import order_line_remove, order_line_update
@@ -96,6 +96,7 @@ DISPLAY_FIELDS = (
     "tracking_number",
     "charged_at",
     "production_at",
+    "purchase_arrived_field",
     "created_at",
     "updated_at",
     "ship_country_code",
@@ -256,6 +257,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         "customer",
         "external_order_id",
         "cost_column",
+        "purchase_arrived",
         "created",
     )
     list_display_links = ("number",)
@@ -311,6 +313,24 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     def created(self, obj: Order) -> str:
         """Show when the order arrived, compactly."""
         return short_datetime(obj.created_at)
+
+    @admin.display(description="purchase arrived", ordering="purchase_received_at")
+    def purchase_arrived(self, obj: Order) -> str:
+        """Show when the purchase arrived (its notification): a reprocessed order's *created*
+        time is the reprocess time, this one stays."""
+        return short_datetime(order_purchase_received_at(obj))
+
+    @admin.display(description="purchase arrived")
+    def purchase_arrived_field(self, obj: Order) -> str:
+        """Say on the order page when the purchase arrived, and that *created* may be later."""
+        received = order_purchase_received_at(obj)
+        if received is None:
+            return "— (no notification made this order)"
+        return format_html(
+            '{} <span class="ts-muted">(when SamCart\'s notification arrived; <em>created</em>'
+            " is when this order was made, later when the notification was reprocessed)</span>",
+            date_format(localtime(received), "DATETIME_FORMAT"),
+        )
 
     @admin.display(description="notification")
     def notification_link(self, obj: Order) -> str:
@@ -450,7 +470,10 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             ("Customer and shipping address", {"fields": address}),
             ("From SamCart", {"fields": [*samcart, "notification_link"]}),
             ("Production", {"fields": ["tracking_number", "charged_at", "production_at"]}),
-            ("History", {"fields": ["events_table", "created_at", "updated_at"]}),
+            (
+                "History",
+                {"fields": ["events_table", "purchase_arrived_field", "created_at", "updated_at"]},
+            ),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> list[str]:
@@ -461,7 +484,8 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         """Each box with its lines and their projects (one more query per page)."""
-        return super().get_queryset(request).with_lines()  # type: ignore[attr-defined]
+        orders = super().get_queryset(request).with_lines()  # type: ignore[attr-defined]
+        return orders.with_purchase_received()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Orders come from SamCart only."""
