@@ -11,7 +11,7 @@ naming a publisher the login does not act for answers 404.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
@@ -59,7 +59,7 @@ from fulfillment.services.publishers import (
     publisher_rotate_key,
     publisher_settings_set,
 )
-from fulfillment.services.release import orders_release, orders_release_preview
+from fulfillment.services.release import ReleasePreview, orders_release, orders_release_preview
 from fulfillment.services.samcart_check import samcart_check_enqueue
 from fulfillment.services.samcart_keys import publisher_set_samcart_key
 from fulfillment.services.wording import QUEUE_RULE, items_summary, money
@@ -242,20 +242,35 @@ def account_release_all(request: HttpRequest) -> HttpResponse:
 def _release_confirmation(request: HttpRequest, publisher: Publisher) -> HttpResponse:
     """Show what *release all* would charge now and what would stay on hold; charge nothing."""
     preview = orders_release_preview(publisher=publisher)
+    section = release_section(preview)
+    hidden = [("publisher", publisher.idpub)] + [("order", o.pk) for o, _c in preview.charge]
     context = {
         **admin.site.each_context(request),
         "title": "Release these orders on hold?",
-        "publisher": publisher,
+        "sections": [section],
+        "charge": section["charge"],
+        "any_charge": bool(preview.charge),
+        "queue_rule": QUEUE_RULE,
+        "confirmed_field": RELEASE_CONFIRMED,
+        "form_action": reverse("account-release-all"),
+        "hidden": hidden,
+        "cancel_url": _account_url(publisher, request),
+        "back_title": "Account & Notify URL",
+    }
+    return TemplateResponse(request, RELEASE_CONFIRM_TEMPLATE, context)
+
+
+def release_section(preview: ReleasePreview, name: str = "", suffix: str = "") -> dict[str, Any]:
+    """Lay out one publisher's release preview for the confirmation page."""
+    return {
+        "name": name,
+        "suffix": suffix,
         "charge": [(o, items_summary(o.active_lines()), money(c)) for o, c in preview.charge],
         "kept": [(o, items_summary(o.active_lines()), why) for o, why in preview.kept],
         "total": money(preview.total),
         "balance": money(preview.balance),
         "balance_after": money(preview.balance_after),
-        "queue_rule": QUEUE_RULE,
-        "confirmed_field": RELEASE_CONFIRMED,
-        "cancel_url": _account_url(publisher, request),
     }
-    return TemplateResponse(request, RELEASE_CONFIRM_TEMPLATE, context)
 
 
 @login_required

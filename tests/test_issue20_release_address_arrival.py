@@ -223,3 +223,24 @@ def test_an_order_no_notification_made_has_no_purchase_time(world):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=world.a_user).key}")
     assert api.get(f"/api/v1/orders/{world.a_hold.pk}/").json()["purchase_received_at"] is None
+
+
+def test_the_release_selected_action_asks_first_then_charges_what_it_named(world, a_client):
+    second = notify(world.a, order_body(order_id="11110012")).orders.get()
+    ledger_record(publisher_id=world.a.pk, amount=Decimal("10.00"), kind=LedgerKind.DEPOSIT)
+    changelist = reverse("admin:fulfillment_order_changelist")
+    chosen = {"action": "release_orders", "_selected_action": [world.a_hold.pk, second.pk]}
+    asked = a_client.post(changelist, {**chosen, "index": 0})
+    assert asked.status_code == 200 and charges(world.a) == 0
+    page = asked.content.decode()
+    assert "Releasing now charges 1 order, $7.00 in all" in page
+    assert f"Order #{second.pk}</a>" in page and "needs $3.00 more" in page
+    assert 'id="confirm-release"' in page and 'name="csrfmiddlewaretoken"' in page
+    named = [order.pk for order, _items, _cost in asked.context["charge"]]
+    assert named == [world.a_hold.pk]
+
+    confirm = {"action": "release_orders", "_selected_action": named, "index": 0}
+    a_client.post(changelist, {**confirm, "confirmed": "yes"})
+    assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.IN_PRODUCTION
+    assert Order.objects.get(pk=second.pk).status == OrderStatus.HOLD
+    assert charges(world.a) == 1

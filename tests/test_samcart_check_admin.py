@@ -170,7 +170,12 @@ def test_releasing_a_review_order_from_its_page_confirms_it(world, a_client):
     assert Order.objects.get(pk=order.pk).status == OrderStatus.HOLD
     response = a_client.post(
         reverse(ORDERS),
-        {"action": "release_orders", "_selected_action": [order.pk], "index": 0},
+        {
+            "action": "release_orders",
+            "_selected_action": [order.pk],
+            "index": 0,
+            "confirmed": "yes",
+        },
         follow=True,
     )
     assert Order.objects.get(pk=order.pk).status == OrderStatus.IN_PRODUCTION

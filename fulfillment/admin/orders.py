@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
@@ -34,7 +33,6 @@ from fulfillment.services.errors import ServiceError
 from fulfillment.services.lines import order_line_remove, order_line_update
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
 from fulfillment.services.publishers import add_funds_text
-from fulfillment.services.release import orders_release
 from fulfillment.services.status import order_address
 from fulfillment.services.window import order_cancel, order_editable, window_open
 from fulfillment.services.wording import items_summary, money, utc_text
@@ -50,6 +48,7 @@ from .base import (
 from .order_delete import orders_delete_action
 from .order_form import HoldOrderForm, country_field_options
 from .order_found import FOUND_BY_FIELDS, FoundByMixin, needs_review
+from .order_release import orders_release_action
 from .shipping import ship_view
 
 if TYPE_CHECKING:
@@ -572,6 +571,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             '{} <form method="post" action="{}" class="ts-inline-form">'
             '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
             '<input type="hidden" name="action" value="release_orders">'
+            '<input type="hidden" name="confirmed" value="yes">'
             '<input type="hidden" name="_selected_action" value="{}">'
             '<input type="hidden" name="index" value="0">'
             '<button type="submit" class="ts-button-primary">Release it</button></form>',
@@ -703,24 +703,14 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         ]
 
     @admin.action(
-        description="Release selected orders (charge the balance)", permissions=["change"]
+        description="Release selected orders (charge the balance)…", permissions=["change"]
     )
-    def release_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        """Charge the chosen hold orders oldest first while the balance covers each."""
-        ids_by_publisher: dict[int, list[int]] = defaultdict(list)
-        for pk, publisher_id in queryset.values_list("pk", "publisher_id"):
-            ids_by_publisher[publisher_id].append(pk)
-        publishers = Publisher.objects.filter(pk__in=ids_by_publisher).order_by("name")
-        for publisher in publishers:
-            result = orders_release(
-                publisher=publisher,
-                order_ids=ids_by_publisher[publisher.pk],
-                actor=request.user,
-                reviewed=True,  # chosen one by one: confirms orders the SamCart check found
-            )
-            prefix = f"{publisher.name}: " if len(ids_by_publisher) > 1 else ""
-            level = messages.WARNING if result.kept else messages.SUCCESS
-            self.message_user(request, prefix + result.message, level)
+    def release_orders(
+        self, request: HttpRequest, queryset: QuerySet[Order]
+    ) -> HttpResponse | None:
+        """Ask on a confirmation page, then charge the chosen hold orders oldest first while
+        the balance covers each."""
+        return orders_release_action(self, request, queryset)
 
     @admin.action(description="Delete selected orders on hold…", permissions=["hold_delete"])
     def delete_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
