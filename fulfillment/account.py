@@ -11,7 +11,7 @@ naming a publisher the login does not act for answers 404.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fulfillment import ecommerce_ids
 from fulfillment.account_form import (
@@ -61,10 +61,10 @@ from fulfillment.services.publishers import (
     publisher_rotate_key,
     publisher_settings_set,
 )
-from fulfillment.services.release import orders_release_all
+from fulfillment.services.release import ReleasePreview, orders_release, orders_release_preview
 from fulfillment.services.samcart_check import samcart_check_enqueue
 from fulfillment.services.samcart_keys import publisher_set_samcart_key
-from fulfillment.services.wording import QUEUE_RULE, money, plural
+from fulfillment.services.wording import QUEUE_RULE, items_summary, money, plural
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -210,15 +210,72 @@ def account_rotate_key(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(_account_url(publisher, request))
 
 
+RELEASE_CONFIRM_TEMPLATE = "fulfillment/release_confirm.html"
+RELEASE_CONFIRMED = "confirmed"
+NOT_CONFIRMED = "was not on the page you confirmed; release all again to charge it"
+
+
+@never_cache
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def account_release_all(request: HttpRequest) -> HttpResponse:
-    """Release every order on hold that the balance covers, oldest first."""
-    publisher = _posted_publisher(request, RELEASE_PERMISSION, MAY_NOT_RELEASE)
-    result = orders_release_all(publisher=publisher, actor=request.user)
+    """Ask first, then release the orders on hold the balance covers, oldest first.
+
+    A GET, or a POST without `confirmed=yes`, charges nothing: it shows the boxes the one
+    queue rule would charge now (with their items and costs), the total, the balance after,
+    and the boxes that would stay on hold with why. The confirming POST charges only the boxes
+    that page named (`order` fields), by the same rule, so nothing beyond them is spent.
+    """
+    data = request.POST if request.method == "POST" else request.GET
+    publisher = _publisher_or_404(request, data.get("publisher", ""))
+    if publisher is None:
+        raise Http404(NO_PUBLISHER)
+    if not request.user.has_perm(RELEASE_PERMISSION):
+        raise PermissionDenied(MAY_NOT_RELEASE)
+    if request.method != "POST" or request.POST.get(RELEASE_CONFIRMED) != "yes":
+        return _release_confirmation(request, publisher)
+    ids = [int(pk) for pk in request.POST.getlist("order") if pk.isdigit()]
+    result = orders_release(publisher=publisher, order_ids=ids, actor=request.user)
+    after = orders_release_preview(publisher=publisher)  # what stays on hold, and why
+    result.kept += [(order, NOT_CONFIRMED) for order, _cost in after.charge]
+    result.kept += [(order, why) for order, why in after.kept if order.pk not in ids]
     level = messages.WARNING if result.kept else messages.SUCCESS
     messages.add_message(request, level, result.message)
     return HttpResponseRedirect(_account_url(publisher, request))
+
+
+def _release_confirmation(request: HttpRequest, publisher: Publisher) -> HttpResponse:
+    """Show what *release all* would charge now and what would stay on hold; charge nothing."""
+    preview = orders_release_preview(publisher=publisher)
+    section = release_section(preview)
+    hidden = [("publisher", publisher.idpub)] + [("order", o.pk) for o, _c in preview.charge]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Release these orders on hold?",
+        "sections": [section],
+        "charge": section["charge"],
+        "any_charge": bool(preview.charge),
+        "queue_rule": QUEUE_RULE,
+        "confirmed_field": RELEASE_CONFIRMED,
+        "form_action": reverse("account-release-all"),
+        "hidden": hidden,
+        "cancel_url": _account_url(publisher, request),
+        "back_title": "Account & Notify URL",
+    }
+    return TemplateResponse(request, RELEASE_CONFIRM_TEMPLATE, context)
+
+
+def release_section(preview: ReleasePreview, name: str = "", suffix: str = "") -> dict[str, Any]:
+    """Lay out one publisher's release preview for the confirmation page."""
+    return {
+        "name": name,
+        "suffix": suffix,
+        "charge": [(o, items_summary(o.active_lines()), money(c)) for o, c in preview.charge],
+        "kept": [(o, items_summary(o.active_lines()), why) for o, why in preview.kept],
+        "total": money(preview.total),
+        "balance": money(preview.balance),
+        "balance_after": money(preview.balance_after),
+    }
 
 
 @login_required

@@ -461,3 +461,17 @@ def samcart_check_card(publisher: Publisher) -> SamcartCheckCard:
         quantities=tuple(quantities[:cut]),
         more=more,
     )
+
+
+def order_purchase_received_at(order: Order) -> datetime | None:
+    """Return when the purchase behind `order` arrived: its notification's `received_at`
+    (the annotation of `OrderQuerySet.with_purchase_received` when there, else one query);
+    None for a box no notification made (found by the SamCart check)."""
+    if hasattr(order, "purchase_received_at"):
+        return order.purchase_received_at
+    if order.notification_id is None:
+        return None
+    received = Notification.objects.filter(pk=order.notification_id).values_list(
+        "received_at", flat=True
+    )
+    return received.first()

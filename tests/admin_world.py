@@ -201,3 +201,14 @@ def assert_no_secrets(response: object, secrets: list[str]) -> None:
     text = response.content.decode(errors="replace")
     leaked = [s for s in secrets if s in text]
     assert not leaked, f"{response.request['PATH_INFO']} leaked {leaked}"
+
+
+def release_all(client: Client, **data: str) -> object:
+    """Do *release all* as a person does: open the confirmation page (a first POST, which
+    charges nothing), then confirm the orders it names; return the followed response."""
+    from django.urls import reverse
+
+    asked = client.post(reverse("account-release-all"), data)
+    ids = [order.pk for order, _items, _cost in asked.context["charge"]]
+    confirm = {**data, "confirmed": "yes", "order": ids}
+    return client.post(reverse("account-release-all"), confirm, follow=True)

@@ -18,7 +18,7 @@ from fulfillment.selectors import hold_summary, publisher_for_user, recent_notif
 from fulfillment.services.ledger import ledger_record
 from fulfillment.services.notifications import notify_key_valid
 from fulfillment.services.publishers import notify_url
-from tests.admin_world import notify, order_body
+from tests.admin_world import notify, order_body, release_all
 from tests.factories import notify_path
 
 pytestmark = pytest.mark.django_db
@@ -84,15 +84,16 @@ def test_rotate_key_makes_a_new_key_and_keeps_the_old_one_for_a_while(world, a_c
     assert publisher.notify_key in response.content.decode()
 
 
-def test_rotate_and_release_need_post(a_client):
+def test_rotate_needs_post_and_release_all_asks_first(a_client):
     assert a_client.get(reverse("account-rotate-key")).status_code == 405
-    assert a_client.get(reverse("account-release-all")).status_code == 405
+    # Release all asks first: a GET shows the confirmation page (issue 20 #14).
+    assert a_client.get(reverse("account-release-all")).status_code == 200
 
 
 def test_release_all_releases_what_the_balance_covers(world, a_client):
     second = notify(world.a, order_body(order_id="11110010")).orders.get()
     ledger_record(publisher_id=world.a.pk, amount=Decimal("10.00"), kind=LedgerKind.DEPOSIT)
-    response = a_client.post(reverse("account-release-all"), follow=True)
+    response = release_all(a_client)
     assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.IN_PRODUCTION
     assert Order.objects.get(pk=second.pk).status == OrderStatus.HOLD
     message = " ".join(texts(response))
@@ -108,7 +109,9 @@ def test_release_all_needs_the_change_order_permission(world):
     client = Client()
     client.force_login(world.a_user)
     assert 'id="release-all"' not in client.get(reverse("account")).content.decode()
-    client.post(reverse("account-release-all"))
+    assert client.post(reverse("account-release-all")).status_code == 403
+    confirm = {"confirmed": "yes", "order": [world.a_hold.pk]}
+    assert client.post(reverse("account-release-all"), confirm).status_code == 403
     assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.HOLD
 
 

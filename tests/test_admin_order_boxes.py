@@ -372,6 +372,7 @@ def test_release_charges_the_box_at_its_edited_lines(world, a_client, box):
     a_client.post(page(box), page_form_data(box, **{line_field(twin, "remove"): "on"}))
     ledger_record(publisher_id=world.a.pk, amount=Decimal("20.00"), kind=LedgerKind.DEPOSIT)
     data = {"action": "release_orders", "_selected_action": [box.pk], "index": 0}
+    data["confirmed"] = "yes"  # the release asks first (issue 20 #14)
     a_client.post(reverse(CHANGELIST), data)
     box.refresh_from_db()
     assert box.status == OrderStatus.IN_PRODUCTION and box.cost == Decimal("12.00")

@@ -54,11 +54,11 @@ def texts(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
 
-def act(client: Client, action: str, ids: list[int], model: str = "order"):
+def act(client: Client, action: str, ids: list[int], model: str = "order", **extra: str):
     """POST an admin action on the changelist and follow the redirect."""
     return client.post(
         reverse(f"admin:fulfillment_{model}_changelist"),
-        {"action": action, "_selected_action": ids, "index": 0},
+        {"action": action, "_selected_action": ids, "index": 0, **extra},
         follow=True,
     )
 
@@ -174,7 +174,7 @@ def test_orders_are_never_added_or_hard_deleted(world, a_client):
 
 def test_release_action_charges_covered_orders(world, a_client):
     ledger_record(publisher_id=world.a.pk, amount=Decimal("20.00"), kind=LedgerKind.DEPOSIT)
-    response = act(a_client, "release_orders", [world.a_hold.pk])
+    response = act(a_client, "release_orders", [world.a_hold.pk], confirmed="yes")
     world.a_hold.refresh_from_db()
     assert world.a_hold.status == OrderStatus.IN_PRODUCTION
     assert any("Released 1 order" in m for m in texts(response))
@@ -182,7 +182,7 @@ def test_release_action_charges_covered_orders(world, a_client):
 
 
 def test_release_action_says_why_an_order_stays(world, a_client):
-    response = act(a_client, "release_orders", [world.a_hold.pk])
+    response = act(a_client, "release_orders", [world.a_hold.pk], confirmed="yes")
     assert Order.objects.get(pk=world.a_hold.pk).status == OrderStatus.HOLD
     assert any("Released no order" in m and "$6.00 more" in m for m in texts(response))
 

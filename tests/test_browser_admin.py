@@ -154,6 +154,8 @@ def test_publisher_and_staff_flows(browser, site):
     assert page.inner_text("#hold-summary") == "2 orders · $22.90"
     shot(page, "account-page")
     page.click("#release-all")
+    assert "Releasing now charges 2 orders, $22.90 in all" in page.inner_text("#release-summary")
+    page.click("#confirm-release")
     assert "Released 2 orders ($22.90)" in messages(page)
     assert "balance $100.00 → $77.10." in messages(page)
     assert Publisher.objects.get(pk=publisher.pk).balance == Decimal("77.10")

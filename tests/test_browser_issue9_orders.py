@@ -119,3 +119,22 @@ def test_a_payment_hold_shows_the_shortfall(browser, site):
     expect(row).to_contain_text("To add funds")
     shot(page, "order-payment-shortfall")
     page.context.close()
+
+
+def test_use_the_billing_address_samcart_sent_with_one_button(browser, site):
+    """Issue 20 #18: the button copies the billing address; the hold reason follows."""
+    publisher = make_publisher(name="Quay Books", balance="1.00")
+    make_project(publisher, "279813", title="Tide Tables")
+    make_publisher_user(publisher, "quay", PASSWORD)
+    order = incomplete_order(publisher, "31310020")
+    page = login(browser, site, "quay")
+
+    page.goto(f"/admin/fulfillment/order/{order.pk}/change/")
+    page.click("#use-billing-address")
+    expect(page.locator(".messagelist")).to_contain_text(
+        "the shipping address is now the billing address SamCart sent (77 Billing Way"
+    )
+    expect(page.locator("#id_ship_street")).to_have_value("77 Billing Way")
+    assert page.locator("#use-billing-address").count() == 0
+    stored = Order.objects.get(pk=order.pk)
+    assert stored.hold_reason == HoldReason.PAYMENT_REQUIRED

@@ -16,7 +16,7 @@ from fulfillment.models import LedgerKind, Order, OrderStatus, Publisher
 from fulfillment.services.deposits import deposit_record
 from fulfillment.services.release import orders_release
 from fulfillment.services.wording import QUEUE_RULE
-from tests.admin_world import World, notify, order_body
+from tests.admin_world import World, notify, order_body, release_all
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:fulfillment_order_changelist"
@@ -51,7 +51,7 @@ def test_release_all_and_release_one_give_the_same_answer(world, a_client):
     younger = held(world.a, "55500002")[0]  # $7.00
     deposit_record(publisher=world.a, amount=Decimal("10.00"), actor=None)  # balance $11.00
 
-    response = a_client.post(reverse("account-release-all"), follow=True)
+    response = release_all(a_client)
 
     message = " ".join(texts(response))
     assert "waits behind" not in message

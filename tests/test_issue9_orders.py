@@ -235,6 +235,7 @@ def test_fixing_the_address_offers_the_release_with_a_button(world, a_client):
     )
     assert offer and 'name="csrfmiddlewaretoken"' in offer.group()
     assert 'value="release_orders"' in offer.group() and "Release it" in offer.group()
+    assert 'name="confirmed" value="yes"' in offer.group()  # names the order and its cost
     # The event of the reason change is written.
     assert OrderEvent.objects.filter(
         order=order, detail__startswith="Hold reason now payment required"
@@ -250,6 +251,7 @@ def test_fixing_the_address_offers_the_release_with_a_button(world, a_client):
         {
             "csrfmiddlewaretoken": token,
             "action": "release_orders",
+            "confirmed": "yes",
             "_selected_action": order.pk,
             "index": 0,
         },

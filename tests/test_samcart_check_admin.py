@@ -36,6 +36,7 @@ from fulfillment.services.samcart_keys import (
     publisher_samcart_key,
     publisher_set_samcart_key,
 )
+from tests.admin_world import release_all
 from tests.factories import make_publisher_user
 from tests.test_issue9_crawl import INTERNAL, NONE, visible_text
 from tests.test_samcart_check_pages import (
@@ -165,11 +166,16 @@ def test_the_order_page_says_the_check_found_it_and_explains_review(world, a_cli
 def test_releasing_a_review_order_from_its_page_confirms_it(world, a_client):
     order = found_by_check(world.a_hold, make_run(world.a))
     ledger_record(publisher_id=world.a.pk, amount=Decimal("20.00"), kind=LedgerKind.DEPOSIT)
-    a_client.post(reverse("account-release-all"))  # release all leaves it for a person
+    release_all(a_client)  # release all leaves it for a person
     assert Order.objects.get(pk=order.pk).status == OrderStatus.HOLD
     response = a_client.post(
         reverse(ORDERS),
-        {"action": "release_orders", "_selected_action": [order.pk], "index": 0},
+        {
+            "action": "release_orders",
+            "_selected_action": [order.pk],
+            "index": 0,
+            "confirmed": "yes",
+        },
         follow=True,
     )
     assert Order.objects.get(pk=order.pk).status == OrderStatus.IN_PRODUCTION

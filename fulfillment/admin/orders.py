@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import build_q_object_from_lookup_parameters
 from django.contrib.auth import get_permission_codename
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.urls import path, reverse
 from django.utils.formats import date_format
@@ -29,13 +28,12 @@ from fulfillment.models import (
     OrderStatus,
     Publisher,
 )
-from fulfillment.selectors import order_events
+from fulfillment.selectors import order_events, order_purchase_received_at
 from fulfillment.services.charge import box_cost, can_pay, line_cost
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.lines import order_line_remove, order_line_update
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
 from fulfillment.services.publishers import add_funds_text
-from fulfillment.services.release import orders_release
 from fulfillment.services.status import order_address
 from fulfillment.services.window import order_cancel, order_editable, window_open
 from fulfillment.services.wording import items_summary, money, utc_text
@@ -51,6 +49,7 @@ from .base import (
 from .order_delete import orders_delete_action
 from .order_form import HoldOrderForm, country_field_options
 from .order_found import FOUND_BY_FIELDS, FoundByMixin, needs_review
+from .order_release import orders_release_action
 from .shipping import ship_view
 
 if TYPE_CHECKING:
@@ -64,6 +63,20 @@ REFUNDED_WARNING = "refunded in SamCart — delete?"  # only hold orders are off
 REFUNDED_CANCEL = "refunded in SamCart — cancel?"  # a scheduled order can still be cancelled
 REFUNDED_INFO = "refunded in SamCart"
 SHIPPING_ONCE = "shipping once: the highest of the items"
+USE_BILLING = "Use the billing address SamCart sent"
+BILLING_USED = (
+    "Order #{order}: the shipping address is now the billing address SamCart sent ({address})."
+    " {state}"
+)
+NO_BILLING = "SamCart sent no billing address with order #{order}: type the shipping address."
+NOT_WAITING_FOR_ADDRESS = "Order #{order} is not on hold for its address: nothing was changed."
+BILLING_FIELDS = (
+    ("ship_street", "street"),
+    ("ship_city", "city"),
+    ("ship_state", "state"),
+    ("ship_postal_code", "postal_code"),
+    ("ship_country", "country"),
+)
 RELEASE_OFFER = "Order #{order} can be released now: your balance {balance} covers its {cost}."
 STATUS_TONES = {
     OrderStatus.HOLD: "hold",
@@ -83,6 +96,7 @@ DISPLAY_FIELDS = (
     "tracking_number",
     "charged_at",
     "production_at",
+    "purchase_arrived_field",
     "created_at",
     "updated_at",
     "ship_country_code",
@@ -243,6 +257,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         "customer",
         "external_order_id",
         "cost_column",
+        "purchase_arrived",
         "created",
     )
     list_display_links = ("number",)
@@ -298,6 +313,24 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     def created(self, obj: Order) -> str:
         """Show when the order arrived, compactly."""
         return short_datetime(obj.created_at)
+
+    @admin.display(description="purchase arrived", ordering="purchase_received_at")
+    def purchase_arrived(self, obj: Order) -> str:
+        """Show when the purchase arrived (its notification): a reprocessed order's *created*
+        time is the reprocess time, this one stays."""
+        return short_datetime(order_purchase_received_at(obj))
+
+    @admin.display(description="purchase arrived")
+    def purchase_arrived_field(self, obj: Order) -> str:
+        """Say on the order page when the purchase arrived, and that *created* may be later."""
+        received = order_purchase_received_at(obj)
+        if received is None:
+            return "— (no notification made this order)"
+        return format_html(
+            '{} <span class="ts-muted">(when SamCart\'s notification arrived; <em>created</em>'
+            " is when this order was made, later when the notification was reprocessed)</span>",
+            date_format(localtime(received), "DATETIME_FORMAT"),
+        )
 
     @admin.display(description="notification")
     def notification_link(self, obj: Order) -> str:
@@ -369,9 +402,10 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
         rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", lines)
         return format_html(
             '<table class="ts-billing">{}</table><p class="ts-muted">The buyer\'s billing'
-            " address, as SamCart sent it. Copy what fits into the shipping address above if"
-            " the parcel should go there.</p>",
+            " address, as SamCart sent it. If the parcel should go there, press “{}” at the top"
+            " of the page (or copy what fits into the shipping address above).</p>",
             rows,
+            USE_BILLING,
         )
 
     @admin.display(description="payment")
@@ -436,7 +470,10 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             ("Customer and shipping address", {"fields": address}),
             ("From SamCart", {"fields": [*samcart, "notification_link"]}),
             ("Production", {"fields": ["tracking_number", "charged_at", "production_at"]}),
-            ("History", {"fields": ["events_table", "created_at", "updated_at"]}),
+            (
+                "History",
+                {"fields": ["events_table", "purchase_arrived_field", "created_at", "updated_at"]},
+            ),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> list[str]:
@@ -447,7 +484,8 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         """Each box with its lines and their projects (one more query per page)."""
-        return super().get_queryset(request).with_lines()  # type: ignore[attr-defined]
+        orders = super().get_queryset(request).with_lines()  # type: ignore[attr-defined]
+        return orders.with_purchase_received()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Orders come from SamCart only."""
@@ -534,6 +572,7 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             '{} <form method="post" action="{}" class="ts-inline-form">'
             '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
             '<input type="hidden" name="action" value="release_orders">'
+            '<input type="hidden" name="confirmed" value="yes">'
             '<input type="hidden" name="_selected_action" value="{}">'
             '<input type="hidden" name="index" value="0">'
             '<button type="submit" class="ts-button-primary">Release it</button></form>',
@@ -590,32 +629,89 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             context["lines_open"] = form.lines_open
             context["lines_removable"] = any(row.remove for row in context["line_rows"])
             context["box_breakdown"] = box_breakdown(obj)
+        if self._billing_offered(request, obj):
+            url = reverse("admin:fulfillment_order_use_billing", args=[obj.pk])
+            context.update(use_billing_url=url, use_billing_text=USE_BILLING)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def _billing_offered(self, request: HttpRequest, obj: Order | None) -> bool:
+        """Tell whether the order page offers *Use the billing address SamCart sent*: a box on
+        hold for its address, a login that may change it, and a billing address from SamCart."""
+        return (
+            obj is not None
+            and obj.status == OrderStatus.HOLD
+            and obj.hold_reason == HoldReason.ADDRESS_INCOMPLETE
+            and self.has_change_permission(request, obj)
+            and order_billing_address(order=obj) is not None
+        )
+
+    def use_billing_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Copy the billing address SamCart sent into the shipping fields (the parts it sent;
+        the others stay) through `order_update`: the same checks and history event as an edit
+        by hand, then the hold reason follows (and auto-release, when on)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        order = self.get_object(request, object_id)
+        if order is None:
+            raise Http404("No such order.")
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied("Your login may not change this order.")
+        back = HttpResponseRedirect(reverse("admin:fulfillment_order_change", args=[order.pk]))
+        if not (
+            order.status == OrderStatus.HOLD and order.hold_reason == HoldReason.ADDRESS_INCOMPLETE
+        ):
+            self.message_user(
+                request, NOT_WAITING_FOR_ADDRESS.format(order=order.pk), messages.WARNING
+            )
+            return back
+        billing = order_billing_address(order=order)
+        if billing is None:
+            self.message_user(request, NO_BILLING.format(order=order.pk), messages.WARNING)
+            return back
+        fields = {name: getattr(billing, part) for name, part in BILLING_FIELDS}
+        fields = {name: value for name, value in fields.items() if value}
+        try:
+            saved = order_update(order=order, actor=request.user, **fields)
+        except (ServiceError, ValidationError) as error:
+            text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            self.message_user(request, f"Order #{order.pk} not changed: {text}", messages.ERROR)
+            return back
+        self.message_user(
+            request,
+            BILLING_USED.format(
+                order=saved.pk,
+                address=", ".join(fields.values()),
+                state=f"Status: {status_text(saved)}.",
+            ),
+            messages.SUCCESS,
+        )
+        self._after_address_fixed(request, saved)
+        return back
+
     def get_urls(self) -> list[URLPattern]:
-        """Add the staff page that marks orders as shipped."""
+        """Add the staff page that marks orders as shipped and the order page's *use the
+        billing address* button."""
         ship = self.admin_site.admin_view(lambda request: ship_view(self, request))
-        return [path("ship/", ship, name="fulfillment_order_ship"), *super().get_urls()]
+        billing = self.admin_site.admin_view(self.use_billing_view)
+        return [
+            path("ship/", ship, name="fulfillment_order_ship"),
+            path(
+                "<path:object_id>/use-billing-address/",
+                billing,
+                name="fulfillment_order_use_billing",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.action(
-        description="Release selected orders (charge the balance)", permissions=["change"]
+        description="Release selected orders (charge the balance)…", permissions=["change"]
     )
-    def release_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        """Charge the chosen hold orders oldest first while the balance covers each."""
-        ids_by_publisher: dict[int, list[int]] = defaultdict(list)
-        for pk, publisher_id in queryset.values_list("pk", "publisher_id"):
-            ids_by_publisher[publisher_id].append(pk)
-        publishers = Publisher.objects.filter(pk__in=ids_by_publisher).order_by("name")
-        for publisher in publishers:
-            result = orders_release(
-                publisher=publisher,
-                order_ids=ids_by_publisher[publisher.pk],
-                actor=request.user,
-                reviewed=True,  # chosen one by one: confirms orders the SamCart check found
-            )
-            prefix = f"{publisher.name}: " if len(ids_by_publisher) > 1 else ""
-            level = messages.WARNING if result.kept else messages.SUCCESS
-            self.message_user(request, prefix + result.message, level)
+    def release_orders(
+        self, request: HttpRequest, queryset: QuerySet[Order]
+    ) -> HttpResponse | None:
+        """Ask on a confirmation page, then charge the chosen hold orders oldest first while
+        the balance covers each."""
+        return orders_release_action(self, request, queryset)
 
     @admin.action(description="Delete selected orders on hold…", permissions=["hold_delete"])
     def delete_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:

@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fulfillment import ecommerce_ids
 from fulfillment.ids import MAX_ID
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import Notification, Order, OrderEvent, OrderLine, Project
+from fulfillment.selectors import order_purchase_received_at
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update_check
 from fulfillment.services.status import order_address
 from fulfillment.services.wording import items_summary
@@ -114,6 +116,12 @@ class OrderSerializer(serializers.ModelSerializer):
         "empty when it is complete."
     )
 
+    purchase_received_at = serializers.SerializerMethodField(
+        help_text="When the purchase arrived: the received time of the SamCart notification "
+        "that made the order (created_at is later when it was reprocessed); null for an order "
+        "no notification made."
+    )
+
     class Meta:
         model = Order
         fields = [
@@ -137,11 +145,18 @@ class OrderSerializer(serializers.ModelSerializer):
             "charged_at",
             "production_at",
             "notification",
+            "purchase_received_at",
             "created_at",
             "updated_at",
             "events",
         ]
         read_only_fields = [f for f in fields if f not in EDITABLE_ON_HOLD]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_purchase_received_at(self, obj: Order) -> str | None:
+        """Return when the purchase arrived, ISO-8601, or None without a notification."""
+        received = order_purchase_received_at(obj)
+        return None if received is None else serializers.DateTimeField().to_representation(received)
 
     def to_internal_value(self, data: Any) -> Any:
         """Refuse the fields of a line (`quantity`…) with where to change them instead.

@@ -75,7 +75,8 @@ def service_error(error: ServiceError | DjangoValidationError) -> ValidationErro
 def orders_shown(request: Request) -> QuerySet[Order]:
     """Return the caller's boxes with what the serializer reads prefetched: the lines with
     their projects, the events with their actors (queries per page stay flat in its size)."""
-    return Order.objects.for_user(request.user).with_lines().prefetch_related("events__actor")
+    orders = Order.objects.for_user(request.user).with_lines().with_purchase_received()
+    return orders.prefetch_related("events__actor")
 
 
 class OrderList(ScopedView, generics.ListAPIView):

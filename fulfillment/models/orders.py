@@ -61,6 +61,11 @@ class OrderQuerySet(PublisherScopedQuerySet):
         lines = OrderLine.objects.select_related("project").order_by("id")
         return self.prefetch_related(models.Prefetch("lines", queryset=lines))
 
+    def with_purchase_received(self) -> OrderQuerySet:
+        """Annotate `purchase_received_at`: when the notification that made the box arrived
+        (a reprocess keeps it; `created_at` is when the box was made), None without one."""
+        return self.annotate(purchase_received_at=models.F("notification__received_at"))
+
     def on_hold(self) -> OrderQuerySet:
         """Return the orders waiting on hold, oldest first."""
         return self.filter(status=OrderStatus.HOLD).order_by("created_at", "id")

@@ -176,3 +176,47 @@ def orders_release_all(*, publisher: Publisher, actor: AbstractBaseUser | None) 
     """Release every hold order of `publisher` (the account page's *release all*)."""
     ids = Order.objects.for_publisher(publisher).on_hold().values_list("pk", flat=True)
     return orders_release(publisher=publisher, order_ids=list(ids), actor=actor)
+
+
+@dataclass
+class ReleasePreview:
+    """What a release would do now, charging nothing: the boxes it would charge with their
+    costs, the total, the balance after, and the boxes that would stay on hold with why."""
+
+    charge: list[tuple[Order, Decimal]] = field(default_factory=list)
+    kept: list[tuple[Order, str]] = field(default_factory=list)
+    balance: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        """Return what the release would charge."""
+        return sum((cost for _order, cost in self.charge), ZERO)
+
+    @property
+    def balance_after(self) -> Decimal:
+        """Return the balance once the release charged `total`."""
+        return self.balance - self.total
+
+
+def orders_release_preview(
+    *, publisher: Publisher, order_ids: Iterable[int] | None = None, reviewed: bool = False
+) -> ReleasePreview:
+    """Say what `orders_release` would do now with `order_ids` (None: every hold order of
+    the publisher, as *release all*), by the same queue rule (`release_refusal`), without
+    locking or charging anything: the page that asks before a release shows it."""
+    orders = Order.objects.with_lines().filter(publisher_id=publisher.pk)
+    if order_ids is None:
+        orders = orders.filter(status=OrderStatus.HOLD)
+    else:
+        orders = orders.filter(pk__in=list(order_ids))
+    balance = Publisher.objects.values_list("balance", flat=True).get(pk=publisher.pk)
+    preview = ReleasePreview(balance=balance)
+    for order in orders.order_by("created_at", "id"):
+        reason = release_refusal(order=order, balance=balance, reviewed=reviewed)
+        if reason is None:
+            cost = order_compute_cost(order=order)
+            preview.charge.append((order, cost))
+            balance -= cost
+        else:
+            preview.kept.append((order, reason))
+    return preview
