@@ -40,6 +40,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from fulfillment.models import (  # noqa: E402
     HoldReason,
     Order,
+    OrderLine,
     OrderStatus,
     Project,
     Publisher,
@@ -89,19 +90,31 @@ def publisher_with(received: Iterable[int], label: str) -> Publisher:
         is_active=True,
         prices_confirmed=True,
     )
-    Order.objects.bulk_create(
+    boxes = Order.objects.bulk_create(
         (
             Order(
                 publisher=publisher,
-                project=project,
                 external_order_id=str(FIRST_ID + n),
-                external_product_id=PRODUCT,
-                quantity=1,
-                cost=project.cost_of(1),
+                cost=project.unit_cost + project.shipping_cost,
                 status=OrderStatus.HOLD,
                 hold_reason=HoldReason.PAYMENT_REQUIRED,
             )
             for n in received
+        ),
+        batch_size=2000,
+    )
+    OrderLine.objects.bulk_create(
+        (
+            OrderLine(
+                order=box,
+                publisher=publisher,
+                project=project,
+                external_order_id=box.external_order_id,
+                external_product_id=PRODUCT,
+                unit_cost=project.unit_cost,
+                shipping_cost=project.shipping_cost,
+            )
+            for box in boxes
         ),
         batch_size=2000,
     )

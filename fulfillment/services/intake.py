@@ -6,7 +6,8 @@ the Notify URL's first pass reads before it stores and locks nothing, then charg
 compare-and-set on the publisher row (`publisher_charge_if_still_true`), which fails, raising
 `StaleIntake`, when the balance or prices moved in between; every other pass (the retry of a
 stale or racing first pass, a reprocess) locks the publisher row first and reads under the
-lock. The unique constraint `order_exactly_once` stays the final guarantee.
+lock. The unique constraints `line_exactly_once` and `order_one_box_number` stay the final
+guarantee (SPEC §18: two first passes of one SamCart order collide on box 1).
 
 Which lines create orders is one rule for every path (Notify URL, retries, reprocess, the
 SamCart check): `cart_lines_plan`. A SamCart line that already produced orders is done.
