@@ -40,7 +40,6 @@ from fulfillment.models import (
 
 from . import messages
 from .boxes import (
-    BoxChoice,
     address_key,
     box_add_lines,
     box_choose,
@@ -318,40 +317,21 @@ def _review(
     )
 
 
-@dataclass
-class _Intake:
-    """One purchase's intake, once its plan is known: where its new lines go."""
-
-    cart: CartNotification
-    publisher: Publisher
-    address: Address
-    notification_id: int | None
-    is_test: bool
-    found_by_run: SamcartCheckRun | None
-
-    def start_box(self, *, lines: list[OrderLine], boxes: list[Order], choice: BoxChoice) -> Order:
-        """Create, price and settle a new box with `lines` (charged, or held with why)."""
-        box = _new_box(
-            cart=self.cart,
-            publisher=self.publisher,
-            address=self.address,
-            notification_id=self.notification_id,
-            is_test=self.is_test,
-            found_by_run=self.found_by_run,
-            box_number=box_next_number(boxes),
-            split_reason=choice.split_reason,
-        )
-        _settle(box=box, lines=lines, publisher=self.publisher)
-        Order.objects.bulk_create([box])
-        for line in lines:
-            line.order = box
-        OrderLine.objects.bulk_create(lines)
-        balance = _charge(publisher=self.publisher, box=box)
-        _record_events(box=box, lines=lines, balance_after=balance)
-        orders_schedule_production(orders=[box])
-        if choice.after is not None:
-            box_split_noted(after=choice.after, box=box, lines=lines)
-        return box
+def _start_box(
+    *, box: Order, lines: list[OrderLine], publisher: Publisher, after: Order | None
+) -> None:
+    """Price, settle and save a new (unsaved) box with its `lines`: charged, or held with why;
+    `after`: the box it split from, whose history then says where the items went."""
+    _settle(box=box, lines=lines, publisher=publisher)
+    Order.objects.bulk_create([box])
+    for line in lines:
+        line.order = box
+    OrderLine.objects.bulk_create(lines)
+    balance = _charge(publisher=publisher, box=box)
+    _record_events(box=box, lines=lines, balance_after=balance)
+    orders_schedule_production(orders=[box])
+    if after is not None:
+        box_split_noted(after=after, box=box, lines=lines)
 
 
 def _locked_snapshot(*, publisher_id: int, cart: CartNotification) -> IntakeSnapshot:
@@ -398,24 +378,21 @@ def orders_create_from_cart(
     check creates the orders (no notification), on hold `review`. A Notify POST for lines the
     check found while they wait for review confirms them (`orders_review_from_notify`).
     """
-    unlocked = snapshot is not None
-    if snapshot is None:
-        snapshot = _locked_snapshot(publisher_id=publisher_id, cart=cart)
-    publisher, matches = snapshot.publisher, snapshot.matches
-    unmatched = [i for i in cart.product_ids if i not in matches]
-    if not matches:
-        return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher.idpub, unmatched))
-    plan = _plan_of(snapshot=snapshot, cart=cart, remapped=remapped)
-    if unlocked and snapshot.has_lines and plan.new:
-        # New lines of a SamCart order that has lines may join one of its boxes, which takes
-        # the locks (publisher, then the boxes): read again under them. (A resend with no new
-        # line is decided on the first read, as before boxes.)
-        snapshot = _locked_snapshot(publisher_id=publisher_id, cart=cart)
+    locked = snapshot is None
+    while True:
+        if snapshot is None:
+            snapshot = _locked_snapshot(publisher_id=publisher_id, cart=cart)
         publisher, matches = snapshot.publisher, snapshot.matches
         unmatched = [i for i in cart.product_ids if i not in matches]
         if not matches:
             return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher.idpub, unmatched))
         plan = _plan_of(snapshot=snapshot, cart=cart, remapped=remapped)
+        if locked or not (snapshot.has_lines and plan.new):
+            break
+        # New lines of a SamCart order that has lines may join one of its boxes, which takes
+        # the locks (publisher, then the boxes): read again under them. (A resend with no new
+        # line is decided on the first read, as before boxes.)
+        snapshot, locked = None, True
     if plan.remapped and remapped == Remapped.REFUSE:
         return IntakeResult(
             Outcome.DUPLICATE, messages.remapped(plan.remapped), remapped=plan.remapped
@@ -426,7 +403,6 @@ def orders_create_from_cart(
         detail = messages.duplicate(cart, plan.done, unmatched, remapped=plan.remapped)
         reviewed = _review(plan, cart, address, notification_id, found_by_run, is_test)
         return IntakeResult(Outcome.DUPLICATE, f"{detail} {reviewed}".strip())
-    intake = _Intake(cart, publisher, address, notification_id, is_test, found_by_run)
     lines = _new_lines(
         cart=cart, publisher=publisher, pairs=plan.new, notification_id=notification_id
     )
@@ -447,12 +423,21 @@ def orders_create_from_cart(
     if choice.box is not None:
         joined = box_add_lines(publisher=publisher, box=choice.box, lines=lines)
         detail = messages.joined(choice.box, lines, joined, done, unmatched)
-        detail += messages.remapped_note(plan.remapped)
         box = choice.box
     else:
-        box = intake.start_box(lines=lines, boxes=boxes, choice=choice)
+        box = _new_box(
+            cart=cart,
+            publisher=publisher,
+            address=address,
+            notification_id=notification_id,
+            is_test=is_test,
+            found_by_run=found_by_run,
+            box_number=box_next_number(boxes),
+            split_reason=choice.split_reason,
+        )
+        _start_box(box=box, lines=lines, publisher=publisher, after=choice.after)
         detail = messages.created(box, lines, done, unmatched)
-        detail += messages.remapped_note(plan.remapped)
+    detail += messages.remapped_note(plan.remapped)
     # After the new lines' charge: the review's charges move the balance.
     reviewed = _review(plan, cart, address, notification_id, found_by_run, is_test, choice.box)
     return IntakeResult(Outcome.CREATED, f"{detail} {reviewed}".strip(), created=[box], lines=lines)
