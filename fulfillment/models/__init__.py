@@ -3,6 +3,7 @@
 from .alerts import Alert, AlertKind, PeriodicRun
 from .base import CENT, STAFF_GROUP, ZERO, PublisherScopedQuerySet, is_trepstar_staff
 from .ledger import LedgerEntry, LedgerKind
+from .logins import LoginPreferences
 from .notifications import (
     KEY_REFUSED_STATUS,
     REPROCESSABLE_OUTCOMES,
@@ -12,6 +13,7 @@ from .notifications import (
     RefusedRequestTally,
 )
 from .orders import (
+    Carrier,
     FoundBy,
     HoldReason,
     Order,
@@ -22,7 +24,7 @@ from .orders import (
     SplitReason,
 )
 from .projects import Project, ProjectCartId
-from .publishers import Publisher, new_idpub, new_notify_key
+from .publishers import Publisher, new_idpub, new_notify_key, validate_time_zone
 from .samcart_check import FindingKind, RunKind, RunStatus, SamcartCheckRun
 
 __all__ = [
@@ -34,11 +36,13 @@ __all__ = [
     "ZERO",
     "Alert",
     "AlertKind",
+    "Carrier",
     "FindingKind",
     "FoundBy",
     "HoldReason",
     "LedgerEntry",
     "LedgerKind",
+    "LoginPreferences",
     "Notification",
     "Order",
     "OrderEvent",
@@ -59,4 +63,5 @@ __all__ = [
     "is_trepstar_staff",
     "new_idpub",
     "new_notify_key",
+    "validate_time_zone",
 ]

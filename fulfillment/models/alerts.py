@@ -13,6 +13,8 @@ class AlertKind(models.TextChoices):
     HOLD_ORDERS = "hold_orders", "orders on hold"
     NEEDS_ACTION = "needs_action", "notifications that need action"
     LOW_BALANCE = "low_balance", "low balance"
+    SHIPPED_DAILY = "shipped_daily", "orders shipped (daily)"
+    BUYER_SHIPPED = "buyer_shipped", "shipping e-mail to a buyer"
 
 
 class AlertQuerySet(PublisherScopedQuerySet):
@@ -37,6 +39,9 @@ class Alert(models.Model):
     kind = models.CharField(max_length=20, choices=AlertKind.choices)
     cause = models.CharField(max_length=200, help_text="What this alert is about, once.")
     recipients = models.TextField(help_text="The addresses it goes to, comma-separated.")
+    # A buyer's shipping e-mail goes out in the publisher's name, answers going to its address.
+    from_name = models.CharField(max_length=200, blank=True)
+    reply_to = models.EmailField(blank=True)
     subject = models.CharField(max_length=255)
     body_text = models.TextField()
     body_html = models.TextField()

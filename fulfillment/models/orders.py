@@ -25,6 +25,17 @@ class OrderStatus(models.TextChoices):
     DELETED = "deleted", "deleted"
 
 
+class Carrier(models.TextChoices):
+    """Who carries a shipped order; the tracking link is built per carrier."""
+
+    NONE = "", "—"
+    USPS = "usps", "USPS"
+    UPS = "ups", "UPS"
+    FEDEX = "fedex", "FedEx"
+    DHL = "dhl", "DHL Express"
+    OTHER = "other", "Other carrier"
+
+
 class HoldReason(models.TextChoices):
     """Why an order waits on hold (SPEC §3 contract strings)."""
 
@@ -120,6 +131,7 @@ class Order(models.Model):
     is_test = models.BooleanField("test order", default=False, editable=False)
     cart_refunded = models.BooleanField("refunded in SamCart", default=False, editable=False)
     tracking_number = models.CharField(max_length=100, blank=True)
+    carrier = models.CharField(max_length=20, choices=Carrier.choices, blank=True)
     found_by = models.CharField(
         max_length=20, choices=FoundBy.choices, default=FoundBy.NOTIFY, editable=False
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
@@ -30,6 +32,18 @@ def new_idpub() -> str:
 # hides "_"). 56 symbols: 34 of them carry 197 random bits, more than the 192 of the old keys.
 KEY_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 KEY_LENGTH = 34
+
+
+DEFAULT_TIME_ZONE = "UTC"
+
+
+def validate_time_zone(value: str) -> None:
+    """Refuse a time zone name the IANA database does not know (SPEC §3 one clock)."""
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            "Unknown time zone %(value)s: use a name such as America/New_York or Europe/London.",
+            params={"value": value[:64]},
+        )
 
 
 def new_notify_key() -> str:
@@ -120,6 +134,19 @@ class Publisher(models.Model):
     samcart_api_key = models.TextField("SamCart API key (encrypted)", blank=True, editable=False)
     samcart_api_key_last4 = models.CharField(max_length=4, blank=True, editable=False)
     samcart_key_refused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    time_zone = models.CharField(
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="Times on your pages and in your e-mails are shown in this zone (an IANA "
+        "name such as America/New_York). Each login may choose its own.",
+    )
+    buyer_shipping_email = models.BooleanField(
+        "e-mail the buyer when the order ships",
+        default=False,
+        help_text="When TrepStar marks an order shipped, the buyer gets an e-mail with the "
+        "carrier and a tracking link, sent in your name with your address as Reply-To.",
+    )
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="publishers", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
