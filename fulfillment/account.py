@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -25,8 +25,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fulfillment import ecommerce_ids
 from fulfillment.account_form import (
+    CLEAR_TEST_ORDERS_PERMISSION,
     MAY_NOT_CHANGE_SETTINGS,
+    MAY_NOT_CLEAR_TEST_ORDERS,
     MAY_NOT_SET_SAMCART_KEY,
+    MAY_NOT_TEST_SALE,
     SAMCART_KEY_NOT_SAVED,
     SAMCART_KEY_PERMISSION,
     SAMCART_KEY_REMOVED,
@@ -34,12 +37,22 @@ from fulfillment.account_form import (
     SETTINGS_FIELDS,
     SETTINGS_PERMISSION,
     SETTINGS_SAVED,
+    TEST_ORDERS_CLEARED,
+    TEST_SALE_PERMISSION,
+    TEST_SALE_SENT,
     AccountSettingsForm,
     SamcartKeyForm,
+    TestSaleForm,
     grouping_text,
 )
-from fulfillment.ids import idpub_or_none
-from fulfillment.models import REPROCESSABLE_OUTCOMES, ZERO, Publisher, is_trepstar_staff
+from fulfillment.ids import id_or_none, idpub_or_none
+from fulfillment.models import (
+    REPROCESSABLE_OUTCOMES,
+    ZERO,
+    Order,
+    Publisher,
+    is_trepstar_staff,
+)
 from fulfillment.selectors import (
     HoldSummary,
     hold_boxes,
@@ -52,6 +65,8 @@ from fulfillment.selectors import (
     scheduled_orders,
 )
 from fulfillment.services.alerts import alert_recipients, box_text
+from fulfillment.services.errors import ServiceError
+from fulfillment.services.pruning import TEST_ORDERS_KEEP, publisher_test_orders_clear
 from fulfillment.services.publishers import (
     KEY_MASKED_NOTE,
     PREVIOUS_KEY_GRACE,
@@ -64,6 +79,13 @@ from fulfillment.services.publishers import (
 from fulfillment.services.release import ReleasePreview, orders_release, orders_release_preview
 from fulfillment.services.samcart_check import samcart_check_enqueue
 from fulfillment.services.samcart_keys import publisher_set_samcart_key
+from fulfillment.services.test_sale import (
+    TestSaleKind,
+    mapped_products,
+    sale_boxes,
+    sale_notification,
+    send_test_sale,
+)
 from fulfillment.services.wording import QUEUE_RULE, items_summary, money, plural
 
 if TYPE_CHECKING:
@@ -178,6 +200,22 @@ def _publisher_context(request: HttpRequest, publisher: Publisher) -> dict[str, 
         "can_set_samcart_key": request.user.has_perm(SAMCART_KEY_PERMISSION),
         "samcart_key_form": SamcartKeyForm(),
         "can_check_now": request.user.has_perm(CHECK_NOW_PERMISSION),
+        **_test_sale_context(request, publisher),
+    }
+
+
+def _test_sale_context(request: HttpRequest, publisher: Publisher) -> dict[str, object]:
+    """Gather the test-sale card: the choices, and the sale `?test_sale=<id>` names."""
+    sale = sale_notification(publisher, id_or_none(request.GET.get("test_sale", "")))
+    return {
+        "can_test_sale": request.user.has_perm(TEST_SALE_PERMISSION),
+        "can_clear_test_orders": request.user.has_perm(CLEAR_TEST_ORDERS_PERMISSION),
+        "test_sale_kinds": list(TestSaleKind),
+        "test_sale_products": mapped_products(publisher),
+        "test_sale": sale,
+        "test_sale_boxes": sale_boxes(sale) if sale is not None else [],
+        "test_order_count": Order.objects.for_publisher(publisher).filter(is_test=True).count(),
+        "test_orders_keep_days": TEST_ORDERS_KEEP.days,
     }
 
 
@@ -338,3 +376,42 @@ def account_samcart_check(request: HttpRequest) -> HttpResponse:
     else:
         messages.warning(request, CHECK_NOT_QUEUED.format(reason=refusal))
     return HttpResponseRedirect(_account_url(publisher, request))
+
+
+@login_required
+@require_POST
+def account_test_sale(request: HttpRequest) -> HttpResponse:
+    """Send a test sale through the Notify URL's path; show its answer on the account page."""
+    publisher = _posted_publisher(request, TEST_SALE_PERMISSION, MAY_NOT_TEST_SALE)
+    form = TestSaleForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.error_text(), content_type="text/plain; charset=utf-8")
+    try:
+        result = send_test_sale(
+            publisher=publisher,
+            kind=TestSaleKind(form.cleaned_data["kind"]),
+            product_id=form.cleaned_data["product"],
+            remote_addr=request.META.get("REMOTE_ADDR") or None,
+        )
+    except ServiceError as error:
+        messages.error(request, str(error))
+        return HttpResponseRedirect(f"{_account_url(publisher, request)}#test-sale")
+    answer = result.answer
+    level = messages.SUCCESS if answer.status == 200 else messages.WARNING
+    messages.add_message(
+        request, level, TEST_SALE_SENT.format(status=answer.status, outcome=answer.outcome)
+    )
+    url = _account_url(publisher, request)
+    if answer.notification_id is not None:
+        url += f"{'&' if '?' in url else '?'}test_sale={answer.notification_id}"
+    return HttpResponseRedirect(f"{url}#test-sale")
+
+
+@login_required
+@require_POST
+def account_clear_test_orders(request: HttpRequest) -> HttpResponse:
+    """Delete the publisher's test orders now (*Clear test orders*); real orders stay."""
+    publisher = _posted_publisher(request, CLEAR_TEST_ORDERS_PERMISSION, MAY_NOT_CLEAR_TEST_ORDERS)
+    count = publisher_test_orders_clear(publisher=publisher)
+    messages.success(request, TEST_ORDERS_CLEARED.format(count=plural(count, "test order")))
+    return HttpResponseRedirect(f"{_account_url(publisher, request)}#test-sale")

@@ -1,6 +1,7 @@
 """The account page's forms: e-mail alerts (SPEC §14), the edit window (§15) and the grouping
 (§18), which `account.account_settings` saves, and the SamCart API key (§17), which
-`account_samcart_key` saves."""
+`account_samcart_key` saves, and the test sale (issue 20 #10), which `account_test_sale`
+sends."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django import forms
 from fulfillment.models import Publisher
 from fulfillment.models.publishers import MAX_GROUPING
 from fulfillment.services.samcart_keys import ERROR_KEY_FORMAT, KEY_MAX_LENGTH, samcart_key_valid
+from fulfillment.services.test_sale import TestSaleKind
 
 SETTINGS_FIELDS = (
     "alert_hold_orders",
@@ -150,3 +152,29 @@ class SamcartKeyForm(forms.Form):
     def error_text(self) -> str:
         """Return the form's errors in one line (the key itself is never part of them)."""
         return " ".join(" ".join(errors) for errors in self.errors.values())
+
+
+# Test sales (issue 20 #10): managers send one through the Notify URL's own path.
+TEST_SALE_PERMISSION = "fulfillment.change_publisher"
+CLEAR_TEST_ORDERS_PERMISSION = "fulfillment.delete_order"
+MAY_NOT_TEST_SALE = "Your login may not send test sales; ask a manager of your account."
+MAY_NOT_CLEAR_TEST_ORDERS = "Your login may not clear test orders; ask a manager of your account."
+TEST_SALE_SENT = "Test sale sent to your Notify URL. Its answer: {status} {outcome}."
+TEST_ORDERS_CLEARED = (
+    "Cleared {count}. The notifications that made them stay in the notification history."
+)
+ERROR_TEST_SALE_FORM = "Choose what the test sale tries: {kinds}."
+
+
+class TestSaleForm(forms.Form):
+    """What a test sale tries, and (for a mapped product) which of the publisher's ids."""
+
+    __test__ = False  # not a pytest class
+
+    kind = forms.ChoiceField(choices=[(kind.value, kind.label) for kind in TestSaleKind])
+    product = forms.CharField(required=False, max_length=64, strip=True)
+
+    def error_text(self) -> str:
+        """Return the form's errors in one line."""
+        kinds = ", ".join(kind.value for kind in TestSaleKind)
+        return ERROR_TEST_SALE_FORM.format(kinds=kinds)

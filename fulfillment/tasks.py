@@ -14,7 +14,7 @@ from django_tasks import task
 
 from fulfillment.models import RunKind
 from fulfillment.services.alerts import alerts_collect, alerts_send_due, send_alert
-from fulfillment.services.pruning import old_rows_prune
+from fulfillment.services.pruning import old_rows_prune, old_test_orders_prune
 from fulfillment.services.retrying import notifications_retry_due
 from fulfillment.services.samcart_check import samcart_checks_enqueue_due
 from fulfillment.services.window import orders_start_production, start_production
@@ -54,6 +54,12 @@ def prune_old_rows() -> dict[str, int]:
 
 
 @task()
+def prune_test_orders() -> int:
+    """Delete test orders older than 7 days, with their lines and events (issue 20 #10)."""
+    return old_test_orders_prune()
+
+
+@task()
 def samcart_checks() -> int:
     """Queue the regular SamCart check of every publisher with a key and no pause (§17)."""
     return samcart_checks_enqueue_due(kind=RunKind.REGULAR)
@@ -72,6 +78,7 @@ SCHEDULE = {
     "send_alerts": (timedelta(seconds=30), send_alerts),
     "start_due_production": (timedelta(seconds=30), start_due_production),
     "prune_old_rows": (timedelta(days=1), prune_old_rows),
+    "prune_test_orders": (timedelta(hours=1), prune_test_orders),
     "samcart_checks": (timedelta(minutes=15), samcart_checks),
     "samcart_checks_daily": (timedelta(days=1), samcart_checks_daily),
 }

@@ -7,11 +7,13 @@ from django.views.generic import RedirectView
 
 from fulfillment.account import (
     account,
+    account_clear_test_orders,
     account_release_all,
     account_rotate_key,
     account_samcart_check,
     account_samcart_key,
     account_settings,
+    account_test_sale,
 )
 from fulfillment.health import healthz
 from fulfillment.password_reset import TrepStarPasswordResetView
@@ -50,6 +52,12 @@ urlpatterns = [
     path("account/alerts/", account_settings, name="account-alerts"),
     path("account/samcart-key/", account_samcart_key, name="account-samcart-key"),
     path("account/samcart-check/", account_samcart_check, name="account-samcart-check"),
+    path("account/test-sale/", account_test_sale, name="account-test-sale"),
+    path(
+        "account/clear-test-orders/",
+        account_clear_test_orders,
+        name="account-clear-test-orders",
+    ),
     path("api/", include("fulfillment.api.urls")),
     path("healthz", healthz, name="healthz"),
     # With and without the trailing slash: a POST must never be redirected.

@@ -34,7 +34,7 @@ from fulfillment.services.errors import ServiceError
 from fulfillment.services.lines import order_line_remove, order_line_update
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
 from fulfillment.services.publishers import add_funds_text
-from fulfillment.services.status import order_address
+from fulfillment.services.status import hold_reason_label, order_address
 from fulfillment.services.window import order_cancel, order_editable, window_open
 from fulfillment.services.wording import items_summary, money, utc_text
 
@@ -112,7 +112,7 @@ def status_text(order: Order) -> str:
     """Say the status in words, with the hold reason: "on hold — payment required"."""
     text = order.get_status_display()
     if order.status == OrderStatus.HOLD and order.hold_reason:
-        text += f" — {order.get_hold_reason_display()}"
+        text += f" — {hold_reason_label(order)}"
     if order.status == OrderStatus.SCHEDULED and order.production_at is not None:
         text += f" — production starts at {utc_text(order.production_at)}"
     return text

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from fulfillment.models import HoldReason, Order, OrderLine, OrderStatus
 
-from .status import order_address
+from .status import hold_reason_label, order_address
 from .wording import items_summary, money
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def _box_state(box: Order) -> str:
     if box.status == OrderStatus.SCHEDULED:
         return "paid and scheduled (it waits before production for more items and edits)"
     if box.status == OrderStatus.HOLD:
-        return f"on hold ({box.get_hold_reason_display()})"
+        return f"on hold ({hold_reason_label(box)})"
     return box.get_status_display()
 
 

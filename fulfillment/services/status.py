@@ -74,6 +74,17 @@ def order_hold_reason(
     return HoldReason.PAYMENT_REQUIRED
 
 
+TEST_HOLD_LABEL = "test order: never charged"
+
+
+def hold_reason_label(order: Order) -> str:
+    """Say why an order waits on hold, for people: the reason's label, except that a test
+    order, never charged, never reads "payment required" (it is then just a test order)."""
+    if order.is_test and order.hold_reason == HoldReason.PAYMENT_REQUIRED:
+        return TEST_HOLD_LABEL
+    return HoldReason(order.hold_reason).label if order.hold_reason else ""
+
+
 def order_initial_status(
     *, order: Order, lines: list[OrderLine], covered: bool, delay_minutes: int = 0
 ) -> str:
@@ -142,8 +153,9 @@ def order_sync_hold_reason(
     reason = order_hold_reason(order=order, reviewed=reviewed)
     if reason == order.hold_reason:
         return False
-    before = HoldReason(order.hold_reason).label if order.hold_reason else "none"
-    detail = f"Hold reason now {HoldReason(reason).label} (was {before})."
+    before = hold_reason_label(order) or "none"
+    order.hold_reason = reason  # saved by order_transition below
+    detail = f"Hold reason now {hold_reason_label(order)} (was {before})."
     order_transition(
         order=order,
         target=S.HOLD,

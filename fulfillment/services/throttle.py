@@ -197,3 +197,9 @@ def password_reset_mail_allowed(*, user_id: int) -> bool:
     """Count a reset e-mail to this login; False past its hourly cap."""
     bucket = _hourly_bucket("password-reset-account", str(user_id))
     return _reserve(bucket, window=RESET_WINDOW_SECONDS) <= RESET_MAILS_PER_ACCOUNT
+
+
+def rate_count(*, bucket: str, window: int) -> int:
+    """Count one more request in `bucket`'s current fixed window of `window` seconds and
+    return the count (0 when the cache is down: the limit fails open)."""
+    return _reserve(f"{bucket}:{int(time.time()) // window}", window=window)

@@ -11,13 +11,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
-from fulfillment.ids import id_or_none
 from fulfillment.models import Publisher
 from fulfillment.services.publishers import notify_url
+from fulfillment.services.test_sale import DEFAULT_STREET, build_body
 
-DEFAULT_STREET = "1 Sample Street"
+__all__ = ["DEFAULT_STREET", "Command", "build_body", "product_spec"]
 
 
 def product_spec(value: str) -> tuple[str, int]:
@@ -34,65 +33,6 @@ def product_spec(value: str) -> tuple[str, int]:
     if count < 1:
         raise CommandError(f"The quantity of {value!r} must be a whole number of at least 1.")
     return product_id.strip(), count
-
-
-def build_body(
-    *,
-    event_type: str,
-    product_ids: list[str],
-    quantity: int,
-    order_id: str,
-    quantities: dict[str, int] | None = None,
-    street: str = DEFAULT_STREET,
-) -> dict[str, Any]:
-    """Return a body shaped like SamCart's `products[]` notifications.
-
-    Every product has `quantity` copies unless `quantities` gives it its own; `street` is the
-    shipping street (the billing address stays the same).
-    """
-    quantities = quantities or {}
-    return {
-        "type": event_type,
-        "api_key": None,
-        "products": [
-            {
-                "id": id_or_none(pid) or pid,
-                "name": f"Product {pid}",
-                "price": "24.00",
-                "status": "Charged",
-                "shipping": "0.00",
-                "tax": "0.00",
-                "quantity": quantities.get(pid) or quantity,
-            }
-            for pid in product_ids
-        ],
-        "customer": {
-            "first_name": "Ada",
-            "last_name": "Testwell",
-            "email": "ada.testwell@example.com",
-            "phone_number": None,
-            "customer_id": 24000001,
-            "billing_address": DEFAULT_STREET,
-            "billing_city": "Springfield",
-            "billing_state": "IL",
-            "billing_zip": "62701",
-            "billing_country": "United States",
-        },
-        "order": {
-            "id": id_or_none(order_id) or order_id,
-            "created_at": timezone.now().isoformat(timespec="seconds"),
-            "total": "24.00",
-            "processor": "Stripe",
-            "custom_fields": [],
-            "upsell_custom_fields": [],
-            "shipping_address": street,
-            "shipping_city": "Springfield",
-            "shipping_state": "IL",
-            "shipping_zip": "62701",
-            "shipping_country": "United States",
-        },
-        "affiliate": [],
-    }
 
 
 class Command(BaseCommand):
