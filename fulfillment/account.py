@@ -397,10 +397,10 @@ def account_test_sale(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(error))
         return HttpResponseRedirect(f"{_account_url(publisher, request)}#test-sale")
     answer = result.answer
-    level = messages.SUCCESS if answer.status == 200 else messages.WARNING
-    messages.add_message(
-        request, level, TEST_SALE_SENT.format(status=answer.status, outcome=answer.outcome)
-    )
+    http_status = answer.status
+    level = messages.SUCCESS if http_status == 200 else messages.WARNING
+    said = TEST_SALE_SENT.format(status=http_status, outcome=answer.outcome)
+    messages.add_message(request, level, said)
     url = _account_url(publisher, request)
     if answer.notification_id is not None:
         url += f"{'&' if '?' in url else '?'}test_sale={answer.notification_id}"
