@@ -4,6 +4,8 @@ orders with one click. A viewer gets no button."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fulfillment.models import Notification, Order, OrderStatus, Outcome
@@ -14,6 +16,14 @@ sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
 pytestmark = BROWSER_MARKS
+
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "issue20"
+
+
+def shoot(page, name: str) -> None:
+    """Keep a picture of the test-sale card for people to look at."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#test-sale-card").screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def test_a_manager_sends_test_sales_sees_the_answers_and_clears_them(browser, live_server):
@@ -36,6 +46,7 @@ def test_a_manager_sends_test_sales_sees_the_answers_and_clears_them(browser, li
     expect(page.locator("#test-sale-detail")).not_to_contain_text("payment required")
     expect(page.locator(".messagelist")).to_contain_text("Its answer: 200 created.")
     expect(page.locator("#test-order-count")).to_contain_text("1 test order now.")
+    shoot(page, "test-sale-created")
 
     # The links lead to the order and the notification.
     page.click(f"text=Test order #{order.pk}")
