@@ -152,6 +152,17 @@ class Browser:
         except urllib.error.HTTPError as error:
             return Answer(error.code, error.headers, error.read())
 
+    def send(self, path: str, body: bytes, content_type: str) -> Answer:
+        """POST a raw body (SamCart's notification), no cookies' token."""
+        req = urllib.request.Request(
+            self.base + path, data=body, headers={"Content-Type": content_type}
+        )
+        try:
+            with self.opener.open(req, timeout=30) as response:
+                return Answer(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, error.headers, error.read())
+
     def get(self, path: str, **headers: str) -> Answer:
         return self.request(path, **headers)
 
