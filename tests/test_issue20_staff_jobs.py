@@ -241,3 +241,17 @@ def test_every_staff_job_in_the_docs_is_tested_here(world, staff):
         "/admin/django_tasks_database/dbtaskresult/",
     ):
         assert f'href="{link}"' in index, link
+
+
+def test_staff_cannot_make_or_see_a_superusers_token(world, staff):
+    from django.contrib.auth import get_user_model
+
+    boss = get_user_model().objects.create_superuser("boss", "boss@x.io", "Boss-Pass-5531")
+    Token.objects.create(user=boss)
+    page = staff.get("/admin/authtoken/tokenproxy/add/").content.decode()
+    assert ">boss<" not in page and ">alpha-user<" in page
+    answer = staff.post("/admin/authtoken/tokenproxy/add/", {"user": boss.pk})
+    assert answer.status_code == 200  # "Select a valid choice"
+    assert "boss" not in staff.get("/admin/authtoken/tokenproxy/").content.decode()
+    assert staff.get(f"/admin/authtoken/tokenproxy/{boss.pk}/change/").status_code == 302
+    assert Token.objects.filter(user=boss).count() == 1
