@@ -157,3 +157,22 @@ def test_staff_login_command_refuses_bad_input(smtp_server, args, error):
     with pytest.raises(CommandError, match=error):
         call_command("staff_login", *args)
     assert smtp_server.inbox.messages == []
+
+
+def test_a_mail_server_that_refuses_leaves_the_login_and_says_so(smtp_server, settings):
+    settings.EMAIL_PORT = smtp_server.port + 1  # nothing listens there
+    publisher = make_publisher()
+    answer = staff_client().post(
+        f"/admin/fulfillment/publisher/{publisher.pk}/login/",
+        {"username": "later", "email": "later@example.com", "role": "viewer"},
+        follow=True,
+    )
+    assert answer.status_code == 200
+    assert "could not be sent" in answer.content.decode()
+    assert get_user_model().objects.filter(username="later").exists()
+
+
+def test_staff_login_command_with_mail_down_fails_loudly_and_prints_the_link(smtp_server, settings):
+    settings.EMAIL_PORT = smtp_server.port + 1
+    with pytest.raises(CommandError, match=r"could not be sent.*http://127\.0\.0\.1:8000/reset/"):
+        call_command("staff_login", "mailless", "--email", "m@trepstar.example")
