@@ -70,3 +70,72 @@ def test_the_plain_http_trial_serves_and_logs_in_without_https(site):
         assert "Secure" not in page.headers.get("Set-Cookie", "")
         assert browser.log_in("trial", "Trial-Pass-4471").location == "/admin/"
         assert browser.get("/admin/").status == 200
+
+
+# The client's address behind the proxy ------------------------------------------------------
+
+
+def wrong_logins(client, username: str, forwarded: str, times: int = 5) -> None:
+    for _ in range(times):
+        client.post(
+            LOGIN,
+            {"username": username, "password": "wrong", "next": "/admin/"},
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+
+def right_login(username: str, password: str, forwarded: str) -> int:
+    from django.test import Client
+
+    return (
+        Client()
+        .post(
+            LOGIN,
+            {"username": username, "password": password, "next": "/admin/"},
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+        .status_code
+    )
+
+
+@pytest.mark.django_db
+def test_behind_the_proxy_the_lockout_counts_each_client_address_apart(client, settings):
+    from tests.factories import make_publisher, make_publisher_user
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    make_publisher_user(make_publisher(), "ada", "Ada-Pass-9920")
+    # The client wrote the left entry itself; the proxy appended the real address.
+    wrong_logins(client, "ada", "198.51.100.1, 203.0.113.9")
+    assert right_login("ada", "Ada-Pass-9920", "203.0.113.9") != 302  # that client is locked
+    assert right_login("ada", "Ada-Pass-9920", "198.51.100.1, 203.0.113.10") == 302
+
+
+@pytest.mark.django_db
+def test_without_a_trusted_proxy_the_header_is_ignored(client, settings):
+    from tests.factories import make_publisher, make_publisher_user
+
+    settings.TRUSTED_PROXY_COUNT = 0
+    make_publisher_user(make_publisher(), "ada", "Ada-Pass-9920")
+    wrong_logins(client, "ada", "203.0.113.9")
+    # Every request came from 127.0.0.1 whatever the header said: locked for all.
+    assert right_login("ada", "Ada-Pass-9920", "203.0.113.10") != 302
+
+
+@pytest.mark.parametrize(
+    ("header", "proxies", "client"),
+    [
+        ("203.0.113.9", 1, "203.0.113.9"),
+        ("1.2.3.4, 203.0.113.9", 1, "203.0.113.9"),
+        ("1.2.3.4, 203.0.113.9, 10.0.0.2", 2, "203.0.113.9"),
+        ("2001:db8::1", 1, "2001:db8::1"),
+        ("203.0.113.9", 2, None),  # fewer hops than proxies
+        ("not-an-address", 1, None),
+        ("", 1, None),
+        ("203.0.113.9\x00", 1, None),
+        ("203.0.113.9", 0, None),
+    ],
+)
+def test_the_forwarded_client_is_the_entry_the_last_trusted_proxy_wrote(header, proxies, client):
+    from fulfillment.forwarded import forwarded_client
+
+    assert forwarded_client(header, proxies) == client
