@@ -21,10 +21,12 @@ SERVER_ENV := DEBUG=1 PUBLIC_BASE_URL=$(SERVER_BASE_URL) $(SAMCART_ENV)
 
 .PHONY: run worker test lint format migrate demo check-deploy bench clean
 
-# Create/refresh the virtualenv only when requirements.txt changed.
-$(VENV)/.installed: requirements.txt
+# Create/refresh the virtualenv only when a requirements file changed. Development and tests
+# install requirements-dev.txt (the runtime plus test tools); production installs
+# requirements.txt alone (docs/operator.md).
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 migrate: $(VENV)/.installed

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
+    # First: behind a reverse proxy, the client's address from X-Forwarded-For (forwarded.py).
+    "fulfillment.forwarded.ForwardedClientMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,7 +118,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` puts the files whitenoise serves (a checkout's staticfiles/ by default).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -160,8 +163,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Load-balancer probes speak plain HTTP to the instance.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
-if env.bool("BEHIND_TLS_PROXY", default=False):
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front append to X-Forwarded-For (Caddy or nginx alone: 1); the client's
+# address is the entry that many from the right (fulfillment/forwarded.py). 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = max(env.int("TRUSTED_PROXY_COUNT", default=1 if BEHIND_TLS_PROXY else 0), 0)
 
 LOGIN_URL = "admin:login"
 

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from fulfillment.lockout import LoginForm
 
-from . import alerts, ledger, notifications, orders, projects, publishers, samcart_checks
+from . import alerts, ledger, notifications, orders, projects, publishers, samcart_checks, tokens
 from .base import PublisherScopedAdmin, bound_every_search
 
 admin.site.site_header = "TrepStar Fulfillment"
@@ -25,4 +25,5 @@ __all__ = [
     "projects",
     "publishers",
     "samcart_checks",
+    "tokens",
 ]

@@ -6,6 +6,8 @@ is never left without rights, or with more than staff meant, by accident.
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from typing import TYPE_CHECKING
 
 from django import forms
@@ -15,6 +17,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from fulfillment.ids import id_or_none
+from fulfillment.invitations import invitation_send
 from fulfillment.services.accounts import (
     Role,
     publisher_user_create,
@@ -28,10 +31,25 @@ from .form_page import back_to_publisher, render_form_page, staff_publisher
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
+    from django.contrib.auth.models import AbstractBaseUser
     from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
 
 USERNAME_TAKEN = "That username is taken."
 PASSWORDS_DIFFER = "The two passwords differ."
+NO_ADDRESS_NOR_CHOICE = (
+    "Give an e-mail address (the login gets an invitation to set its password) or a password."
+)
+INVITE_HELP = (
+    "Leave both empty to send an invitation instead: the person chooses a password from a "
+    "one-time link e-mailed to the address above."
+)
+INVITATION_SENT = "An invitation to set a password went to {email}."
+INVITATION_FAILED = (
+    "The invitation e-mail to {email} could not be sent ({error}); the login exists: the person "
+    "may use “Forgotten your password?” on the login page once mail works."
+)
 ROLE_REQUIRED = "Choose what this login may do: manager or viewer."
 ROLE_HELP = (
     "A manager spends the balance (releases orders) and changes orders and projects; a viewer "
@@ -60,8 +78,16 @@ class PublisherLoginForm(forms.Form):
     username = forms.CharField(max_length=150)
     email = forms.EmailField(required=False)
     role = role_field()
-    password1 = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)
-    password2 = forms.CharField(label="Password again", widget=forms.PasswordInput, strip=False)
+    password1 = forms.CharField(
+        label="Password",
+        widget=forms.PasswordInput,
+        strip=False,
+        required=False,
+        help_text=INVITE_HELP,
+    )
+    password2 = forms.CharField(
+        label="Password again", widget=forms.PasswordInput, strip=False, required=False
+    )
 
     def clean_username(self) -> str:
         """Refuse a username that exists already."""
@@ -71,10 +97,13 @@ class PublisherLoginForm(forms.Form):
         return username
 
     def clean(self) -> dict:
-        """Insist on two equal passwords that pass the password validators."""
+        """Insist on two equal passwords that pass the validators, or none and an address."""
         data = super().clean()
         first, second = data.get("password1"), data.get("password2")
-        if first and second and first != second:
+        if not first and not second:
+            if not data.get("email") and "email" not in self.errors:
+                self.add_error("email", NO_ADDRESS_NOR_CHOICE)
+        elif first != second:
             self.add_error("password2", PASSWORDS_DIFFER)
         elif first:
             user = get_user_model()(username=data.get("username", ""), email=data.get("email", ""))
@@ -91,6 +120,17 @@ class LoginRoleForm(forms.Form):
     role = role_field(unlink=True)
 
 
+def invite(request: HttpRequest, user: AbstractBaseUser, *, acts_for: str) -> None:
+    """Send `user` the set-your-password invitation and tell staff whether it went."""
+    try:
+        invitation_send(user, request=request, acts_for=acts_for)
+    except (OSError, smtplib.SMTPException) as error:
+        logger.warning("Invitation to login %s not sent: %s", user.pk, error)
+        messages.warning(request, INVITATION_FAILED.format(email=user.email, error=error))
+    else:
+        messages.success(request, INVITATION_SENT.format(email=user.email))
+
+
 def publisher_login_view(
     model_admin: ModelAdmin, request: HttpRequest, object_id: str
 ) -> HttpResponse:
@@ -99,10 +139,10 @@ def publisher_login_view(
     form = PublisherLoginForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        publisher_user_create(
+        user = publisher_user_create(
             publisher=publisher,
             username=data["username"],
-            password=data["password1"],
+            password=data["password1"] or None,
             email=data["email"],
             role=data["role"],
         )
@@ -110,6 +150,8 @@ def publisher_login_view(
         messages.success(
             request, f"Login “{data['username']}” now acts for {publisher.name} as {role}."
         )
+        if not data["password1"]:
+            invite(request, user, acts_for=publisher.name)
         return back_to_publisher(publisher)
     return render_form_page(
         model_admin,

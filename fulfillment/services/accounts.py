@@ -85,6 +85,11 @@ STAFF_AXES_PERMISSIONS = (
     "view_accessfailurelog",
     "view_accesslog",
 )
+# API tokens (DRF's admin, *Auth Token*: the proxy model's permissions) for integrators.
+STAFF_TOKEN_PERMISSIONS = ("view_tokenproxy", "add_tokenproxy", "delete_tokenproxy")
+# The background worker's task runs (django-tasks-db's admin, read-only; app label below).
+TASKS_APP_LABEL = "django_tasks_database"
+STAFF_TASK_PERMISSIONS = ("view_dbtaskresult",)
 
 
 def _permissions(codenames: tuple[str, ...]) -> QuerySet[Permission]:
@@ -102,13 +107,14 @@ def groups_ensure() -> dict[str, Group]:
     groups = {
         name: Group.objects.get_or_create(name=name)[0] for name in (STAFF_GROUP, *ROLE_GROUPS)
     }
-    # Staff run everything of the app, unlock logins locked by django-axes and see the task
-    # runs of the background worker.
+    # Staff run everything of the app, unlock logins locked by django-axes, make API tokens
+    # and see the task runs of the background worker (docs/operator.md, staff jobs).
     groups[STAFF_GROUP].permissions.set(
         Permission.objects.filter(
             Q(content_type__app_label="fulfillment")
             | Q(content_type__app_label="axes", codename__in=STAFF_AXES_PERMISSIONS)
-            | Q(content_type__app_label="django_tasks_db", codename="view_dbtaskresult")
+            | Q(content_type__app_label="authtoken", codename__in=STAFF_TOKEN_PERMISSIONS)
+            | Q(content_type__app_label=TASKS_APP_LABEL, codename__in=STAFF_TASK_PERMISSIONS)
         )
     )
     groups[MANAGER_GROUP].permissions.set(_permissions(MANAGER_PERMISSIONS))
@@ -141,11 +147,15 @@ def publisher_user_create(
     *,
     publisher: Publisher,
     username: str,
-    password: str,
+    password: str | None,
     email: str = "",
     role: Role | str = Role.MANAGER,
 ) -> AbstractBaseUser:
-    """Create a login that acts for `publisher` in the admin with `role` (manager or viewer)."""
+    """Create a login that acts for `publisher` in the admin with `role` (manager or viewer).
+
+    `password` None leaves the password unusable: the person sets one from the invitation
+    e-mail (fulfillment/services/invitations.py).
+    """
     role = Role(role)
     groups = groups_ensure()
     user = get_user_model().objects.create_user(
@@ -193,8 +203,11 @@ def logins_without_role() -> QuerySet[AbstractBaseUser]:
 
 
 @transaction.atomic
-def staff_user_create(*, username: str, password: str, email: str = "") -> AbstractBaseUser:
-    """Create a TrepStar staff login (member of the staff group, linked to no publisher)."""
+def staff_user_create(*, username: str, password: str | None, email: str = "") -> AbstractBaseUser:
+    """Create a TrepStar staff login (member of the staff group, linked to no publisher).
+
+    `password` None leaves the password unusable until set from the invitation e-mail.
+    """
     group = groups_ensure()[STAFF_GROUP]
     user = get_user_model().objects.create_user(
         username=username, password=password, email=email, is_staff=True
