@@ -13,11 +13,13 @@ the link built from PUBLIC_BASE_URL and the e-mails throttled.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.views import PasswordResetView
 from django.http import HttpResponseRedirect
@@ -45,12 +47,26 @@ def reset_link_base() -> dict[str, str]:
     return {"protocol": parts.scheme, "domain": parts.netloc}
 
 
+def _folded(text: str) -> str:
+    """Return `text` as Django compares e-mail addresses: NFKC, then case-folded."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 class ThrottledPasswordResetForm(PasswordResetForm):
     """Django's reset form, mailing each login at most RESET_MAILS_PER_ACCOUNT times an hour."""
 
     def get_users(self, email: str) -> Iterator[AbstractBaseUser]:
-        """Return the logins to mail, leaving out those past their hourly count."""
-        for user in super().get_users(email):
+        """Return the active logins of `email` to mail, leaving out those past their count.
+
+        Unlike Django's form, a login with no usable password is mailed too: it is an invited
+        login whose invitation link expired (SPEC §16), and this is how it gets a new one.
+        """
+        model = get_user_model()
+        field = model.get_email_field_name()
+        found = model._default_manager.filter(**{f"{field}__iexact": email, "is_active": True})
+        for user in found:
+            if _folded(getattr(user, field, "") or "") != _folded(email):
+                continue
             if password_reset_mail_allowed(user_id=user.pk):
                 yield user
             else:

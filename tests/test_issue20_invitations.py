@@ -176,3 +176,21 @@ def test_staff_login_command_with_mail_down_fails_loudly_and_prints_the_link(smt
     settings.EMAIL_PORT = smtp_server.port + 1
     with pytest.raises(CommandError, match=r"could not be sent.*http://127\.0\.0\.1:8000/reset/"):
         call_command("staff_login", "mailless", "--email", "m@trepstar.example")
+
+
+def test_an_invited_login_whose_link_expired_gets_a_new_one_from_the_reset_page(smtp_server):
+    """An invited login has no usable password; Django's form would mail it nothing."""
+    publisher = make_publisher(name="Harbor Books")
+    staff_client().post(
+        f"/admin/fulfillment/publisher/{publisher.pk}/login/",
+        {"username": "late-reader", "email": "late@harbor.example", "role": "viewer"},
+    )
+    user = get_user_model().objects.get(username="late-reader")
+    assert not user.has_usable_password()
+    smtp_server.inbox.messages.clear()
+
+    Client().post("/admin/password_reset/", {"email": "LATE@harbor.example"})
+
+    [link] = links(smtp_server)
+    assert set_password(Client(), link).status_code == 200
+    assert log_in("late-reader", NEW_PASSWORD) == 302

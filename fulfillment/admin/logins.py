@@ -48,7 +48,7 @@ INVITE_HELP = (
 INVITATION_SENT = "An invitation to set a password went to {email}."
 INVITATION_FAILED = (
     "The invitation e-mail to {email} could not be sent ({error}); the login exists: the person "
-    "may use “Forgotten your password?” on the login page once mail works."
+    "may use “Forgotten your login credentials?” on the login page once mail works."
 )
 ROLE_REQUIRED = "Choose what this login may do: manager or viewer."
 ROLE_HELP = (
