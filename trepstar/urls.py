@@ -13,6 +13,8 @@ from fulfillment.account import (
     account_samcart_key,
     account_settings,
 )
+from fulfillment.alert_choice import alert_choice
+from fulfillment.buyer_email_preview import buyer_email_preview
 from fulfillment.health import healthz
 from fulfillment.password_reset import TrepStarPasswordResetView
 from fulfillment.views import favicon, samcart_notify
@@ -49,7 +51,9 @@ urlpatterns = [
     path("account/release-all/", account_release_all, name="account-release-all"),
     path("account/alerts/", account_settings, name="account-alerts"),
     path("account/samcart-key/", account_samcart_key, name="account-samcart-key"),
+    path("account/buyer-email/", buyer_email_preview, name="buyer-email-preview"),
     path("account/samcart-check/", account_samcart_check, name="account-samcart-check"),
+    path("alerts/switch/<str:token>/", alert_choice, name="alert-choice"),
     path("api/", include("fulfillment.api.urls")),
     path("healthz", healthz, name="healthz"),
     # With and without the trailing slash: a POST must never be redirected.

@@ -15,16 +15,20 @@ import logging
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import formataddr, parseaddr
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django_tasks import task
 
+from fulfillment.clock import publisher_zone, when
 from fulfillment.models import (
     ZERO,
     Alert,
@@ -39,16 +43,21 @@ from fulfillment.models import (
     SamcartCheckRun,
 )
 
+from .alert_choices import CHOICE_FIELDS, choice_token, login_for_address, recipients_for
 from .backoff import next_try_at
 from .ledger import publisher_lock
-from .publishers import LOCAL_BASE_URL
+from .publishers import LOCAL_BASE_URL, add_funds_text
 from .samcart_notices import created_lines, key_refused_token, runs_to_tell
-from .wording import items_summary, money, plural, utc_text
+from .wording import items_summary, money, plural
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
 GATHER_FOR = timedelta(hours=1)  # later alerts of a kind wait, gathered, at most this long
 WRONG_KEY_BURST = 10  # refused requests in one hour that make an alert
+LOW_BALANCE_THEN = "release your orders on hold on your account page"
 CAUSE_LENGTH = Alert._meta.get_field("cause").max_length
 
 
@@ -78,17 +87,13 @@ def alert_record(**fields: object) -> Alert:
     return alert
 
 
-def alert_recipients(publisher: Publisher) -> list[str]:
-    """The publisher's address and those of its active linked logins, each once."""
-    logins = publisher.users.filter(is_active=True).values_list("email", flat=True)
-    found: dict[str, str] = {}  # casefolded -> as written, first one wins
-    for address in [publisher.email, *logins]:
-        if address:
-            found.setdefault(address.casefold(), address)
-    return list(found.values())
+def alert_recipients(publisher: Publisher, kind: str | None = None) -> list[str]:
+    """The addresses an alert of `kind` goes to: the publisher's and those of its active
+    logins whose own choice is on, each once; every address when `kind` is None."""
+    return recipients_for(publisher, kind)
 
 
-def _write(draft: Draft) -> Alert | None:
+def draft_write(draft: Draft) -> Alert | None:
     """Write the alert unless one exists for its cause; return it, or None when it existed."""
     context = {
         **draft.context,
@@ -96,12 +101,15 @@ def _write(draft: Draft) -> Alert | None:
         "account_url": site_url(reverse("account")),
         "support_email": settings.SUPPORT_EMAIL,
     }
+    recipients = alert_recipients(draft.publisher, draft.kind)
+    if not recipients:  # every login switched it off, and the publisher has no address
+        return None
     try:
         return alert_record(
             publisher=draft.publisher,
             kind=draft.kind,
             cause=draft.cause,
-            recipients=", ".join(alert_recipients(draft.publisher)),
+            recipients=", ".join(recipients),
             subject=draft.subject,
             body_text=render_to_string(f"fulfillment/email/{draft.template}.txt", context),
             body_html=render_to_string(f"fulfillment/email/{draft.template}.html", context),
@@ -177,10 +185,14 @@ def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
 def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
     """Notifications that need a person (`Notification.objects.needs_action`), hours with a
     burst of wrong-key requests, orders the SamCart check made (confirm and release them) and
-    a SamCart API key SamCart refused: one e-mail at most an hour, each thing once."""
-    last = _last_alert_at(publisher, AlertKind.NEEDS_ACTION)
-    if last is not None and last > now - GATHER_FOR:
-        return None
+    a SamCart API key SamCart refused: each thing once.
+
+    The first e-mail of a cause goes at the next scan (within 2 minutes, SPEC §14); within an
+    hour of the last one, only repeats of a cause it told wait, gathered, for the hour to end:
+    wrong-key bursts, and notifications like one already told (same outcome, same detail: the
+    same unmatched product IDs, the same error). A new cause goes at once, with what waited.
+    """
+    gathering = _gathering(publisher, AlertKind.NEEDS_ACTION, now)
     notifications = list(
         Notification.objects.filter(publisher=publisher, alerted_at__isnull=True)
         .needs_action(now=now)
@@ -212,6 +224,8 @@ def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
     count = len(notifications) + len(bursts) + len(created) + bool(refused)
     if not count:
         return None
+    if gathering and not (created or refused or _new_causes(publisher, notifications, now)):
+        return None  # only repeats of what the last hour told: gathered
     links = [
         (n, site_url(reverse("admin:fulfillment_notification_change", args=[n.pk])))
         for n in notifications
@@ -230,6 +244,17 @@ def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
         },
         subject=f"SamCart: {plural(count, 'thing')} need{'s' if count == 1 else ''} your action",
     )
+
+
+def _new_causes(publisher: Publisher, notifications: list[Notification], now: datetime) -> bool:
+    """Tell whether a notification has a cause no e-mail of the last hour told (its outcome
+    and detail differ from every notification told since)."""
+    told = set(
+        Notification.objects.filter(
+            publisher=publisher, alerted_at__gte=now - GATHER_FOR
+        ).values_list("outcome", "detail")
+    )
+    return any((n.outcome, n.detail) not in told for n in notifications)
 
 
 def _hour_token(hour: datetime) -> str:
@@ -271,9 +296,10 @@ def _low_balance(publisher: Publisher) -> list[Draft]:
                 template="low_balance",
                 context={
                     "balance": money(balance),
-                    "when": utc_text(created_at),
+                    "when": when(created_at, publisher_zone(locked)),
                     "balance_now": money(locked.balance),
                     "threshold": money(threshold),
+                    "add_funds": add_funds_text(publisher=locked, then=LOW_BALANCE_THEN),
                 },
                 subject=f"Your TrepStar balance fell to {money(balance)}",
             )
@@ -285,7 +311,7 @@ def _write_hold_digest(publisher: Publisher, now: datetime) -> int:
     """Write the hold digest that is due and mark its orders, in one transaction."""
     with transaction.atomic():
         draft = _hold_digest(publisher, now)
-        if draft is None or _write(draft) is None:
+        if draft is None or draft_write(draft) is None:
             return 0
         told = [order.pk for order in draft.context["orders"]]  # type: ignore[attr-defined]
         Order.objects.filter(pk__in=told).update(alerted_at=now)
@@ -300,28 +326,73 @@ def alerts_collect(*, now: datetime | None = None) -> int:
         if publisher.alert_needs_action:
             with transaction.atomic():
                 draft = _needs_action(publisher, now)
-                if draft is not None and _write(draft) is not None:
+                if draft is not None and draft_write(draft) is not None:
                     written += 1
                     told = [n.pk for n, _ in draft.context["notifications"]]  # type: ignore[attr-defined]
                     Notification.objects.filter(pk__in=told).update(alerted_at=now)
                     runs = [run.pk for run in draft.context["runs"]]  # type: ignore[attr-defined]
                     SamcartCheckRun.objects.filter(pk__in=runs).update(alerted_at=now)
         with transaction.atomic():  # the watermark and the alerts it found commit together
-            written += sum(_write(d) is not None for d in _low_balance(publisher))
+            written += sum(draft_write(d) is not None for d in _low_balance(publisher))
         if publisher.alert_hold_orders:
             written += _write_hold_digest(publisher, now)
     return written
 
 
-def _send(alert: Alert) -> None:
+def sender(alert: Alert) -> str:
+    """The From of an alert: DEFAULT_FROM_EMAIL, or its address under the alert's sender name
+    ("Publisher Name <fulfillment@trepstar.example>") for a buyer's shipping e-mail."""
+    if not alert.from_name:
+        return settings.DEFAULT_FROM_EMAIL
+    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return formataddr((" ".join(alert.from_name.split()), address))
+
+
+def choice_url(user: AbstractBaseUser, kind: str) -> str:
+    """The one-click link that switches alerts of `kind` off for this login."""
+    return site_url(reverse("alert-choice", args=[choice_token(user, kind)]))
+
+
+SWITCH_OFF_TEXT = "Stop these e-mails to {address}: {url}"
+SWITCH_OFF_HTML = (
+    '<p style="color: #666; font-size: 0.9em;">'
+    '<a href="{url}">Stop these e-mails to {address}</a> (one click, no login needed).</p>'
+)
+
+
+def _message(alert: Alert, address: str) -> EmailMultiAlternatives:
+    """The alert's e-mail to one address; a login's copy ends with its one-click switch-off
+    link, also given as List-Unsubscribe (RFC 2369, one-click RFC 8058)."""
+    text, html, headers = alert.body_text, alert.body_html, {}
+    user = login_for_address(alert.publisher, address) if alert.kind in CHOICE_FIELDS else None
+    if user is not None:
+        url = choice_url(user, alert.kind)
+        text = f"{text.rstrip()}\n\n{SWITCH_OFF_TEXT.format(address=address, url=url)}\n"
+        footer = SWITCH_OFF_HTML.format(url=escape(url), address=escape(address))
+        html = html.replace("</body>", f"{footer}\n</body>") if "</body>" in html else html + footer
+        headers = {
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
     message = EmailMultiAlternatives(
         subject=alert.subject,
-        body=alert.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[address.strip() for address in alert.recipients.split(",")],
+        body=text,
+        from_email=sender(alert),
+        to=[address],
+        reply_to=[alert.reply_to] if alert.reply_to else None,
+        headers=headers,
     )
-    message.attach_alternative(alert.body_html, "text/html")
-    message.send(fail_silently=False)
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _send(alert: Alert) -> None:
+    """Send the alert, one message per address (each login gets its own switch-off link)."""
+    addresses = [a.strip() for a in alert.recipients.split(",") if a.strip()]
+    if not addresses:
+        raise smtplib.SMTPRecipientsRefused({})
+    with get_connection(fail_silently=False) as connection:
+        connection.send_messages([_message(alert, address) for address in addresses])
 
 
 def _send_one(alerts: QuerySet[Alert]) -> bool | None:
