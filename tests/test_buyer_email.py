@@ -304,3 +304,16 @@ def test_the_shipped_filter_lists_shipped_orders_for_the_publisher(press, staff)
     assert listing.context["cl"].result_count == 1
     page = manager.get(reverse("admin:fulfillment_order_change", args=[order.pk]))
     assert "DHL Express" in page.content.decode()
+
+
+def test_the_api_shows_the_carrier_beside_the_tracking_number(press, staff):
+    order = in_production(press)
+    ship(staff, order, carrier=Carrier.FEDEX)
+    manager = Client()
+    manager.force_login(make_publisher_user(press))
+    answer = manager.get(f"/api/v1/orders/{order.pk}/").json()
+    assert (answer["tracking_number"], answer["carrier"]) == (NUMBER, "fedex")
+    assert manager.patch(
+        f"/api/v1/orders/{order.pk}/", {"carrier": "ups"}, content_type="application/json"
+    ).status_code in (400, 403, 409)
+    assert Order.objects.get(pk=order.pk).carrier == Carrier.FEDEX
