@@ -7,6 +7,10 @@ or a second worker, write nothing. `alerts_send_due` sends them, each in its own
 with its row locked (SKIP LOCKED), so two workers never send the same alert; a failed send is
 tried again on the backoff schedule, and after its last try it is marked failed (staff see it
 and may resend it: `alert_resend`).
+
+Who gets an alert is `alert_choices` (the publisher's switch, each login's own choice); each
+address gets its own message, a login's with its one-click switch-off link. An alert may carry
+a sender name and a Reply-To (the buyer's shipping e-mail, `buyer_email`).
 """
 
 from __future__ import annotations
@@ -15,17 +19,13 @@ import logging
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import formataddr, parseaddr
-from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
 from django_tasks import task
 
 from fulfillment.clock import publisher_zone, when
@@ -43,15 +43,13 @@ from fulfillment.models import (
     SamcartCheckRun,
 )
 
-from .alert_choices import CHOICE_FIELDS, choice_token, login_for_address, recipients_for
+from .alert_choices import recipients_for
+from .alert_mail import alert_deliver, site_url
 from .backoff import next_try_at
 from .ledger import publisher_lock
-from .publishers import LOCAL_BASE_URL, add_funds_text
+from .publishers import add_funds_text
 from .samcart_notices import created_lines, key_refused_token, runs_to_tell
 from .wording import items_summary, money, plural
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +69,6 @@ class Draft:
     template: str
     context: dict[str, object]
     subject: str
-
-
-def site_url(path: str) -> str:
-    """Return an absolute link for an e-mail (PUBLIC_BASE_URL, else the local server)."""
-    return f"{(settings.PUBLIC_BASE_URL or LOCAL_BASE_URL).rstrip('/')}{path}"
 
 
 def alert_record(**fields: object) -> Alert:
@@ -339,62 +332,6 @@ def alerts_collect(*, now: datetime | None = None) -> int:
     return written
 
 
-def sender(alert: Alert) -> str:
-    """The From of an alert: DEFAULT_FROM_EMAIL, or its address under the alert's sender name
-    ("Publisher Name <fulfillment@trepstar.example>") for a buyer's shipping e-mail."""
-    if not alert.from_name:
-        return settings.DEFAULT_FROM_EMAIL
-    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    return formataddr((" ".join(alert.from_name.split()), address))
-
-
-def choice_url(user: AbstractBaseUser, kind: str) -> str:
-    """The one-click link that switches alerts of `kind` off for this login."""
-    return site_url(reverse("alert-choice", args=[choice_token(user, kind)]))
-
-
-SWITCH_OFF_TEXT = "Stop these e-mails to {address}: {url}"
-SWITCH_OFF_HTML = (
-    '<p style="color: #666; font-size: 0.9em;">'
-    '<a href="{url}">Stop these e-mails to {address}</a> (one click, no login needed).</p>'
-)
-
-
-def _message(alert: Alert, address: str) -> EmailMultiAlternatives:
-    """The alert's e-mail to one address; a login's copy ends with its one-click switch-off
-    link, also given as List-Unsubscribe (RFC 2369, one-click RFC 8058)."""
-    text, html, headers = alert.body_text, alert.body_html, {}
-    user = login_for_address(alert.publisher, address) if alert.kind in CHOICE_FIELDS else None
-    if user is not None:
-        url = choice_url(user, alert.kind)
-        text = f"{text.rstrip()}\n\n{SWITCH_OFF_TEXT.format(address=address, url=url)}\n"
-        footer = SWITCH_OFF_HTML.format(url=escape(url), address=escape(address))
-        html = html.replace("</body>", f"{footer}\n</body>") if "</body>" in html else html + footer
-        headers = {
-            "List-Unsubscribe": f"<{url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        }
-    message = EmailMultiAlternatives(
-        subject=alert.subject,
-        body=text,
-        from_email=sender(alert),
-        to=[address],
-        reply_to=[alert.reply_to] if alert.reply_to else None,
-        headers=headers,
-    )
-    message.attach_alternative(html, "text/html")
-    return message
-
-
-def _send(alert: Alert) -> None:
-    """Send the alert, one message per address (each login gets its own switch-off link)."""
-    addresses = [a.strip() for a in alert.recipients.split(",") if a.strip()]
-    if not addresses:
-        raise smtplib.SMTPRecipientsRefused({})
-    with get_connection(fail_silently=False) as connection:
-        connection.send_messages([_message(alert, address) for address in addresses])
-
-
 def _send_one(alerts: QuerySet[Alert]) -> bool | None:
     """Send the first due alert of `alerts`, locked in its own transaction.
 
@@ -409,8 +346,8 @@ def _send_one(alerts: QuerySet[Alert]) -> bool | None:
             return None
         alert.attempts += 1
         try:
-            _send(alert)
-        except (OSError, smtplib.SMTPException) as error:
+            alert_deliver(alert)
+        except (OSError, smtplib.SMTPException, ValueError) as error:  # ValueError: a header
             alert.last_error = f"{type(error).__name__}: {error}"[:1000]
             later = next_try_at(alert.attempts)
             if later is None:  # the schedule is spent: failed, listed for staff, never retried

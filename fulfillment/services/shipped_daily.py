@@ -17,7 +17,8 @@ from django.utils import timezone
 from fulfillment.clock import publisher_zone, when
 from fulfillment.models import Alert, AlertKind, Order, OrderEventKind, OrderStatus, Publisher
 
-from .alerts import Draft, draft_write, site_url
+from .alert_mail import site_url
+from .alerts import Draft, draft_write
 from .tracking import carrier_name, tracking_url
 from .wording import items_summary, plural
 
