@@ -56,6 +56,8 @@ def test_the_buyer_is_told_when_the_order_ships(browser, live_server, settings, 
     expect(manager.locator("#preview-text")).to_contain_text(
         "https://www.ups.com/track?tracknum=1Z999AA10123456784"
     )
+    link = manager.locator("#preview-html a", has_text="Follow your parcel")
+    expect(link).to_have_attribute("href", "https://www.ups.com/track?tracknum=1Z999AA10123456784")
     expect(manager.locator("#preview-headers")).to_contain_text("Harbour Press")
     expect(manager.locator("#preview-state")).to_contain_text(f"#{order.pk}")
     manager.context.close()

@@ -274,6 +274,11 @@ def test_the_preview_shows_the_latest_shipped_order_or_a_sample(press, staff):
     assert "Lighthouse &quot;Press&quot;, Ltd." in page and "orders@lighthouse.example" in page
     assert page.count("Reply-To") == 1
 
+    # Whatever SamCart sent as the buyer's name is shown as text, never as markup.
+    Order.objects.filter(pk=order.pk).update(ship_name="<script>alert(1)</script>\u2028")
+    page = manager.get(preview).content.decode()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
 
 def test_the_preview_is_scoped_and_needs_a_login(press, staff):
     other = make_publisher(name="Other House")
