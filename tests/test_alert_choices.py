@@ -228,3 +228,59 @@ def test_a_forged_or_damaged_link_changes_nothing(team):
         answer = Client().get(f"/alerts/switch/{token}/")
         assert answer.status_code in (400, 404), token
     assert not LoginPreferences.objects.filter(user=anna).exists()
+
+
+class PickyInbox:
+    """A real SMTP server that refuses one mailbox (while `refuse` is set) and keeps the rest."""
+
+    def __init__(self, refuse: str) -> None:
+        self.refuse = refuse
+        self.received: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, options) -> str:
+        if address == self.refuse:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.received.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def test_a_refused_address_neither_stops_the_others_nor_makes_them_get_it_twice(
+    client, team, settings
+):
+    from aiosmtpd.controller import Controller
+
+    from tests.smtp import free_port
+
+    publisher, _, ben = team
+    ben.email = "gone@press.example"
+    ben.save()
+    inbox = PickyInbox(refuse="gone@press.example")
+    port = free_port()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    try:
+        _hold_sale(client, publisher)
+        alerts_collect()
+        assert alerts_send_due() == 0
+        alert = Alert.objects.get()
+        assert alert.recipients == "gone@press.example"  # only the one still to serve
+        assert "sent to owner@press.example, anna@press.example already" in alert.last_error
+        assert sorted(inbox.received) == ["anna@press.example", "owner@press.example"]
+
+        inbox.refuse = ""  # the mailbox is back: the retry serves it alone
+        Alert.objects.update(next_try_at=timezone.now())
+        assert alerts_send_due() == 1
+        assert sorted(inbox.received) == [
+            "anna@press.example",
+            "gone@press.example",
+            "owner@press.example",
+        ]
+    finally:
+        server.stop()

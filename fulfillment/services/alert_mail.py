@@ -77,10 +77,33 @@ def alert_message(alert: Alert, address: str) -> EmailMultiAlternatives:
     return message
 
 
-def alert_deliver(alert: Alert) -> None:
-    """Send the alert, one message per address (each login gets its own switch-off link)."""
+def alert_deliver(alert: Alert) -> list[str]:
+    """Send the alert, one message per address (each login gets its own switch-off link).
+
+    An address the server refuses does not stop the others. When a send fails after others
+    went, the addresses served are taken off `alert.recipients` (the caller saves it with the
+    failure), so the retry sends only to the rest: nobody gets one cause twice. Return the
+    addresses served by this call.
+    """
     addresses = [a.strip() for a in alert.recipients.split(",") if a.strip()]
     if not addresses:
         raise smtplib.SMTPRecipientsRefused({})
-    with get_connection(fail_silently=False) as connection:
-        connection.send_messages([alert_message(alert, address) for address in addresses])
+    served: list[str] = []
+    refused: smtplib.SMTPRecipientsRefused | None = None
+    try:
+        with get_connection(fail_silently=False) as connection:
+            for address in addresses:
+                try:
+                    connection.send_messages([alert_message(alert, address)])
+                except smtplib.SMTPRecipientsRefused as error:  # this address only
+                    refused = refused or error
+                    continue
+                served.append(address)
+        if refused is not None:
+            raise refused
+    except Exception:
+        if served:
+            alert.recipients = ", ".join(a for a in addresses if a not in served)
+            alert.served_before_failure = served  # type: ignore[attr-defined]
+        raise
+    return served

@@ -348,7 +348,9 @@ def _send_one(alerts: QuerySet[Alert]) -> bool | None:
         try:
             alert_deliver(alert)
         except (OSError, smtplib.SMTPException, ValueError) as error:  # ValueError: a header
-            alert.last_error = f"{type(error).__name__}: {error}"[:1000]
+            served = getattr(alert, "served_before_failure", [])
+            sent_to = f" (sent to {', '.join(served)} already)" if served else ""
+            alert.last_error = f"{type(error).__name__}: {error}{sent_to}"[:1000]
             later = next_try_at(alert.attempts)
             if later is None:  # the schedule is spent: failed, listed for staff, never retried
                 logger.error("Alert %s failed after its last try: %s", alert.pk, error)
@@ -356,7 +358,9 @@ def _send_one(alerts: QuerySet[Alert]) -> bool | None:
             else:
                 logger.warning("Alert %s not sent: %s", alert.pk, error)
                 alert.next_try_at = later
-            alert.save(update_fields=["attempts", "last_error", "next_try_at", "failed_at"])
+            alert.save(
+                update_fields=["attempts", "last_error", "next_try_at", "failed_at", "recipients"]
+            )
             return False
         alert.sent_at = timezone.now()
         alert.save(update_fields=["attempts", "sent_at"])
