@@ -18,9 +18,11 @@ SETTINGS_FIELDS = (
     "low_balance_threshold",
     "production_delay_minutes",
     "grouping_minutes",
+    "buyer_shipping_email",
 )
-# Shown under "Advanced Settings": when production starts (edit window, grouping).
-ADVANCED_FIELDS = ("production_delay_minutes", "grouping_minutes")
+# Shown under "Advanced Settings": when production starts (edit window, grouping), and
+# whether the buyer gets a shipping e-mail (issue 20 #22).
+ADVANCED_FIELDS = ("production_delay_minutes", "grouping_minutes", "buyer_shipping_email")
 SETTINGS_PERMISSION = "fulfillment.change_publisher"
 MAY_NOT_CHANGE_SETTINGS = "Your login may not change these settings; ask a manager of your account."
 # Alerts go to the publisher's address and every active login's (`alert_recipients`).

@@ -17,6 +17,7 @@ from fulfillment.services.alerts import alerts_collect, alerts_send_due, send_al
 from fulfillment.services.pruning import old_rows_prune, old_test_orders_prune
 from fulfillment.services.retrying import notifications_retry_due
 from fulfillment.services.samcart_check import samcart_checks_enqueue_due
+from fulfillment.services.shipped_daily import shipped_daily_collect
 from fulfillment.services.window import orders_start_production, start_production
 
 __all__ = ["SCHEDULE", "send_alert", "start_production"]
@@ -33,6 +34,12 @@ def retry_due_notifications() -> int:
 def collect_alerts() -> int:
     """Write the alerts that are due (each once per cause)."""
     return alerts_collect()
+
+
+@task()
+def collect_shipped_daily() -> int:
+    """Write each publisher's daily list of shipped orders once its local morning came."""
+    return shipped_daily_collect()
 
 
 @task()
@@ -75,6 +82,7 @@ def samcart_checks_daily() -> int:
 SCHEDULE = {
     "retry_due_notifications": (timedelta(seconds=30), retry_due_notifications),
     "collect_alerts": (timedelta(minutes=1), collect_alerts),
+    "collect_shipped_daily": (timedelta(minutes=15), collect_shipped_daily),
     "send_alerts": (timedelta(seconds=30), send_alerts),
     "start_due_production": (timedelta(seconds=30), start_due_production),
     "prune_old_rows": (timedelta(days=1), prune_old_rows),

@@ -15,6 +15,8 @@ from fulfillment.account import (
     account_settings,
     account_test_sale,
 )
+from fulfillment.alert_choice import alert_choice
+from fulfillment.buyer_email_preview import buyer_email_preview
 from fulfillment.health import healthz
 from fulfillment.password_reset import TrepStarPasswordResetView
 from fulfillment.views import favicon, samcart_notify
@@ -51,6 +53,7 @@ urlpatterns = [
     path("account/release-all/", account_release_all, name="account-release-all"),
     path("account/alerts/", account_settings, name="account-alerts"),
     path("account/samcart-key/", account_samcart_key, name="account-samcart-key"),
+    path("account/buyer-email/", buyer_email_preview, name="buyer-email-preview"),
     path("account/samcart-check/", account_samcart_check, name="account-samcart-check"),
     path("account/test-sale/", account_test_sale, name="account-test-sale"),
     path(
@@ -58,6 +61,7 @@ urlpatterns = [
         account_clear_test_orders,
         name="account-clear-test-orders",
     ),
+    path("alerts/switch/<str:token>/", alert_choice, name="alert-choice"),
     path("api/", include("fulfillment.api.urls")),
     path("healthz", healthz, name="healthz"),
     # With and without the trailing slash: a POST must never be redirected.

@@ -94,6 +94,7 @@ DISPLAY_FIELDS = (
     "external_order_id",
     "notification_link",
     "tracking_number",
+    "carrier",
     "charged_at",
     "production_at",
     "purchase_arrived_field",
@@ -469,7 +470,10 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             (None, {"fields": order}),
             ("Customer and shipping address", {"fields": address}),
             ("From SamCart", {"fields": [*samcart, "notification_link"]}),
-            ("Production", {"fields": ["tracking_number", "charged_at", "production_at"]}),
+            (
+                "Production",
+                {"fields": ["tracking_number", "carrier", "charged_at", "production_at"]},
+            ),
             (
                 "History",
                 {"fields": ["events_table", "purchase_arrived_field", "created_at", "updated_at"]},

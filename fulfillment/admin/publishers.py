@@ -97,6 +97,7 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
                     "use_billing_address",
                     "production_delay_minutes",
                     "grouping_minutes",
+                    "buyer_shipping_email",
                     "hold_column",
                 )
             },

@@ -1,4 +1,5 @@
-"""The staff page that marks orders in production as shipped, with tracking numbers.
+"""The staff page that marks orders in production as shipped, with tracking numbers and the
+carrier (the buyer's shipping e-mail links to the carrier's tracking page, issue 20 #22).
 
 An order is one box (SPEC §18): one parcel, one tracking number; the page lists its items.
 """
@@ -14,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from fulfillment.ids import ids_from_list, ids_from_values
-from fulfillment.models import Order, OrderStatus
+from fulfillment.models import Carrier, Order, OrderStatus
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.orders import order_ship
 from fulfillment.services.wording import items_summary
@@ -38,8 +39,9 @@ def _ship_all(request: HttpRequest, orders: list[Order]) -> None:
     shipped: list[str] = []
     for order in orders:
         tracking = request.POST.get(f"tracking_{order.pk}", "")[:MAX_TRACKING]
+        carrier = request.POST.get(f"carrier_{order.pk}", "")
         try:
-            order_ship(order=order, actor=request.user, tracking_number=tracking)
+            order_ship(order=order, actor=request.user, tracking_number=tracking, carrier=carrier)
         except ServiceError as error:
             messages.warning(request, str(error))
             continue
@@ -72,6 +74,7 @@ def ship_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         "title": "Mark orders as shipped",
         "opts": model_admin.opts,
         "orders": orders,
+        "carriers": Carrier.choices,
         "changelist_url": changelist,
     }
     return TemplateResponse(request, "admin/fulfillment/order/ship.html", context)

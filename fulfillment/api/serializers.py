@@ -142,6 +142,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "cart_refunded",
             "found_by",
             "tracking_number",
+            "carrier",
             "charged_at",
             "production_at",
             "notification",

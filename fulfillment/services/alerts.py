@@ -7,6 +7,10 @@ or a second worker, write nothing. `alerts_send_due` sends them, each in its own
 with its row locked (SKIP LOCKED), so two workers never send the same alert; a failed send is
 tried again on the backoff schedule, and after its last try it is marked failed (staff see it
 and may resend it: `alert_resend`).
+
+Who gets an alert is `alert_choices` (the publisher's switch, each login's own choice); each
+address gets its own message, a login's with its one-click switch-off link. An alert may carry
+a sender name and a Reply-To (the buyer's shipping e-mail, `buyer_email`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.template.loader import render_to_string
@@ -25,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
+from fulfillment.clock import publisher_zone, when
 from fulfillment.models import (
     ZERO,
     Alert,
@@ -39,16 +43,19 @@ from fulfillment.models import (
     SamcartCheckRun,
 )
 
+from .alert_choices import recipients_for
+from .alert_mail import alert_deliver, site_url
 from .backoff import next_try_at
 from .ledger import publisher_lock
-from .publishers import LOCAL_BASE_URL
+from .publishers import add_funds_text
 from .samcart_notices import created_lines, key_refused_token, runs_to_tell
-from .wording import items_summary, money, plural, utc_text
+from .wording import items_summary, money, plural
 
 logger = logging.getLogger(__name__)
 
 GATHER_FOR = timedelta(hours=1)  # later alerts of a kind wait, gathered, at most this long
 WRONG_KEY_BURST = 10  # refused requests in one hour that make an alert
+LOW_BALANCE_THEN = "release your orders on hold on your account page"
 CAUSE_LENGTH = Alert._meta.get_field("cause").max_length
 
 
@@ -64,11 +71,6 @@ class Draft:
     subject: str
 
 
-def site_url(path: str) -> str:
-    """Return an absolute link for an e-mail (PUBLIC_BASE_URL, else the local server)."""
-    return f"{(settings.PUBLIC_BASE_URL or LOCAL_BASE_URL).rstrip('/')}{path}"
-
-
 def alert_record(**fields: object) -> Alert:
     """Write an alert and enqueue its sending, in one transaction (raises IntegrityError when
     the alert of that cause exists: nothing is written then)."""
@@ -78,17 +80,13 @@ def alert_record(**fields: object) -> Alert:
     return alert
 
 
-def alert_recipients(publisher: Publisher) -> list[str]:
-    """The publisher's address and those of its active linked logins, each once."""
-    logins = publisher.users.filter(is_active=True).values_list("email", flat=True)
-    found: dict[str, str] = {}  # casefolded -> as written, first one wins
-    for address in [publisher.email, *logins]:
-        if address:
-            found.setdefault(address.casefold(), address)
-    return list(found.values())
+def alert_recipients(publisher: Publisher, kind: str | None = None) -> list[str]:
+    """The addresses an alert of `kind` goes to: the publisher's and those of its active
+    logins whose own choice is on, each once; every address when `kind` is None."""
+    return recipients_for(publisher, kind)
 
 
-def _write(draft: Draft) -> Alert | None:
+def draft_write(draft: Draft) -> Alert | None:
     """Write the alert unless one exists for its cause; return it, or None when it existed."""
     context = {
         **draft.context,
@@ -96,12 +94,15 @@ def _write(draft: Draft) -> Alert | None:
         "account_url": site_url(reverse("account")),
         "support_email": settings.SUPPORT_EMAIL,
     }
+    recipients = alert_recipients(draft.publisher, draft.kind)
+    if not recipients:  # every login switched it off, and the publisher has no address
+        return None
     try:
         return alert_record(
             publisher=draft.publisher,
             kind=draft.kind,
             cause=draft.cause,
-            recipients=", ".join(alert_recipients(draft.publisher)),
+            recipients=", ".join(recipients),
             subject=draft.subject,
             body_text=render_to_string(f"fulfillment/email/{draft.template}.txt", context),
             body_html=render_to_string(f"fulfillment/email/{draft.template}.html", context),
@@ -177,10 +178,14 @@ def _hold_digest(publisher: Publisher, now: datetime) -> Draft | None:
 def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
     """Notifications that need a person (`Notification.objects.needs_action`), hours with a
     burst of wrong-key requests, orders the SamCart check made (confirm and release them) and
-    a SamCart API key SamCart refused: one e-mail at most an hour, each thing once."""
-    last = _last_alert_at(publisher, AlertKind.NEEDS_ACTION)
-    if last is not None and last > now - GATHER_FOR:
-        return None
+    a SamCart API key SamCart refused: each thing once.
+
+    The first e-mail of a cause goes at the next scan (within 2 minutes, SPEC §14); within an
+    hour of the last one, only repeats of a cause it told wait, gathered, for the hour to end:
+    wrong-key bursts, and notifications like one already told (same outcome, same detail: the
+    same unmatched product IDs, the same error). A new cause goes at once, with what waited.
+    """
+    gathering = _gathering(publisher, AlertKind.NEEDS_ACTION, now)
     notifications = list(
         Notification.objects.filter(publisher=publisher, alerted_at__isnull=True)
         .needs_action(now=now)
@@ -212,6 +217,8 @@ def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
     count = len(notifications) + len(bursts) + len(created) + bool(refused)
     if not count:
         return None
+    if gathering and not (created or refused or _new_causes(publisher, notifications, now)):
+        return None  # only repeats of what the last hour told: gathered
     links = [
         (n, site_url(reverse("admin:fulfillment_notification_change", args=[n.pk])))
         for n in notifications
@@ -230,6 +237,17 @@ def _needs_action(publisher: Publisher, now: datetime) -> Draft | None:
         },
         subject=f"SamCart: {plural(count, 'thing')} need{'s' if count == 1 else ''} your action",
     )
+
+
+def _new_causes(publisher: Publisher, notifications: list[Notification], now: datetime) -> bool:
+    """Tell whether a notification has a cause no e-mail of the last hour told (its outcome
+    and detail differ from every notification told since)."""
+    told = set(
+        Notification.objects.filter(
+            publisher=publisher, alerted_at__gte=now - GATHER_FOR
+        ).values_list("outcome", "detail")
+    )
+    return any((n.outcome, n.detail) not in told for n in notifications)
 
 
 def _hour_token(hour: datetime) -> str:
@@ -271,9 +289,10 @@ def _low_balance(publisher: Publisher) -> list[Draft]:
                 template="low_balance",
                 context={
                     "balance": money(balance),
-                    "when": utc_text(created_at),
+                    "when": when(created_at, publisher_zone(locked)),
                     "balance_now": money(locked.balance),
                     "threshold": money(threshold),
+                    "add_funds": add_funds_text(publisher=locked, then=LOW_BALANCE_THEN),
                 },
                 subject=f"Your TrepStar balance fell to {money(balance)}",
             )
@@ -285,7 +304,7 @@ def _write_hold_digest(publisher: Publisher, now: datetime) -> int:
     """Write the hold digest that is due and mark its orders, in one transaction."""
     with transaction.atomic():
         draft = _hold_digest(publisher, now)
-        if draft is None or _write(draft) is None:
+        if draft is None or draft_write(draft) is None:
             return 0
         told = [order.pk for order in draft.context["orders"]]  # type: ignore[attr-defined]
         Order.objects.filter(pk__in=told).update(alerted_at=now)
@@ -300,28 +319,17 @@ def alerts_collect(*, now: datetime | None = None) -> int:
         if publisher.alert_needs_action:
             with transaction.atomic():
                 draft = _needs_action(publisher, now)
-                if draft is not None and _write(draft) is not None:
+                if draft is not None and draft_write(draft) is not None:
                     written += 1
                     told = [n.pk for n, _ in draft.context["notifications"]]  # type: ignore[attr-defined]
                     Notification.objects.filter(pk__in=told).update(alerted_at=now)
                     runs = [run.pk for run in draft.context["runs"]]  # type: ignore[attr-defined]
                     SamcartCheckRun.objects.filter(pk__in=runs).update(alerted_at=now)
         with transaction.atomic():  # the watermark and the alerts it found commit together
-            written += sum(_write(d) is not None for d in _low_balance(publisher))
+            written += sum(draft_write(d) is not None for d in _low_balance(publisher))
         if publisher.alert_hold_orders:
             written += _write_hold_digest(publisher, now)
     return written
-
-
-def _send(alert: Alert) -> None:
-    message = EmailMultiAlternatives(
-        subject=alert.subject,
-        body=alert.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[address.strip() for address in alert.recipients.split(",")],
-    )
-    message.attach_alternative(alert.body_html, "text/html")
-    message.send(fail_silently=False)
 
 
 def _send_one(alerts: QuerySet[Alert]) -> bool | None:
@@ -338,9 +346,11 @@ def _send_one(alerts: QuerySet[Alert]) -> bool | None:
             return None
         alert.attempts += 1
         try:
-            _send(alert)
-        except (OSError, smtplib.SMTPException) as error:
-            alert.last_error = f"{type(error).__name__}: {error}"[:1000]
+            alert_deliver(alert)
+        except (OSError, smtplib.SMTPException, ValueError) as error:  # ValueError: a header
+            served = getattr(alert, "served_before_failure", [])
+            sent_to = f" (sent to {', '.join(served)} already)" if served else ""
+            alert.last_error = f"{type(error).__name__}: {error}{sent_to}"[:1000]
             later = next_try_at(alert.attempts)
             if later is None:  # the schedule is spent: failed, listed for staff, never retried
                 logger.error("Alert %s failed after its last try: %s", alert.pk, error)
@@ -348,7 +358,9 @@ def _send_one(alerts: QuerySet[Alert]) -> bool | None:
             else:
                 logger.warning("Alert %s not sent: %s", alert.pk, error)
                 alert.next_try_at = later
-            alert.save(update_fields=["attempts", "last_error", "next_try_at", "failed_at"])
+            alert.save(
+                update_fields=["attempts", "last_error", "next_try_at", "failed_at", "recipients"]
+            )
             return False
         alert.sent_at = timezone.now()
         alert.save(update_fields=["attempts", "sent_at"])

@@ -14,6 +14,7 @@ from fulfillment.carts.samcart import parse_samcart
 from fulfillment.countries import country_code
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
 from fulfillment.models import (
+    Carrier,
     HoldReason,
     Order,
     OrderEvent,
@@ -23,7 +24,8 @@ from fulfillment.models import (
 )
 from fulfillment.text import visible
 
-from .errors import ERROR_NOT_EDITABLE, ERROR_NOT_ON_HOLD, NotEditable
+from .buyer_email import buyer_email_queue
+from .errors import ERROR_NOT_EDITABLE, ERROR_NOT_ON_HOLD, NotEditable, ServiceError
 from .ledger import publisher_lock
 from .release import orders_release
 from .status import order_address, order_lock, order_sync_hold_reason, order_transition
@@ -224,20 +226,37 @@ def order_remove(*, order: Order, actor: AbstractBaseUser | None) -> Order:
         )
 
 
-def order_ship(*, order: Order, actor: AbstractBaseUser | None, tracking_number: str = "") -> Order:
-    """Mark an order in production as shipped, with an optional tracking number (staff)."""
+ERROR_CARRIER = "Choose a carrier from the list."
+
+
+def order_ship(
+    *,
+    order: Order,
+    actor: AbstractBaseUser | None,
+    tracking_number: str = "",
+    carrier: str = "",
+) -> Order:
+    """Mark an order in production as shipped, with an optional tracking number and carrier
+    (staff); the buyer's shipping e-mail is written with it when the publisher chose it."""
+    if carrier not in Carrier.values:
+        raise ServiceError(ERROR_CARRIER)
     with transaction.atomic():
         locked = order_lock(order_id=order.pk)
         locked.tracking_number = tracking_number.strip()
+        locked.carrier = carrier
         detail = f"Tracking number {locked.tracking_number}." if locked.tracking_number else ""
-        return order_transition(
+        if carrier:
+            detail = f"{detail} Carrier {Carrier(carrier).label}.".strip()
+        shipped = order_transition(
             order=locked,
             target=OrderStatus.SHIPPED,
             kind=OrderEventKind.SHIPPED,
             actor=actor,
             detail=detail,
-            extra_fields=("tracking_number",),
+            extra_fields=("tracking_number", "carrier"),
         )
+        buyer_email_queue(order=shipped)
+        return shipped
 
 
 REFUND_TYPES = frozenset({"refund", "partialrefund", "cancel"})
