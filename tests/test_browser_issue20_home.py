@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fulfillment.models import Order, OrderStatus
+from fulfillment.services.orders import orders_flag_cart_refunded
 from tests.admin_world import box_body, notify, order_body
 from tests.browser import BROWSER_MARKS, PASSWORD, login
 from tests.factories import make_project, make_publisher, make_publisher_user, make_staff_user
@@ -71,3 +72,55 @@ def test_the_orders_list_fits_a_390px_phone_for_a_publisher_and_for_staff(browse
             expect(page.locator(f"#result_list td.field-{column}").first).to_be_visible()
         expect(page.locator("#result_list td.field-items_column").first).to_be_hidden()
         page.context.close()
+
+
+def test_a_publisher_lands_on_its_home_and_follows_a_link_to_its_hold_orders(browser, live_server):
+    publisher = make_publisher(name="Harbour Press", balance="5.00")
+    make_project(publisher, "279813", title="Tide Tables", unit_cost="4.00", shipping_cost="3.00")
+    held = notify(publisher, order_body(order_id="7301")).orders.get()
+    make_publisher_user(publisher, "harbour-home", PASSWORD, role="viewer")
+    page = login(browser, live_server.url, "harbour-home")
+    home = page.locator(f"#ts-home-{publisher.pk}")
+    expect(home.locator("h2")).to_have_text("Harbour Press")
+    expect(home.locator(".ts-home-balance")).to_contain_text("$5.00")
+    expect(home.locator(".ts-home-hold")).to_contain_text(
+        "they cost $7.00 against a balance of $5.00: $2.00 short"
+    )
+    expect(page.locator("#ts-staff-home")).to_have_count(0)
+    expect(page.locator(".app-fulfillment")).to_be_visible()  # the app list, below
+    home.locator(".ts-home-hold th a").click()
+    page.wait_for_url("**/admin/fulfillment/order/?status__exact=hold")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(page.locator("#result_list th.field-number")).to_have_text(f"#{held.pk}")
+    page.context.close()
+
+    phone = login(browser, live_server.url, "harbour-home", viewport=PHONE)
+    expect(phone.locator(f"#ts-home-{publisher.pk}")).to_be_visible()
+    assert page_width(phone) <= PHONE["width"]
+    phone.context.close()
+
+
+def test_staff_land_on_their_work_lists_and_reach_a_refunded_order(browser, live_server):
+    publisher = make_publisher(name="Harbour Press", balance="100.00")
+    make_project(publisher, "279813", title="Tide Tables")
+    made = notify(publisher, order_body(order_id="7401")).orders.get()
+    assert made.status == OrderStatus.IN_PRODUCTION
+    orders_flag_cart_refunded(
+        publisher_id=publisher.pk, order_id="7401", product_ids=(), event_type="Refund"
+    )
+    make_staff_user("staff-home", PASSWORD)
+    page = login(browser, live_server.url, "staff-home")
+    work = page.locator("#ts-staff-home")
+    expect(work.locator("h2")).to_have_text("Waiting for TrepStar staff")
+    refunds = work.locator("#ts-work-refunds")
+    expect(refunds.locator(".ts-count")).to_have_text("1")
+    expect(refunds).to_contain_text(f"order #{made.pk} (Harbour Press, in production, refunded")
+    refunds.get_by_role("link", name="in production").click()
+    page.wait_for_url(
+        "**/admin/fulfillment/order/?cart_refunded__exact=1&status__exact=in_production"
+    )
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    page.goto(f"/admin/fulfillment/order/ship/?ids={made.pk}")
+    expect(page.locator(f"#refund-flag-{made.pk}")).to_contain_text("— do not ship")
+    expect(page.locator(f"input[type=checkbox][name=order][value='{made.pk}']")).not_to_be_checked()
+    page.context.close()

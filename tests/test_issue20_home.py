@@ -250,6 +250,10 @@ def test_the_ship_page_flags_a_refunded_order_and_ships_it_only_when_ticked():
     assert "Refunded in SamCart on " in flag and "— do not ship" in flag
     assert "Harbour Press" in flag and "SamCart order 8201" in flag
     assert f'id="refund-flag-{other.pk}"' not in page
+    # The refunded order is sent only when "ship anyway" is ticked; the other always is.
+    assert f'<input type="checkbox" name="order" value="{refunded.pk}">' in page
+    assert f'<input type="hidden" name="order" value="{refunded.pk}">' not in page
+    assert f'<input type="hidden" name="order" value="{other.pk}">' in page
     # The form as a person sends it without ticking "ship anyway": only the other order.
     client.post(SHIP, {"order": [str(other.pk)], f"tracking_{refunded.pk}": "1Z"})
     refunded.refresh_from_db()
