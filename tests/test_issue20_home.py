@@ -15,6 +15,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from fulfillment.clock import when, zone_named
 from fulfillment.models import (
     Alert,
     AlertKind,
@@ -97,12 +98,21 @@ def test_a_publisher_home_names_scheduled_orders_with_when_production_starts():
     assert order.status == OrderStatus.SCHEDULED
     make_publisher_user(publisher, "harbour", PASSWORD)
     text = logged_in("harbour").get(HOME).content.decode()
-    local = order.production_at.astimezone(timezone.get_fixed_timezone(0))
     assert f"#{order.pk}</a> Rosalind Okafor: production starts" in text
     start = text.split("production starts ", 1)[1][:20]
-    assert start.endswith(("EST", "EDT")), start  # the login's zone, named
-    assert local.strftime("%Y") in start
-    assert "Nothing" not in start
+    local = when(order.production_at, zone_named("America/New_York"))
+    assert start == local and local.endswith("EST")  # the publisher's zone, named
+
+
+def test_a_publisher_home_says_what_a_release_would_charge_now():
+    publisher = paid_publisher(balance="0.00")
+    notify(publisher, order_body(order_id="5301")).orders.get()
+    ledger_record(publisher_id=publisher.pk, amount=Decimal("10.00"), kind=LedgerKind.DEPOSIT)
+    make_publisher_user(publisher, "harbour", PASSWORD)
+    text = logged_in("harbour").get(HOME).content.decode()
+    assert "they cost $7.00</a> against a balance of $10.00." in text
+    assert "short" not in text.split("ts-home-hold", 1)[1].split("</tr>", 1)[0]
+    assert "A release now would charge 1 of them ($7.00)." in text
 
 
 def test_a_publisher_home_shows_only_its_own_publisher():
@@ -318,7 +328,6 @@ def test_api_status_display_of_other_orders_says_the_status_in_words():
     make_publisher_user(publisher, "harbour", PASSWORD)
     api = logged_in("harbour").get(f"/api/v1/orders/{order.pk}/").json()
     assert api["status_display"] == "on hold — payment required"
-    ledger_record(publisher_id=publisher.pk, amount=Decimal("1.00"), kind=LedgerKind.DEPOSIT)
 
 
 @pytest.mark.parametrize("value", ["cancelled", "nonsense", "", "deleted"])

@@ -38,6 +38,9 @@ from .release import orders_release_preview
 
 HOME_LIST_LIMIT = 10  # a work list names at most this many rows; its count and link say the rest
 HOME_PUBLISHER_LIMIT = 5  # a login acting for more publishers gets the first ones by name
+# The release preview reads every hold order with its lines: on the landing page only while
+# there are few (the account page's *Release all* asks with the whole list).
+PREVIEW_LIMIT = 200
 
 
 @dataclass
@@ -97,13 +100,17 @@ class StaffHome:
 
 def publisher_home(publisher: Publisher) -> PublisherHome:
     """Read one publisher's panel: money, hold and scheduled orders, problems, SamCart check."""
-    preview = orders_release_preview(publisher=publisher)
+    hold = hold_summary(publisher)
+    charge_now, charge_total = 0, ZERO
+    if hold.payable and hold.count + hold.test_count <= PREVIEW_LIMIT:
+        preview = orders_release_preview(publisher=publisher)
+        charge_now, charge_total = len(preview.charge), preview.total
     problems = Notification.objects.for_publisher(publisher).needs_action()
     return PublisherHome(
         publisher=publisher,
-        hold=hold_summary(publisher),
-        charge_now=len(preview.charge),
-        charge_total=preview.total,
+        hold=hold,
+        charge_now=charge_now,
+        charge_total=charge_total,
         scheduled=scheduled_orders(publisher, limit=HOME_LIST_LIMIT),
         needs_action=problems.count(),
         no_match=problems.filter(outcome=Outcome.NO_MATCH).count(),

@@ -66,15 +66,6 @@ def refund_advice(order: Order, *, zone: tzinfo | None = None) -> str | None:
     )
 
 
-def needs_staff(order: Order) -> bool:
-    """Tell whether only TrepStar can still stop this refunded box (paid, window closed)."""
-    if not order.cart_refunded or order.is_test:
-        return False
-    if order.status == OrderStatus.IN_PRODUCTION:
-        return True
-    return order.status == OrderStatus.SCHEDULED and not window_open(order=order)
-
-
 def refund_advice_all(*, publisher_id: int, order_id: str) -> str:
     """Say, for every flagged box of a SamCart order, what can still be done ("" if nothing)."""
     boxes = Order.objects.filter(
