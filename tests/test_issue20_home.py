@@ -208,6 +208,8 @@ def test_a_project_staff_add_starts_unconfirmed_and_its_orders_wait_for_prices()
     assert project.prices_confirmed is False
     order = notify(publisher, order_body(order_id="7001")).orders.get()
     assert (order.status, order.hold_reason) == (OrderStatus.HOLD, HoldReason.PRICE_PENDING)
+    row = client.get(ORDERS).content.decode().split('class="field-cost_column">', 1)[1]
+    assert row.startswith("price pending<")  # before: $0.00
     edit = client.get(f"/admin/fulfillment/project/{project.pk}/change/").context["adminform"]
     assert edit.form.initial["prices_confirmed"] is True  # saving prices confirms them
 

@@ -73,6 +73,7 @@ REFUNDED_INFO = "refunded in SamCart"
 CANCELLED_CHOICE = "cancelled"  # the status filter's extra value (no order stores it)
 CANCELLED_LABEL = "cancelled — refunded"
 NOT_ON_HOLD = "not on hold"
+PRICE_PENDING_COST = "price pending"
 SHIPPING_ONCE = "shipping once: the highest of the items"
 USE_BILLING = "Use the billing address SamCart sent"
 BILLING_USED = (
@@ -397,7 +398,10 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
 
     @admin.display(description="cost", ordering="cost")
     def cost_column(self, obj: Order) -> str:
-        """Show the cost as money."""
+        """Show the cost as money; "price pending" while TrepStar has not confirmed the prices
+        (a new project's orders read $0.00 before, issue 20 point 8)."""
+        if obj.status == OrderStatus.HOLD and obj.hold_reason == HoldReason.PRICE_PENDING:
+            return PRICE_PENDING_COST
         return money_html(obj.cost)
 
     @admin.display(description="items")
