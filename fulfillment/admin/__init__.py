@@ -6,6 +6,7 @@ from fulfillment.lockout import LoginForm
 
 from . import alerts, ledger, notifications, orders, projects, publishers, samcart_checks, tokens
 from .base import PublisherScopedAdmin, bound_every_search
+from .home import install_home
 
 admin.site.site_header = "TrepStar Fulfillment"
 admin.site.site_title = "TrepStar Fulfillment"
@@ -15,6 +16,7 @@ admin.site.site_url = None  # no public site; the account page is linked in the 
 admin.site.enable_nav_sidebar = False
 admin.site.login_form = LoginForm  # "…for your account", not "…for a staff account"
 bound_every_search(admin.site)
+install_home(admin.site)  # a home of what needs the login, above the app list
 
 __all__ = [
     "PublisherScopedAdmin",

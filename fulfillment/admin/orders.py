@@ -34,6 +34,11 @@ from fulfillment.services.errors import ServiceError
 from fulfillment.services.lines import order_line_remove, order_line_update
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address, order_update
 from fulfillment.services.publishers import add_funds_text
+from fulfillment.services.refunds import (
+    cancelled_refunded_text,
+    refund_notice,
+    refunded_total_expression,
+)
 from fulfillment.services.status import hold_reason_label, order_address
 from fulfillment.services.window import order_cancel, order_editable, window_open
 from fulfillment.services.wording import items_summary, money, utc_text
@@ -53,6 +58,9 @@ from .order_release import orders_release_action
 from .shipping import ship_view
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from django.contrib.admin.views.main import ChangeList
     from django.db.models import Field, QuerySet
     from django.forms import Field as FormField
     from django.forms import ModelForm
@@ -62,6 +70,10 @@ if TYPE_CHECKING:
 REFUNDED_WARNING = "refunded in SamCart — delete?"  # only hold orders are offered a delete
 REFUNDED_CANCEL = "refunded in SamCart — cancel?"  # a scheduled order can still be cancelled
 REFUNDED_INFO = "refunded in SamCart"
+CANCELLED_CHOICE = "cancelled"  # the status filter's extra value (no order stores it)
+CANCELLED_LABEL = "cancelled — refunded"
+NOT_ON_HOLD = "not on hold"
+PRICE_PENDING_COST = "price pending"
 SHIPPING_ONCE = "shipping once: the highest of the items"
 USE_BILLING = "Use the billing address SamCart sent"
 BILLING_USED = (
@@ -87,6 +99,7 @@ STATUS_TONES = {
 }
 DISPLAY_FIELDS = (
     "status_summary",
+    "refund_notice_field",
     "publisher",
     "items_summary_field",
     "cost_summary",
@@ -110,7 +123,11 @@ DISPLAY_FIELDS = (
 
 
 def status_text(order: Order) -> str:
-    """Say the status in words, with the hold reason: "on hold — payment required"."""
+    """Say the status in words, with the hold reason: "on hold — payment required"; a deleted
+    box the ledger refunded says "cancelled — refunded $11.45" (issue 20, point 11)."""
+    cancelled = cancelled_refunded_text(order)
+    if cancelled is not None:
+        return cancelled
     text = order.get_status_display()
     if order.status == OrderStatus.HOLD and order.hold_reason:
         text += f" — {hold_reason_label(order)}"
@@ -121,7 +138,10 @@ def status_text(order: Order) -> str:
 
 def status_badges(order: Order) -> str:
     """Return the status label plus TEST and refunded-in-SamCart badges."""
-    parts = [badge(status_text(order), STATUS_TONES.get(order.status, "hold"))]
+    tone = STATUS_TONES.get(order.status, "hold")
+    if cancelled_refunded_text(order) is not None:
+        tone = "cancelled"  # not struck through: the order was paid, then given back
+    parts = [badge(status_text(order), tone)]
     if order.is_test:
         parts.append(badge("TEST", "test"))
     if order.status == OrderStatus.HOLD and order.hold_reason == HoldReason.ADDRESS_INCOMPLETE:
@@ -246,6 +266,42 @@ class LineProjectFilter(ScopedRelatedFieldListFilter):
             raise IncorrectLookupParameters(error) from error
 
 
+class StatusFilter(admin.ChoicesFieldListFilter):
+    """The status filter, plus "cancelled — refunded": deleted boxes the ledger refunded.
+
+    The parameter stays `status__exact` (the SPEC §3 values, links and bookmarks keep working);
+    the extra choice is `status__exact=cancelled`, a value no order stores.
+    """
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        """Keep the cancelled (deleted and refunded) boxes for the extra choice."""
+        if self.lookup_val and CANCELLED_CHOICE in self.lookup_val:
+            return queryset.filter(status=OrderStatus.DELETED, refunded_total__gt=0)
+        return super().queryset(request, queryset)
+
+    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+        """List Django's choices, then "cancelled — refunded"."""
+        yield from super().choices(changelist)
+        yield {
+            "selected": bool(self.lookup_val) and CANCELLED_CHOICE in self.lookup_val,
+            "query_string": changelist.get_query_string(
+                {self.lookup_kwarg: CANCELLED_CHOICE}, [self.lookup_kwarg_isnull]
+            ),
+            "display": CANCELLED_LABEL,
+        }
+
+
+class HoldReasonFilter(admin.ChoicesFieldListFilter):
+    """The hold-reason filter, its empty choice named: "not on hold" rather than "—"."""
+
+    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+        """Name the empty reason (issue 20, point 13)."""
+        for choice in super().choices(changelist):
+            if choice["display"] == HoldReason.NONE.label:
+                choice = {**choice, "display": NOT_ON_HOLD}
+            yield choice
+
+
 @admin.register(Order)
 class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     """Orders: edit, delete or release while on hold; read-only afterwards; staff ship them."""
@@ -263,8 +319,8 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     )
     list_display_links = ("number",)
     list_filter = (
-        "status",
-        "hold_reason",
+        ("status", StatusFilter),
+        ("hold_reason", HoldReasonFilter),
         ("lines__project", LineProjectFilter),
         "is_test",
         "cart_refunded",
@@ -343,7 +399,10 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
 
     @admin.display(description="cost", ordering="cost")
     def cost_column(self, obj: Order) -> str:
-        """Show the cost as money."""
+        """Show the cost as money; "price pending" while TrepStar has not confirmed the prices
+        (a new project's orders read $0.00 before, issue 20 point 8)."""
+        if obj.status == OrderStatus.HOLD and obj.hold_reason == HoldReason.PRICE_PENDING:
+            return PRICE_PENDING_COST
         return money_html(obj.cost)
 
     @admin.display(description="items")
@@ -366,6 +425,12 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     def status_summary(self, obj: Order) -> str:
         """Show the status badges on the order page."""
         return status_badges(obj)
+
+    @admin.display(description="refunded in SamCart")
+    def refund_notice_field(self, obj: Order) -> str:
+        """Say when SamCart refunded the order and what can still be done (issue 20, #16)."""
+        notice = refund_notice(obj)  # in the viewer's (active) time zone
+        return format_html('<strong class="ts-refund-notice">{}</strong>', notice or "—")
 
     @admin.display(description="cost")
     def cost_summary(self, obj: Order) -> str:
@@ -465,6 +530,8 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
             address = ["address_missing", *address, "billing_address"]
         if needs_review(obj):
             order.insert(1, "review_note")
+        if obj is not None and obj.cart_refunded:
+            order.insert(1, "refund_notice_field")
         samcart = ["external_order_id", "found_by_summary"]
         return [
             (None, {"fields": order}),
@@ -489,7 +556,8 @@ class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         """Each box with its lines and their projects (one more query per page)."""
         orders = super().get_queryset(request).with_lines()  # type: ignore[attr-defined]
-        return orders.with_purchase_received()
+        refunded = refunded_total_expression()
+        return orders.with_purchase_received().annotate(refunded_total=refunded)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Orders come from SamCart only."""

@@ -91,13 +91,16 @@ def shared_warning(project: Project) -> list[str]:
 
 
 class ProjectForm(forms.ModelForm):
-    """The project form; for staff "prices confirmed" starts ticked: saving prices confirms."""
+    """The project form; for staff editing a project "prices confirmed" starts ticked: saving
+    prices confirms. A new project starts unconfirmed: its prices are not set yet, and a
+    ticked box made its orders cost $0.00 (issue 20, point 8)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Tick "prices confirmed" by default where the form has it (staff)."""
+        """Tick "prices confirmed" by default where the form has it (staff), on an existing
+        project only."""
         super().__init__(*args, **kwargs)
         if "prices_confirmed" in self.fields:
-            self.initial["prices_confirmed"] = True
+            self.initial["prices_confirmed"] = self.instance.pk is not None
             self.fields["prices_confirmed"].help_text = PRICES_CONFIRMED_HELP
 
     def clean(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from fulfillment.ids import ids_from_list, ids_from_values
 from fulfillment.models import Carrier, Order, OrderStatus
 from fulfillment.services.errors import ServiceError
 from fulfillment.services.orders import order_ship
+from fulfillment.services.refunds import ship_flags
 from fulfillment.services.wording import items_summary
 
 if TYPE_CHECKING:
@@ -61,8 +62,10 @@ def ship_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         .select_related("publisher")
         .order_by("created_at", "id")
     )
+    flags = ship_flags(orders)  # refunded in SamCart: not shipped unless ticked (issue 20 #8)
     for order in orders:
         order.items_text = items_summary(order.active_lines())  # type: ignore[attr-defined]
+        order.refund_flag = flags.get(order.pk, "")  # type: ignore[attr-defined]
     if not orders:
         messages.warning(request, NOTHING_TO_SHIP)
         return HttpResponseRedirect(changelist)

@@ -12,9 +12,10 @@ from rest_framework import serializers
 from fulfillment import ecommerce_ids
 from fulfillment.ids import MAX_ID
 from fulfillment.limits import ERROR_QUANTITY, MAX_QUANTITY
-from fulfillment.models import Notification, Order, OrderEvent, OrderLine, Project
+from fulfillment.models import Notification, Order, OrderEvent, OrderLine, OrderStatus, Project
 from fulfillment.selectors import order_purchase_received_at
 from fulfillment.services.orders import EDITABLE_ON_HOLD, order_update_check
+from fulfillment.services.refunds import cancelled_refunded_text
 from fulfillment.services.status import order_address
 from fulfillment.services.wording import items_summary
 
@@ -116,6 +117,11 @@ class OrderSerializer(serializers.ModelSerializer):
         "empty when it is complete."
     )
 
+    status_display = serializers.SerializerMethodField(
+        help_text='The status in words, as the admin shows it: "on hold — payment required", '
+        '"cancelled — refunded $11.45" (a deleted order the ledger refunded). Read-only; '
+        "`status` keeps the SPEC §3 value (`deleted` for that order)."
+    )
     purchase_received_at = serializers.SerializerMethodField(
         help_text="When the purchase arrived: the received time of the SamCart notification "
         "that made the order (created_at is later when it was reprocessed); null for an order "
@@ -137,6 +143,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "address_missing",
             "cost",
             "status",
+            "status_display",
             "hold_reason",
             "is_test",
             "cart_refunded",
@@ -172,6 +179,16 @@ class OrderSerializer(serializers.ModelSerializer):
                 message = ERROR_LINE_FIELD.format(order=order)
                 raise serializers.ValidationError({name: [message] for name in named})
         return super().to_internal_value(data)
+
+    def get_status_display(self, order: Order) -> str:
+        """Say the status in words; "cancelled — refunded $11.45" for a cancelled order."""
+        cancelled = cancelled_refunded_text(order)
+        if cancelled is not None:
+            return cancelled
+        text = order.get_status_display()
+        if order.status == OrderStatus.HOLD and order.hold_reason:
+            text += f" — {order.get_hold_reason_display()}"
+        return text
 
     def get_items(self, order: Order) -> str:
         """Say what is in the box (its active lines)."""

@@ -21,6 +21,7 @@ from fulfillment.services.errors import ServiceError
 from fulfillment.services.lines import order_line_remove, order_line_update
 from fulfillment.services.orders import order_remove, order_update
 from fulfillment.services.projects import project_update
+from fulfillment.services.refunds import refunded_total_expression
 from fulfillment.services.release import orders_release
 
 from .filters import FilterBackend, NotificationFilter, OrderFilter
@@ -76,6 +77,7 @@ def orders_shown(request: Request) -> QuerySet[Order]:
     """Return the caller's boxes with what the serializer reads prefetched: the lines with
     their projects, the events with their actors (queries per page stay flat in its size)."""
     orders = Order.objects.for_user(request.user).with_lines().with_purchase_received()
+    orders = orders.annotate(refunded_total=refunded_total_expression())  # `status_display`
     return orders.prefetch_related("events__actor")
 
 

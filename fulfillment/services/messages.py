@@ -21,7 +21,7 @@ UNMATCHED_TAIL = " Not matched: SamCart product ID {ids} (set it in a project's 
 IGNORED = 'SamCart event "{type}" needs no print order; nothing was done.'
 REFUND_FLAGGED = (
     'SamCart event "{type}" for order {order}: {count} order{s} marked "refunded in SamCart". '
-    "No status or money changed; delete held orders yourself if they should not be made."
+    "No status or money changed here. {advice}"
 )
 REFUND_NOTHING = 'SamCart event "{type}" for order {order}: no TrepStar order has that order ID.'
 DELETED_STAYS = " {count} line{s} you deleted stay{verb} deleted."
@@ -182,11 +182,15 @@ def ignored(event_type: str) -> str:
     return IGNORED.format(type=event_type)
 
 
-def refund(event_type: str, order_id: str, count: int) -> str:
-    """Say what a refund or cancellation did to existing orders."""
+def refund(event_type: str, order_id: str, count: int, advice: str = "") -> str:
+    """Say what a refund or cancellation did to existing orders, and what can still be done
+    about each (`refunds.refund_advice_all`: delete, cancel, or ask TrepStar to stop it)."""
     if count == 0:
         return REFUND_NOTHING.format(type=event_type, order=order_id or "(none)")
-    return REFUND_FLAGGED.format(type=event_type, order=order_id, count=count, s=_plural(count))
+    text = REFUND_FLAGGED.format(
+        type=event_type, order=order_id, count=count, s=_plural(count), advice=advice
+    )
+    return text.strip()
 
 
 def remapped(done: list[OrderLine]) -> str:

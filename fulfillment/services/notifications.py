@@ -24,6 +24,7 @@ from . import messages
 from .intake import Remapped, StaleIntake, orders_create_from_cart, purchase_snapshot
 from .intake_snapshot import IntakeSnapshot
 from .orders import REFUND_TYPES, orders_flag_cart_refunded
+from .refunds import refund_advice_all
 from .retries import notification_schedule_retry
 
 logger = logging.getLogger(__name__)
@@ -292,8 +293,9 @@ def _process(
             product_ids=cart.product_ids,
             event_type=cart.event_type,
         )
+        advice = refund_advice_all(publisher_id=notification.publisher_id, order_id=cart.order_id)
         answer = NotifyAnswer(
-            200, Outcome.IGNORED, messages.refund(cart.event_type, cart.order_id, count)
+            200, Outcome.IGNORED, messages.refund(cart.event_type, cart.order_id, count, advice)
         )
     else:
         answer = NotifyAnswer(200, Outcome.IGNORED, messages.ignored(cart.event_type))
