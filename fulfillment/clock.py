@@ -29,6 +29,16 @@ def zone_named(name: str) -> tzinfo:
         return UTC
 
 
+def zone_name(zone: tzinfo) -> str:
+    """Name a time zone for people: its IANA name ("America/New_York"), or "UTC"."""
+    return getattr(zone, "key", None) or str(zone)
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    """Return every IANA time zone as form choices, sorted by name."""
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
 def publisher_zone(publisher: Publisher) -> tzinfo:
     """Return the publisher's time zone."""
     return zone_named(publisher.time_zone)

@@ -13,6 +13,7 @@ from fulfillment.account import (
     account_samcart_key,
     account_settings,
 )
+from fulfillment.admin.preferences import preferences
 from fulfillment.health import healthz
 from fulfillment.password_reset import TrepStarPasswordResetView
 from fulfillment.views import favicon, samcart_notify
@@ -50,6 +51,7 @@ urlpatterns = [
     path("account/alerts/", account_settings, name="account-alerts"),
     path("account/samcart-key/", account_samcart_key, name="account-samcart-key"),
     path("account/samcart-check/", account_samcart_check, name="account-samcart-check"),
+    path("account/preferences/", preferences, name="preferences"),
     path("api/", include("fulfillment.api.urls")),
     path("healthz", healthz, name="healthz"),
     # With and without the trailing slash: a POST must never be redirected.

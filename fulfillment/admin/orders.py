@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.timezone import localtime
 
+from fulfillment import clock
 from fulfillment.models import (
     ZERO,
     HoldReason,
@@ -36,7 +37,7 @@ from fulfillment.services.orders import EDITABLE_ON_HOLD, order_billing_address,
 from fulfillment.services.publishers import add_funds_text
 from fulfillment.services.status import order_address
 from fulfillment.services.window import order_cancel, order_editable, window_open
-from fulfillment.services.wording import items_summary, money, utc_text
+from fulfillment.services.wording import items_summary, money
 
 from .base import (
     PublisherScopedAdmin,
@@ -114,7 +115,7 @@ def status_text(order: Order) -> str:
     if order.status == OrderStatus.HOLD and order.hold_reason:
         text += f" — {order.get_hold_reason_display()}"
     if order.status == OrderStatus.SCHEDULED and order.production_at is not None:
-        text += f" — production starts at {utc_text(order.production_at)}"
+        text += f" — production starts at {clock.when(order.production_at)}"
     return text
 
 

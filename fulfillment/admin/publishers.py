@@ -87,7 +87,7 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
     change_form_template = "admin/fulfillment/publisher/change_form.html"
     # Logins are linked on the "New login" page, always with a role, never by a raw widget.
     fieldsets = (
-        (None, {"fields": ("name", "email", "idpub_display", "balance_column")}),
+        (None, {"fields": ("name", "email", "idpub_display", "balance_column", "time_zone")}),
         ("Notify URL", {"fields": ("notify_url_display", "key_rotation", "require_notify_key")}),
         (
             "Orders",

@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
+from fulfillment import clock
 from fulfillment.models import (
     ZERO,
     Alert,
@@ -43,7 +44,7 @@ from .backoff import next_try_at
 from .ledger import publisher_lock
 from .publishers import LOCAL_BASE_URL
 from .samcart_notices import created_lines, key_refused_token, runs_to_tell
-from .wording import items_summary, money, plural, utc_text
+from .wording import items_summary, money, plural
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ def _write(draft: Draft) -> Alert | None:
         "account_url": site_url(reverse("account")),
         "support_email": settings.SUPPORT_EMAIL,
     }
+    # Times in the e-mail (`|when`, `|date`) read in the publisher's zone (SPEC §3 one clock).
+    with timezone.override(clock.publisher_zone(draft.publisher)):
+        body_text = render_to_string(f"fulfillment/email/{draft.template}.txt", context)
+        body_html = render_to_string(f"fulfillment/email/{draft.template}.html", context)
     try:
         return alert_record(
             publisher=draft.publisher,
@@ -103,8 +108,8 @@ def _write(draft: Draft) -> Alert | None:
             cause=draft.cause,
             recipients=", ".join(alert_recipients(draft.publisher)),
             subject=draft.subject,
-            body_text=render_to_string(f"fulfillment/email/{draft.template}.txt", context),
-            body_html=render_to_string(f"fulfillment/email/{draft.template}.html", context),
+            body_text=body_text,
+            body_html=body_html,
         )
     except IntegrityError:  # another scan wrote it first: once per cause
         return None
@@ -271,7 +276,7 @@ def _low_balance(publisher: Publisher) -> list[Draft]:
                 template="low_balance",
                 context={
                     "balance": money(balance),
-                    "when": utc_text(created_at),
+                    "when": clock.when(created_at, clock.publisher_zone(locked)),
                     "balance_now": money(locked.balance),
                     "threshold": money(threshold),
                 },
