@@ -61,8 +61,8 @@ class GroupingField(forms.IntegerField):
 # The one clock (SPEC §3): the zone times are shown in, chosen from the IANA names.
 TIME_ZONE_LABEL = "Time zone"
 TIME_ZONE_HELP = (
-    "Times on your pages and in your e-mails are shown in this zone, e.g. 2026-12-04 05:20 EST. "
-    "Each login may choose its own under My preferences."
+    "Times on your pages and in your e-mails are shown in this zone, with its abbreviation "
+    "(EST, CET…). Each login may choose its own under My preferences."
 )
 ERROR_TIME_ZONE = "Choose a time zone from the list (an IANA name such as America/New_York)."
 

@@ -34,9 +34,14 @@ def zone_name(zone: tzinfo) -> str:
     return getattr(zone, "key", None) or str(zone)
 
 
+# Names the zone database holds that are no place: the machine's own zone, legacy rules.
+NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 def zone_choices() -> list[tuple[str, str]]:
     """Return every IANA time zone as form choices, sorted by name."""
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+    names = zoneinfo.available_timezones() - NOT_PLACES
+    return [(name, name) for name in sorted(names)]
 
 
 def publisher_zone(publisher: Publisher) -> tzinfo:

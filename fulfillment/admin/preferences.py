@@ -40,7 +40,7 @@ class PreferencesForm(forms.ModelForm):
 
     time_zone = TimeZoneField(
         blank_label="(my publisher's time zone)",
-        help_text="Times on every page are shown in this zone, e.g. 2026-12-04 05:20 EST.",
+        help_text="Times on every page are shown in this zone, with its abbreviation (EST, CET…).",
     )
 
     class Meta:
