@@ -247,6 +247,10 @@ def test_money_reads_one_way_on_the_account_page_and_in_lists(world):
     assert f"${world.a_hold.cost:,.2f}" in orders
     projects = text_of(client, reverse("admin:fulfillment_project_changelist"))
     assert f"${world.a_project.unit_cost:,.2f}" in projects
+    own = text_of(client, reverse("admin:fulfillment_publisher_change", args=[world.a.pk]))
+    readonly = re.findall(r'<div class="readonly">([^<]*)</div>', own)
+    assert f"${world.a.low_balance_threshold:,.2f}" in readonly
+    assert f"{world.a.low_balance_threshold:.2f}" not in readonly
 
 
 def test_the_delete_confirmation_names_the_cost_as_money(world):
