@@ -183,6 +183,12 @@ def test_my_preferences_saves_the_logins_own_row_only(world):
     # Empty: back to the publisher's zone.
     client.post(reverse("preferences"), {"time_zone": ""})
     assert "Times in America/New_York" in text_of(client, reverse("admin:index"))
+    # Staff have a row of their own too (no publisher: UTC until they choose).
+    staff = client_of(world.staff)
+    assert "Times in UTC" in text_of(staff, reverse("preferences"))
+    staff.post(reverse("preferences"), {"time_zone": "Europe/London"})
+    assert LoginPreferences.objects.get(user=world.staff).time_zone == "Europe/London"
+    assert LoginPreferences.objects.get(user=world.a_user).time_zone == ""
 
 
 def test_my_preferences_refuses_a_bad_zone_and_anonymous_visitors(world):
@@ -196,7 +202,7 @@ def test_my_preferences_refuses_a_bad_zone_and_anonymous_visitors(world):
     answer = Client().get(reverse("preferences"))
     assert answer.status_code == 302 and reverse("admin:login") in answer["Location"]
     assert Client().post(reverse("preferences"), {"time_zone": "UTC"}).status_code == 302
-    assert not LoginPreferences.objects.exists() or LoginPreferences.objects.count() == 0
+    assert not LoginPreferences.objects.exists()
 
 
 def test_a_manager_sets_the_publishers_zone_in_advanced_settings(world):
