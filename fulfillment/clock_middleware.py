@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.core.signals import request_finished
 from django.utils import timezone
 
 from fulfillment import clock
@@ -19,6 +20,14 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
 
+def _back_to_default(**_: object) -> None:
+    """Go back to the default zone once a response is sent, so nothing else runs in it."""
+    timezone.deactivate()
+
+
+request_finished.connect(_back_to_default, dispatch_uid="fulfillment-clock-deactivate")
+
+
 class ViewerTimeZoneMiddleware:
     """Activate `clock.login_zone(request.user)` while the request is handled."""
 
@@ -27,11 +36,12 @@ class ViewerTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        """Activate the viewer's zone, handle the request, then go back to the default."""
+        """Activate the viewer's zone and handle the request.
+
+        Deactivated when the response is closed (`request_finished`), not when this returns:
+        a streamed response (a CSV export) renders its rows later, still in the viewer's zone.
+        """
         zone = clock.login_zone(request.user)
         request.time_zone = zone  # type: ignore[attr-defined]
         timezone.activate(zone)
-        try:
-            return self.get_response(request)
-        finally:
-            timezone.deactivate()
+        return self.get_response(request)

@@ -90,6 +90,13 @@ def test_a_logins_own_zone_wins_over_its_publishers(world):
     assert clock.when(world.a_hold.created_at, NEW_YORK) in page
 
 
+def test_the_viewers_zone_ends_with_the_response(world):
+    text_of(client_of(world.a_user), reverse("admin:fulfillment_order_changelist"))
+    # Work after the page (a worker's e-mail, the next request) is back in the default zone.
+    assert timezone.get_current_timezone_name() == "UTC"
+    assert clock.when(world.a_hold.created_at).endswith(" UTC")
+
+
 def test_djangos_own_datetime_renderings_use_the_one_format(world):
     client = client_of(world.a_user)
     # A read-only model field of a change form (Django's display_for_field).
