@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django import forms
 
+from fulfillment import clock
 from fulfillment.models import Publisher
 from fulfillment.models.publishers import MAX_GROUPING
 from fulfillment.services.samcart_keys import ERROR_KEY_FORMAT, KEY_MAX_LENGTH, samcart_key_valid
@@ -19,10 +20,16 @@ SETTINGS_FIELDS = (
     "production_delay_minutes",
     "grouping_minutes",
     "buyer_shipping_email",
+    "time_zone",
 )
-# Shown under "Advanced Settings": when production starts (edit window, grouping), and
-# whether the buyer gets a shipping e-mail (issue 20 #22).
-ADVANCED_FIELDS = ("production_delay_minutes", "grouping_minutes", "buyer_shipping_email")
+# Shown under "Advanced Settings": when production starts (edit window, grouping), whether the
+# buyer gets a shipping e-mail (issue 20 #22), the clock (#9).
+ADVANCED_FIELDS = (
+    "production_delay_minutes",
+    "grouping_minutes",
+    "buyer_shipping_email",
+    "time_zone",
+)
 SETTINGS_PERMISSION = "fulfillment.change_publisher"
 MAY_NOT_CHANGE_SETTINGS = "Your login may not change these settings; ask a manager of your account."
 # Alerts go to the publisher's address and every active login's (`alert_recipients`).
@@ -60,6 +67,37 @@ class GroupingField(forms.IntegerField):
         )
 
 
+# The one clock (SPEC §3): the zone times are shown in, chosen from the IANA names.
+TIME_ZONE_LABEL = "Time zone"
+TIME_ZONE_HELP = (
+    "Times on your pages and in your e-mails are shown in this zone, with its abbreviation "
+    "(EST, CET…). Each login may choose its own under My preferences."
+)
+ERROR_TIME_ZONE = "Choose a time zone from the list (an IANA name such as America/New_York)."
+
+
+class TimeZoneField(forms.ChoiceField):
+    """A time zone chosen from `zoneinfo.available_timezones()`; another value is a form
+    error. Empty is allowed: `blank_label` says what it means (the publisher's form keeps the
+    saved zone, a login's preferences follow the publisher)."""
+
+    def __init__(self, *, blank_label: str = "", **kwargs: object) -> None:
+        choices = [("", blank_label or "—"), *clock.zone_choices()]
+        kwargs.setdefault("label", TIME_ZONE_LABEL)
+        kwargs.setdefault("help_text", TIME_ZONE_HELP)
+        super().__init__(
+            choices=choices,
+            required=False,
+            error_messages={"invalid_choice": ERROR_TIME_ZONE},
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+def zone_or_saved(value: str, publisher: Publisher) -> str:
+    """Return the time zone a form gave, or the publisher's saved one when empty."""
+    return value or publisher.time_zone
+
+
 def grouping_or_saved(value: int | None, publisher: Publisher) -> int:
     """Return the grouping minutes a form gave, or the publisher's saved ones when empty."""
     return publisher.grouping_minutes if value is None else value
@@ -78,6 +116,7 @@ class AccountSettingsForm(forms.ModelForm):
     change them."""
 
     grouping_minutes = GroupingField()
+    time_zone = TimeZoneField(blank_label="(keep the saved zone)")
 
     class Meta:
         model = Publisher
@@ -100,6 +139,10 @@ class AccountSettingsForm(forms.ModelForm):
     def clean_grouping_minutes(self) -> int:
         """Keep the saved grouping when the form sent none."""
         return grouping_or_saved(self.cleaned_data.get("grouping_minutes"), self.instance)
+
+    def clean_time_zone(self) -> str:
+        """Keep the saved time zone when the form sent none."""
+        return zone_or_saved(self.cleaned_data.get("time_zone", ""), self.instance)
 
 
 # The SamCart API key (SPEC §17): set, replaced or removed by a manager; never shown again.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, Min, Q, Subquery, Sum
 from django.utils import timezone
 
+from fulfillment import clock
 from fulfillment.carts.base import PayloadError
 from fulfillment.carts.samcart import parse_samcart
 from fulfillment.models import (
@@ -322,7 +323,6 @@ def scheduled_orders(publisher: Publisher, limit: int = 20) -> list[Order]:
     """Return the publisher's scheduled orders whose edit window is open, next production
     first, each with `production_text` to show."""
     from fulfillment.services.window import window_open_q
-    from fulfillment.services.wording import utc_text
 
     orders = list(
         Order.objects.for_publisher(publisher)
@@ -331,7 +331,7 @@ def scheduled_orders(publisher: Publisher, limit: int = 20) -> list[Order]:
         .order_by("production_at", "id")[:limit]
     )
     for order in orders:
-        order.production_text = utc_text(order.production_at) if order.production_at else "?"
+        order.production_text = clock.when(order.production_at) if order.production_at else "?"
     return orders
 
 

@@ -13,6 +13,7 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
+from fulfillment import clock
 from fulfillment.models import LedgerKind, Notification, Order, OrderStatus, Outcome, Publisher
 from fulfillment.selectors import hold_summary, publisher_for_user, recent_notifications
 from fulfillment.services.ledger import ledger_record
@@ -237,7 +238,7 @@ def test_wrong_key_requests_stay_out_of_the_last_20_and_are_counted(world, a_cli
 
     tally = RefusedRequestTally.objects.get(publisher=world.a)
     assert tally.count == 15
-    last = f"{tally.last_at:%H:%M}"
+    last = clock.when(tally.last_at, clock.publisher_zone(world.a))
     line = f"25 requests with a wrong key in the last 24 h, last from 203.0.113.9 at {last}."
     assert line in content
     assert "/admin/fulfillment/notification/?refused=1" in content

@@ -46,7 +46,7 @@ def test_see_production_time_edit_the_address_cancel_and_see_the_refund(browser,
     )
     page.goto("/account/")
     expect(page.locator("#balance")).to_have_text("$20.00")
-    expect(page.locator("#recent-ledger")).to_contain_text("Refund 7.00 USD")
+    expect(page.locator("#recent-ledger")).to_contain_text("Refund $7.00")
     assert Order.objects.get(pk=order.pk).status == OrderStatus.DELETED
     assert LedgerEntry.objects.filter(order=order, kind=LedgerKind.REFUND).count() == 1
     page.context.close()

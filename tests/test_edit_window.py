@@ -198,7 +198,7 @@ def test_admin_and_account_page_show_production_time_cancel_and_refund(client):
         in answer.content.decode()
     )
     account = browser.get("/account/").content.decode()
-    assert "Refund 7.00 USD" in account
+    assert "Refund $7.00" in account
     assert "Scheduled (edit window)" not in account
 
 

@@ -224,7 +224,7 @@ def test_the_card_shows_a_clean_run_as_all_received(world, a_client):
     )
     card = card_html(a_client)
     assert "All 12 lines received" in card
-    assert "over 2026-11-03 08:05 – 2026-11-03 09:05 UTC: done; 12 lines compared." in card
+    assert "over 2026-11-03 08:05 UTC – 2026-11-03 09:05 UTC: done; 12 lines compared." in card
     assert "(daily 7-day pass)" in card
     assert f'href="/admin/fulfillment/samcartcheckrun/{run.pk}/change/"' in card
 

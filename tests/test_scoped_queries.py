@@ -41,8 +41,9 @@ def test_a_publishers_lists_take_a_constant_number_of_queries(world, a_client, u
     for n in range(30):
         notify(world.a, order_body(order_id=str(55_000_000 + n)))
     # The issue 10 target, 12; the account page's hold card names its first boxes with their
-    # items (issue 19): one query more, however many boxes wait.
-    assert count() == few <= (13 if url == "account" else 12)
+    # items (issue 19): one query more, however many boxes wait; the viewer's time zone
+    # (issue 20, one clock): one query on every page.
+    assert count() == few <= (14 if url == "account" else 13)
 
 
 def test_the_account_page_with_a_samcart_key_takes_a_constant_number_of_queries(world, a_client):
@@ -77,8 +78,9 @@ def test_the_account_page_with_a_samcart_key_takes_a_constant_number_of_queries(
     few = count()
     for _ in range(10):
         run()
-    # The lists' 12, the hold card's boxes (issue 19), the card's runs and orders for review.
-    assert count() == few <= 15
+    # The lists' 12, the hold card's boxes (issue 19), the card's runs and orders for review,
+    # the viewer's time zone (issue 20).
+    assert count() == few <= 16
 
 
 def test_staff_get_the_project_filter_of_the_chosen_publisher_not_every_project(

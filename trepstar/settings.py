@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "fulfillment.middleware.RefuseNulBytesMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The viewer's time zone (SPEC §3 one clock): Django's own date rendering then uses it.
+    "fulfillment.clock_middleware.ViewerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -116,6 +118,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One clock (SPEC §3): every date and time on a page reads "2026-12-04 05:20 EST".
+FORMAT_MODULE_PATH = ["fulfillment.formats"]
 
 STATIC_URL = "static/"
 # Where `collectstatic` puts the files whitenoise serves (a checkout's staticfiles/ by default).

@@ -15,6 +15,7 @@ from fulfillment.account import (
     account_settings,
     account_test_sale,
 )
+from fulfillment.admin.preferences import preferences
 from fulfillment.alert_choice import alert_choice
 from fulfillment.buyer_email_preview import buyer_email_preview
 from fulfillment.health import healthz
@@ -62,6 +63,7 @@ urlpatterns = [
         name="account-clear-test-orders",
     ),
     path("alerts/switch/<str:token>/", alert_choice, name="alert-choice"),
+    path("account/preferences/", preferences, name="preferences"),
     path("api/", include("fulfillment.api.urls")),
     path("healthz", healthz, name="healthz"),
     # With and without the trailing slash: a POST must never be redirected.

@@ -17,10 +17,9 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core import checks
 from django.db import models
 from django.http import Http404
-from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.timezone import localtime
 
+from fulfillment import clock
 from fulfillment.ids import id_or_none, ids_from_values
 from fulfillment.models import PublisherScopedQuerySet, is_trepstar_staff
 from fulfillment.models.base import user_publisher_ids as model_user_publisher_ids
@@ -77,8 +76,8 @@ def money_html(amount: Decimal | None) -> str:
 
 
 def short_datetime(value: datetime | None) -> str:
-    """Format a timestamp compactly for list columns, in the current time zone."""
-    return "—" if value is None else date_format(localtime(value), "SHORT_DATETIME_FORMAT")
+    """Format a timestamp for list columns, in the viewer's zone: "2026-12-04 05:20 EST"."""
+    return clock.when(value)
 
 
 def badge(text: str, tone: str) -> str:

@@ -12,9 +12,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from fulfillment.clock import when
 from fulfillment.models import FoundBy, HoldReason, OrderStatus
 from fulfillment.services.messages import HELD_REVIEW
-from fulfillment.services.wording import utc_text
 
 if TYPE_CHECKING:
     from fulfillment.models import Order
@@ -33,7 +33,7 @@ def found_by_html(order: Order) -> str:
     if run is None:
         return FOUND_BY_CHECK_GONE
     url = reverse("admin:fulfillment_samcartcheckrun_change", args=[run.pk])
-    text = FOUND_BY_CHECK.format(date=utc_text(run.started_at), run=run.pk)
+    text = FOUND_BY_CHECK.format(date=when(run.started_at), run=run.pk)
     return format_html('<a href="{}">{}</a>', url, text)
 
 

@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.timezone import localtime
 
+from fulfillment import clock
 from fulfillment.models import (
     ZERO,
     HoldReason,
@@ -41,7 +42,7 @@ from fulfillment.services.refunds import (
 )
 from fulfillment.services.status import hold_reason_label, order_address
 from fulfillment.services.window import order_cancel, order_editable, window_open
-from fulfillment.services.wording import items_summary, money, utc_text
+from fulfillment.services.wording import items_summary, money
 
 from .base import (
     PublisherScopedAdmin,
@@ -132,7 +133,7 @@ def status_text(order: Order) -> str:
     if order.status == OrderStatus.HOLD and order.hold_reason:
         text += f" — {hold_reason_label(order)}"
     if order.status == OrderStatus.SCHEDULED and order.production_at is not None:
-        text += f" — production starts at {utc_text(order.production_at)}"
+        text += f" — production starts at {clock.when(order.production_at)}"
     return text
 
 

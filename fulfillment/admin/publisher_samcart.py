@@ -17,10 +17,16 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from fulfillment.account_form import GroupingField, SamcartKeyField, grouping_or_saved
+from fulfillment.account_form import (
+    GroupingField,
+    SamcartKeyField,
+    TimeZoneField,
+    grouping_or_saved,
+    zone_or_saved,
+)
+from fulfillment.clock import when
 from fulfillment.models import Publisher, RunStatus, SamcartCheckRun
 from fulfillment.services.samcart_keys import publisher_set_samcart_key
-from fulfillment.services.wording import utc_text
 
 from .base import is_staff_request, short_datetime
 
@@ -46,6 +52,11 @@ class PublisherForm(forms.ModelForm):
     the grouping minutes in the account page's words and range."""
 
     grouping_minutes = GroupingField()
+    time_zone = TimeZoneField(
+        blank_label="(keep the saved zone)",
+        help_text="Times on the publisher's pages and in its e-mails are shown in this zone; "
+        "each login may choose its own.",
+    )
     new_samcart_api_key = SamcartKeyField(
         label="New SamCart API key",
         help_text="Empty: keep the current key. The key is stored encrypted and never shown.",
@@ -59,6 +70,10 @@ class PublisherForm(forms.ModelForm):
     def clean_grouping_minutes(self) -> int:
         """Keep the saved grouping when the form sent none."""
         return grouping_or_saved(self.cleaned_data.get("grouping_minutes"), self.instance)
+
+    def clean_time_zone(self) -> str:
+        """Keep the saved time zone when the form sent none."""
+        return zone_or_saved(self.cleaned_data.get("time_zone", ""), self.instance)
 
     def clean(self) -> dict[str, Any]:
         """Refuse a new key together with its removal."""
@@ -117,7 +132,7 @@ class PublisherSamcartMixin:
             return NO_KEY
         text = KEY_LAST4.format(last4=obj.samcart_api_key_last4)
         if obj.samcart_key_refused_at is not None:
-            text += KEY_REFUSED.format(date=utc_text(obj.samcart_key_refused_at))
+            text += KEY_REFUSED.format(date=when(obj.samcart_key_refused_at))
         return f"{text}."
 
     @admin.display(description="last check")
@@ -131,7 +146,7 @@ class PublisherSamcartMixin:
         return format_html(
             '<a href="{}">{}: {}</a> · <a href="{}">all checks</a>',
             reverse("admin:fulfillment_samcartcheckrun_change", args=[run.pk]),
-            utc_text(run.started_at),
+            when(run.started_at),
             run.get_status_display(),
             _runs_url(obj),
         )

@@ -68,6 +68,15 @@ def check_linked_logins_have_a_role(
     return [checks.Warning(message, hint=NO_ROLE_HINT, id="fulfillment.W100")]
 
 
+def _with_money_display(fieldsets: Any) -> tuple:
+    """Return `fieldsets` with the threshold shown as "$25.00" rather than the raw "25.00"."""
+    swap = {"low_balance_threshold": "threshold_display"}
+    return tuple(
+        (name, {**options, "fields": tuple(swap.get(f, f) for f in options["fields"])})
+        for name, options in fieldsets
+    )
+
+
 @admin.register(Publisher)
 class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
     """Publishers: settings, users, balance and ledger; money moves only through services."""
@@ -87,7 +96,7 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
     change_form_template = "admin/fulfillment/publisher/change_form.html"
     # Logins are linked on the "New login" page, always with a role, never by a raw widget.
     fieldsets = (
-        (None, {"fields": ("name", "email", "idpub_display", "balance_column")}),
+        (None, {"fields": ("name", "email", "idpub_display", "balance_column", "time_zone")}),
         ("Notify URL", {"fields": ("notify_url_display", "key_rotation", "require_notify_key")}),
         (
             "Orders",
@@ -260,7 +269,14 @@ class PublisherAdmin(PublisherSamcartMixin, PublisherScopedAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None and is_staff_request(request):
             return (*fieldsets, *self.staff_fieldsets)
+        if not self.has_change_permission(request, obj):  # read-only: money reads as money
+            return _with_money_display(fieldsets)
         return fieldsets
+
+    @admin.display(description="low balance threshold")
+    def threshold_display(self, obj: Publisher) -> str:
+        """Show the low-balance threshold as money (the read-only page of a publisher)."""
+        return money_html(obj.low_balance_threshold)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -12,9 +12,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from fulfillment.clock import when
 from fulfillment.models import SamcartCheckRun
 from fulfillment.selectors import CheckFinding, run_findings
-from fulfillment.services.wording import utc_text
 
 from .base import (
     PublisherScopedAdmin,
@@ -105,8 +105,8 @@ class SamcartCheckRunAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
 
     @admin.display(description="window")
     def window(self, obj: SamcartCheckRun) -> str:
-        """Show the span of SamCart orders the run compared, in UTC."""
-        return f"{utc_text(obj.window_start)} – {utc_text(obj.window_end)}"
+        """Show the span of SamCart orders the run compared, in the viewer's time zone."""
+        return f"{when(obj.window_start)} – {when(obj.window_end)}"
 
     @admin.display(description="error")
     def error_column(self, obj: SamcartCheckRun) -> str:

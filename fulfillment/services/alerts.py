@@ -28,7 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
-from fulfillment.clock import publisher_zone, when
+from fulfillment import clock
 from fulfillment.models import (
     ZERO,
     Alert,
@@ -97,6 +97,10 @@ def draft_write(draft: Draft) -> Alert | None:
     recipients = alert_recipients(draft.publisher, draft.kind)
     if not recipients:  # every login switched it off, and the publisher has no address
         return None
+    # Times in the e-mail (`|when`, `|date`) read in the publisher's zone (SPEC §3 one clock).
+    with timezone.override(clock.publisher_zone(draft.publisher)):
+        body_text = render_to_string(f"fulfillment/email/{draft.template}.txt", context)
+        body_html = render_to_string(f"fulfillment/email/{draft.template}.html", context)
     try:
         return alert_record(
             publisher=draft.publisher,
@@ -104,8 +108,8 @@ def draft_write(draft: Draft) -> Alert | None:
             cause=draft.cause,
             recipients=", ".join(recipients),
             subject=draft.subject,
-            body_text=render_to_string(f"fulfillment/email/{draft.template}.txt", context),
-            body_html=render_to_string(f"fulfillment/email/{draft.template}.html", context),
+            body_text=body_text,
+            body_html=body_html,
         )
     except IntegrityError:  # another scan wrote it first: once per cause
         return None
@@ -289,7 +293,7 @@ def _low_balance(publisher: Publisher) -> list[Draft]:
                 template="low_balance",
                 context={
                     "balance": money(balance),
-                    "when": when(created_at, publisher_zone(locked)),
+                    "when": clock.when(created_at, clock.publisher_zone(locked)),
                     "balance_now": money(locked.balance),
                     "threshold": money(threshold),
                     "add_funds": add_funds_text(publisher=locked, then=LOW_BALANCE_THEN),

@@ -27,6 +27,7 @@ PUBLISHER_SETTINGS = (
     "alert_hold_orders",
     "alert_needs_action",
     "low_balance_threshold",
+    "time_zone",
 )
 
 

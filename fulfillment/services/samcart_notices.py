@@ -7,16 +7,17 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db.models import Q
 
+from fulfillment.clock import when
 from fulfillment.models import STAFF_GROUP, FindingKind, Publisher, RunStatus, SamcartCheckRun
 
-from .wording import plural, utc_text
+from .wording import plural
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ def brake_tell_staff(*, run: SamcartCheckRun) -> bool:
         name=publisher.name,
         idpub=publisher.idpub,
         counted=plural(run.lines_counted, "line"),
-        start=utc_text(run.window_start),
-        end=utc_text(run.window_end),
+        start=when(run.window_start, UTC),
+        end=when(run.window_end, UTC),
         missing=len(missing),
         lines=lines,
     )

@@ -17,12 +17,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
+from fulfillment.clock import when
 from fulfillment.models import Order, OrderEventKind, OrderStatus, Publisher
 
 from .errors import ERROR_WINDOW_ENDED, NotEditable
 from .ledger import box_refund_net, publisher_lock
 from .status import order_lock, order_transition
-from .wording import money, utc_text
+from .wording import money
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -66,7 +67,7 @@ def order_editable(*, order: Order, now: datetime | None = None) -> bool:
 def window_check(*, order: Order, now: datetime | None = None) -> None:
     """Refuse (NotEditable) a change to a scheduled `order` whose window has ended."""
     if order.status == OrderStatus.SCHEDULED and not window_open(order=order, now=now):
-        moment = utc_text(order.production_at) if order.production_at else "?"
+        moment = when(order.production_at) if order.production_at else "?"
         raise NotEditable(ERROR_WINDOW_ENDED.format(order=order.pk, moment=moment))
 
 

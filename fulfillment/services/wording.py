@@ -5,10 +5,10 @@ Pure helpers: no database, no writes; services, pages and e-mails say money the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from fulfillment.clock import when
 from fulfillment.models import HoldReason
 
 if TYPE_CHECKING:
@@ -42,16 +42,11 @@ def money(amount: Decimal) -> str:
     return f"{sign}${abs(amount):,.2f}"
 
 
-def utc_text(moment: datetime) -> str:
-    """Show a moment for people, in UTC: "2026-11-29 14:05 UTC"."""
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-
-
 def charged_detail(*, order: Order, balance: Decimal) -> str:
     """Say what charging `order` did, and when production starts for a scheduled one (§15)."""
     text = f"Charged {money(order.cost)}; balance now {money(balance)}."
     if order.production_at is not None:
-        text += f" Production starts at {utc_text(order.production_at)} (edit window)."
+        text += f" Production starts at {when(order.production_at)} (edit window)."
     return text
 
 

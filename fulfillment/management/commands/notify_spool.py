@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from fulfillment.clock import when
 from fulfillment.services.replay import spool_drain
 from fulfillment.services.spool import FAILED, spool_dir, spool_paths, spool_read
 
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             item = spool_read(path=path)
             idpub = item.query_string.partition("idpub=")[2].partition("&")[0]
             self.stdout.write(
-                f"{item.received_at:%Y-%m-%d %H:%M:%S} {item.spool_id} idpub={idpub} "
+                f"{when(item.received_at)} {item.spool_id} idpub={idpub} "
                 f"{item.body_size} bytes from {item.remote_addr or '-'}"
             )
         failed = spool_paths(directory=spool_dir() / FAILED)

@@ -11,10 +11,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
+from fulfillment.clock import when
 from fulfillment.ids import idpub_or_none
 from fulfillment.models import Publisher, RunKind, RunStatus, SamcartCheckRun
 from fulfillment.services.samcart_check import samcart_check_refusal, samcart_check_run
-from fulfillment.services.wording import utc_text
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 ERROR_IDPUB = "--publisher takes a publisher ID: 6 to 9 digits, such as 1234567 (got {value!r})."
@@ -29,7 +29,7 @@ NONE_TO_CHECK = "No publisher has a usable SamCart API key: nothing to check."
 
 def summary(run: SamcartCheckRun) -> str:
     """Say what a run did, in one line."""
-    window = f"{utc_text(run.window_start)} – {utc_text(run.window_end)}"
+    window = f"{when(run.window_start)} – {when(run.window_end)}"
     text = (
         f"Publisher {run.publisher.idpub}: check {run.pk} {run.get_status_display()} "
         f"({run.get_kind_display()}, {window}): {run.pages} page(s), {run.orders_seen} order(s), "

@@ -1,0 +1,1 @@
+"""Display formats of the one clock (SPEC §3), found through settings.FORMAT_MODULE_PATH."""
