@@ -24,6 +24,7 @@ from fulfillment.models import ZERO, LedgerEntry, OrderLine
 from fulfillment.services.wording import items_summary
 
 from .base import PublisherScopedAdmin, ReadOnlyAdminMixin, ScopedRelatedFieldListFilter, money_html
+from .exports import LedgerExportMixin
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -77,7 +78,7 @@ def entry_position() -> dict[str, Coalesce]:
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
+class LedgerEntryAdmin(LedgerExportMixin, ReadOnlyAdminMixin, PublisherScopedAdmin):
     """Deposits, charges and adjustments, newest first."""
 
     list_display = (
