@@ -18,6 +18,8 @@ from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from fulfillment.models import HoldReason, LedgerEntry, LedgerKind, Order, OrderStatus, Publisher
 from fulfillment.services.ledger import ledger_record
@@ -264,3 +266,40 @@ def test_statements_are_linked_from_the_ledger_account_and_publisher_pages(world
     staff = logged_in(world.staff)
     page = staff.get(reverse("admin:fulfillment_publisher_change", args=[world.b.pk]))
     assert f"{STATEMENT}?publisher={world.b.pk}" in page.content.decode()
+
+
+def api_for(user: object) -> APIClient:
+    """Return an API client with a token of `user`."""
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return api
+
+
+def test_the_api_statement_matches_the_service(world):
+    viewer = make_publisher_user(world.a, "alpha-viewer", PASSWORD, role="viewer")
+    api = api_for(viewer)
+    body = api.get("/api/v1/statements/2026-11/").json()
+    assert body["month"] == "2026-11"
+    assert body["time_zone"] == "America/New_York"
+    assert (body["opening"], body["closing"]) == ("0.00", "20.00")
+    assert body["totals"]["deposit"] == "20.00"
+    (line,) = body["lines"]
+    assert line["entry_id"] == world.november.pk
+    assert line["created_at"] == "2026-11-30T22:00:00-05:00"
+    december = api.get("/api/v1/statements/2026-12/").json()
+    assert december["opening"] == "20.00"
+    assert Decimal(december["closing"]) == Publisher.objects.get(pk=world.a.pk).balance
+
+
+def test_the_api_statement_is_scoped_and_checks_its_parameters(world):
+    api = api_for(world.a_user)
+    assert api.get(f"/api/v1/statements/2026-11/?publisher={world.b.pk}").status_code == 404
+    assert api.get("/api/v1/statements/2026-13/").status_code == 400
+    assert api.get("/api/v1/statements/2026-11/?publisher=x").status_code == 400
+    staff = api_for(world.staff)
+    assert staff.get("/api/v1/statements/2026-11/").status_code == 400  # which publisher?
+    body = staff.get(f"/api/v1/statements/2026-11/?publisher={world.b.pk}").json()
+    assert body["publisher"] == world.b.pk
+    no_rights = User.objects.create_user("no-rights", password=PASSWORD, is_staff=True)
+    world.a.users.add(no_rights)
+    assert api_for(no_rights).get("/api/v1/statements/2026-11/").status_code == 403

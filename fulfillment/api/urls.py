@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import exports, views
+from . import exports, statements, views
 
 # Swagger UI comes from our own static files (drf-spectacular-sidecar) and its start-up script
 # is a file too (the split view); it only sets inline style attributes, so this page alone
@@ -34,6 +34,11 @@ urlpatterns = [
     ),
     path("v1/ledger/export.csv", exports.LedgerExport.as_view(), name="api-ledger-export"),
     path("v1/notifications/<id:pk>/", views.NotificationDetail.as_view(), name="api-notification"),
+    path(
+        "v1/statements/<str:month>/",
+        statements.StatementDetail.as_view(),
+        name="api-statement",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A login (SPEC §16; SERVE_PERMISSIONS in settings also guards the schema).
     path(
