@@ -32,7 +32,15 @@ from fulfillment.models import (
     OrderStatus,
 )
 from fulfillment.services.ledger import ledger_record
-from tests.admin_world import PASSWORD, World, assert_no_secrets, build_world, notify, order_body
+from tests.admin_world import (
+    PASSWORD,
+    World,
+    assert_no_secrets,
+    box_body,
+    build_world,
+    notify,
+    order_body,
+)
 from tests.factories import make_publisher, make_publisher_user
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +116,19 @@ def test_order_export_has_one_row_per_line_with_box_columns(world):
     created = datetime.fromisoformat(row["created"])
     assert created.utcoffset() is not None  # ISO-8601 with offset
     assert created == world.a_hold.created_at.replace(microsecond=0)
+
+
+def test_a_search_on_one_line_exports_every_line_of_the_box(world):
+    body = box_body(order_id="11110020", products=[("279813", 2), ("294010", 1)])
+    box = notify(world.a, body).orders.get()
+    client = logged_in(world.a_user)
+    for query in ("q=294010", f"lines__project__id__exact={world.a_project.pk}&q=11110020"):
+        rows = export(client, ORDERS, query)
+        assert order_ids(rows) == [box.pk], query
+        assert sorted(r["SamCart product ID"] for r in rows) == ["279813", "294010"], query
+    api = api_for(world.a_user)
+    rows = read_csv(api.get("/api/v1/orders/export.csv?external_product_id=294010"))
+    assert sorted(r["SamCart product ID"] for r in rows) == ["279813", "294010"]
 
 
 def test_times_are_in_the_reader_s_zone_with_offset(world):

@@ -101,6 +101,10 @@ def test_statements_tie_to_the_ledger_over_random_ledgers(moves, zone):
     statements = [statement_build(publisher=publisher, month=m) for m in months]
     assert statements[0].opening == 0
     for statement in statements:
+        running = statement.opening
+        for line in statement.lines:
+            running += line.amount
+            assert line.balance_after == running
         assert statement.opening + sum(line.amount for line in statement.lines) == (
             statement.closing
         )
@@ -242,7 +246,7 @@ def test_the_statement_csv_ties_to_the_page(world):
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [r["kind"] for r in rows] == ["opening balance", "deposit", "closing balance"]
     assert rows[0]["balance"] == "0.00"
-    assert rows[1]["amount"] == "20.00"
+    assert rows[1]["amount"] == rows[1]["balance"] == "20.00"
     assert rows[1]["note"] == "'=SUM(A1)"  # escaped for spreadsheets
     assert rows[1]["date"] == "2026-11-30T22:00:00-05:00"
     assert rows[-1]["balance"] == "20.00"
