@@ -303,10 +303,10 @@ def copy_rows(template: object, count: int, varied: str) -> None:
 
 
 def export_measured(client: Client, url: str) -> tuple[int, int, int]:
-    """Export `url` and return (lines, peak bytes while streaming, queries)."""
+    """Export `url` and return (lines, peak bytes of the request and the streaming, queries)."""
     with CaptureQueriesContext(connection) as queries:
+        tracemalloc.start()  # from the request on: a view that reads every row first fails too
         response = client.get(f"{url}export.csv")
-        tracemalloc.start()
         lines = 0
         for chunk in response.streaming_content:
             lines += chunk.count(b"\n")
