@@ -184,14 +184,18 @@ def test_ledger_export_is_the_list_with_the_balance_after_each_entry(world):
     ledger_record(
         publisher_id=world.a.pk, amount=Decimal("-2.50"), kind=LedgerKind.ADJUSTMENT, note="-x"
     )
-    client = logged_in(world.a_user)
-    for query in ("", "kind__exact=deposit", "q=-x"):
+    staff = logged_in(world.staff)
+    for client, query in (
+        *((logged_in(world.a_user), q) for q in ("", "kind__exact=deposit", "q=-x")),
+        (staff, ""),  # both publishers: each entry's balance is its own publisher's
+        (staff, "kind__exact=deposit"),
+    ):
         rows = export(client, LEDGER, query)
         page = client.get(f"{LEDGER}?{query}").context["cl"]
         shown = {e.pk: e.balance_after for e in page.queryset}
         assert [int(r["entry"]) for r in rows] == list(shown), query
         assert {int(r["entry"]): Decimal(r["balance after"]) for r in rows} == shown
-    rows = export(client, LEDGER)
+    rows = export(logged_in(world.a_user), LEDGER)
     assert rows[0]["balance after"] == "3.50"
     assert rows[0]["note"] == "'-x"
     assert rows[0]["amount"] == "-2.50"  # a number, not text: never escaped
