@@ -21,7 +21,12 @@ from rest_framework.response import Response
 
 from fulfillment.ids import id_or_none
 from fulfillment.models import LedgerEntry, LedgerKind, Publisher
-from fulfillment.services.statements import MonthError, month_parse, statement_build
+from fulfillment.services.statements import (
+    MonthError,
+    Statement,
+    month_parse,
+    statement_build,
+)
 
 from .views import ScopedView
 
@@ -47,8 +52,8 @@ class StatementLineSerializer(serializers.Serializer):
 class StatementSerializer(serializers.Serializer):
     """A month: opening balance, entries, closing balance, totals per kind."""
 
-    publisher = serializers.IntegerField(source="publisher.pk")
-    publisher_idpub = serializers.CharField(source="publisher.idpub")
+    publisher = serializers.IntegerField()
+    publisher_idpub = serializers.CharField()
     month = serializers.CharField()
     time_zone = serializers.CharField()
     opening = serializers.DecimalField(**MONEY)
@@ -56,25 +61,19 @@ class StatementSerializer(serializers.Serializer):
     totals = serializers.DictField(child=serializers.DecimalField(**MONEY))
     lines = StatementLineSerializer(many=True)
 
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        """Write the month as YYYY-MM, times in the publisher's zone, totals by kind code."""
-        data = {
-            "publisher": instance.publisher,
-            "month": f"{instance.month:%Y-%m}",
-            "time_zone": str(instance.zone),
-            "opening": instance.opening,
-            "closing": instance.closing,
-            "totals": {kind.value: instance.total(kind.value) for kind in LedgerKind},
-            "lines": [line.__dict__ for line in instance.lines],
-        }
-        return super().to_representation(_Shape(data))
 
-
-class _Shape:
-    """Attribute access over a dict, for the serializer's sources."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.__dict__.update(data)
+def statement_data(statement: Statement) -> dict[str, Any]:
+    """Return what the serializer writes: the month as YYYY-MM, totals by kind code."""
+    return {
+        "publisher": statement.publisher.pk,
+        "publisher_idpub": statement.publisher.idpub,
+        "month": f"{statement.month:%Y-%m}",
+        "time_zone": str(statement.zone),
+        "opening": statement.opening,
+        "closing": statement.closing,
+        "totals": {kind.value: statement.total(kind.value) for kind in LedgerKind},
+        "lines": [vars(line) for line in statement.lines],
+    }
 
 
 class StatementDetail(ScopedView, generics.GenericAPIView):
@@ -110,7 +109,7 @@ class StatementDetail(ScopedView, generics.GenericAPIView):
         publisher = self._publisher(request)
         statement = statement_build(publisher=publisher, month=first_day)
         with timezone.override(statement.zone):  # times with the publisher's offset
-            return Response(StatementSerializer(statement).data)
+            return Response(StatementSerializer(statement_data(statement)).data)
 
     def _publisher(self, request: Request) -> Publisher:
         """Return the publisher named by `?publisher=`, or the caller's only one."""
