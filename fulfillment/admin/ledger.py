@@ -24,6 +24,8 @@ from fulfillment.models import ZERO, LedgerEntry, OrderLine
 from fulfillment.services.wording import items_summary
 
 from .base import PublisherScopedAdmin, ReadOnlyAdminMixin, ScopedRelatedFieldListFilter, money_html
+from .exports import LedgerExportMixin
+from .statements import StatementsMixin
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -77,7 +79,9 @@ def entry_position() -> dict[str, Coalesce]:
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
+class LedgerEntryAdmin(
+    StatementsMixin, LedgerExportMixin, ReadOnlyAdminMixin, PublisherScopedAdmin
+):
     """Deposits, charges and adjustments, newest first."""
 
     list_display = (

@@ -27,6 +27,7 @@ from .base import (
     short_datetime,
     titled,
 )
+from .exports import NotificationExportMixin
 from .notification_filters import (
     REFUSED_PARAM,
     KeyCheckFilter,
@@ -75,7 +76,7 @@ def _removed_note(lines: list[OrderLine]) -> str:
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, PublisherScopedAdmin):
+class NotificationAdmin(NotificationExportMixin, ReadOnlyAdminMixin, PublisherScopedAdmin):
     """The notification log: read-only, with the body pretty-printed and a reprocess action."""
 
     list_display = (

@@ -52,6 +52,7 @@ from .base import (
     money_html,
     short_datetime,
 )
+from .exports import OrderExportMixin
 from .order_delete import orders_delete_action
 from .order_form import HoldOrderForm, country_field_options
 from .order_found import FOUND_BY_FIELDS, FoundByMixin, needs_review
@@ -304,7 +305,7 @@ class HoldReasonFilter(admin.ChoicesFieldListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(FoundByMixin, PublisherScopedAdmin):
+class OrderAdmin(OrderExportMixin, FoundByMixin, PublisherScopedAdmin):
     """Orders: edit, delete or release while on hold; read-only afterwards; staff ship them."""
 
     list_display = (
