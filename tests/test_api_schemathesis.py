@@ -8,7 +8,7 @@ The database is real and seeded (boxes of one and of three lines on hold and in 
 projects, notifications of every kind); path ids point at real objects three times out of four
 so the operations reach them, and a line id then at a line of that order. Hypothesis runs
 derandomized (a fixed seed) with EXAMPLES (50) examples per operation, mode and role,
-SCHEMA_EXAMPLES (10) for the schema endpoint itself: 14 operations x 2 modes x 3 roles x 50 +
+SCHEMA_EXAMPLES (10) for the schema endpoint itself: every operation x 2 modes x 3 roles x 50 +
 1 x 2 x 3 x 10 = 4,260 requests, about a minute of CPU.
 """
 
