@@ -36,19 +36,25 @@ from tests.samcart_world import buyer, notify_body, sale, serve, with_key
 
 pytestmark = pytest.mark.django_db
 
-# Ten paid SamCart sales; 7 Notify POSTs reached us (those in DELIVERED).
-SALES = [
-    sale(7001, [279813, 298020]),  # two items: the POST came per item, only the first arrived
-    sale(7002, 279813),
-    sale(7003, 279813, quantity=2),
-    sale(7004, 294010),  # Workbook and Bundle both list 294010: two orders
-    sale(7005, 279813),  # missing
-    sale(7006, 298020),  # missing
-    sale(7007, 279813),
-    sale(7008, 279813, status="refunded"),  # paid, printed, then refunded in SamCart
-    sale(7009, 279813, test_mode=True),  # test order: never counted
-    sale(7010, 555555),  # a product no project lists: never counted
-]
+
+def sales() -> list[dict]:
+    """Ten paid SamCart sales, an hour old when the test runs (not when the module was
+    imported: a slow suite reaches these tests many minutes later); 7 Notify POSTs reached us
+    (those in DELIVERED)."""
+    return [
+        sale(7001, [279813, 298020]),  # two items: the POST came per item, only the first arrived
+        sale(7002, 279813),
+        sale(7003, 279813, quantity=2),
+        sale(7004, 294010),  # Workbook and Bundle both list 294010: two orders
+        sale(7005, 279813),  # missing
+        sale(7006, 298020),  # missing
+        sale(7007, 279813),
+        sale(7008, 279813, status="refunded"),  # paid, printed, then refunded in SamCart
+        sale(7009, 279813, test_mode=True),  # test order: never counted
+        sale(7010, 555555),  # a product no project lists: never counted
+    ]
+
+
 DELIVERED = [
     (7001, [(279813, 1)]),
     (7002, [(279813, 1)]),
@@ -81,7 +87,7 @@ def test_the_check_orders_exactly_the_missing_mapped_lines(client, funded_publis
     publisher = with_key(funded_publisher)
     serve(
         standin,
-        SALES,
+        sales(),
         [buyer(7005, street="9 Elm Row"), buyer(7006, street="2 Billing Road", billing_only=True)],
     )
     assert _deliver(client, publisher, DELIVERED).count(Outcome.NO_MATCH) == 1
@@ -118,7 +124,7 @@ def test_the_check_orders_exactly_the_missing_mapped_lines(client, funded_publis
 
 def test_a_second_run_finds_nothing_new(client, funded_publisher, standin):
     publisher = with_key(funded_publisher)
-    serve(standin, SALES)
+    serve(standin, sales())
     _deliver(client, publisher, DELIVERED)
     first = samcart_check_run(publisher=publisher)
     counts = Order.objects.count(), publisher.ledger.count()
@@ -141,7 +147,7 @@ def test_a_late_notify_post_is_a_duplicate_and_confirms_with_its_address(
     client, funded_publisher, standin
 ):
     publisher = with_key(funded_publisher)
-    serve(standin, SALES)
+    serve(standin, sales())
     _deliver(client, publisher, DELIVERED)
     samcart_check_run(publisher=publisher)
     found = Order.objects.get(external_order_id="7005")
