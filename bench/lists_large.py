@@ -76,9 +76,10 @@ def print_large_lists() -> None:
     for name, who, query in PAGES:
         queries, best, status = measure(clients[who], LIST + query)
         page = clients[who].get(LIST + query).content.decode()
-        said = re.search(r"(?:about )?[\d,]+ (?:orders?|results?)", page)
+        said = re.search(r'id="result-count">([^<]*)<', page)
         flag = "" if status == 200 else f" (HTTP {status})"
-        print(f"| {name}{flag} | {who} | {queries} | {best:.0f} | {said and said.group(0)} |")
+        says = " ".join(said.group(1).split()) if said else "?"
+        print(f"| {name}{flag} | {who} | {queries} | {best:.0f} | {says} |")
 
 
 def main() -> None:

@@ -160,6 +160,8 @@ def test_counts_say_about_only_for_every_order(
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE fulfillment_order")
         assert re.fullmatch(r"about \d+ orders?", count_line(staff, {}))
+        html = staff.get(LIST).content.decode()
+        assert not re.search(r"\d+ results?", html)  # no unqualified count by the search box
     else:
         assert count_line(staff, {}) == f"{total} orders"
     held = Order.objects.filter(status="hold").count()
@@ -178,7 +180,8 @@ def test_small_tables_count_exactly(world: World, boxes: list[Order]) -> None:
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_trigram_indexes_exist_and_serve_the_search(world: World) -> None:
-    """Migration 0017 made the three trigram indexes, and PostgreSQL can answer the search's
+    """Migration 0017 made the three trigram indexes and the lines' any-case product id
+    index, and PostgreSQL can answer the search's
     `UPPER(…) LIKE` with them (sequential scans off, since the test table is tiny)."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -187,6 +190,11 @@ def test_trigram_indexes_exist_and_serve_the_search(world: World) -> None:
         )
         found = dict(cursor.fetchall())
         assert set(found) == {"order_name_trgm", "order_email_trgm", "order_cart_id_trgm"}
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'line_product_upper'"
+            " AND tablename = 'fulfillment_orderline'"
+        )
+        assert "upper" in cursor.fetchone()[0]
         search = order_search.search_orders(Order.objects.all(), "okafor", OrderLine.objects.all())
         sql, params = search.query.sql_with_params()
         cursor.execute("SET LOCAL enable_seqscan = off")

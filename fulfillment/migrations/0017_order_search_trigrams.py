@@ -18,6 +18,7 @@ TRIGRAM_INDEXES = (
     ("order_email_trgm", "customer_email"),
     ("order_cart_id_trgm", "external_order_id"),
 )
+LINE_PRODUCT_INDEX = "line_product_upper"
 
 
 def create_trigram_indexes(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
@@ -30,6 +31,23 @@ def create_trigram_indexes(apps: StateApps, schema_editor: BaseDatabaseSchemaEdi
             f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON fulfillment_order"
             f" USING gin ((UPPER(({column})::text)) gin_trgm_ops)"
         )
+
+
+def create_line_product_index(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Index `UPPER(external_product_id)` of the lines: the search's whole, any-case product id
+    (`iexact`), which `line_by_product` cannot answer (60 ms over a publisher's lines)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {LINE_PRODUCT_INDEX} ON fulfillment_orderline"
+        " (UPPER((external_product_id)::text))"
+    )
+
+
+def drop_line_product_index(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    """Drop the lines' any-case product id index."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {LINE_PRODUCT_INDEX}")
 
 
 def drop_trigram_indexes(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
@@ -49,4 +67,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(create_trigram_indexes, drop_trigram_indexes, elidable=False),
+        migrations.RunPython(create_line_product_index, drop_line_product_index, elidable=False),
     ]
