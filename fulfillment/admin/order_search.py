@@ -74,8 +74,8 @@ def search_orders(
     queryset: QuerySet[Order], search_term: str, lines: QuerySet[OrderLine]
 ) -> QuerySet[Order]:
     """Keep the boxes of `queryset` that every word of `search_term` finds (`word_matches`);
-    `lines` are the lines the viewer may see (scoping them lets PostgreSQL use
-    `line_by_product`)."""
+    `lines` are the lines the viewer may see (scoped like `queryset`, so the array of matching
+    boxes holds only the viewer's)."""
     for word in search_words(search_term):
         queryset = queryset.filter(word_matches(word, lines))
     return queryset
