@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import time
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Model
 
-from fulfillment.models import Publisher
+from fulfillment.models import Order, Publisher
 from fulfillment.services.accounts import publisher_user_create, staff_user_create
 from fulfillment.services.projects import project_create
 from fulfillment.services.publishers import publisher_create
@@ -71,34 +73,66 @@ LOAD = [
     FROM generate_series(1, %(notifications)s) g JOIN filler_publisher p
         ON p.n = g %% %(fillers)s
     """,
-    # Orders: the fillers' first, then Bench Press's.
+    # Orders (boxes): the fillers' first, then Bench Press's; every fifth box holds two lines.
     """
-    INSERT INTO fulfillment_order (source, external_order_id, external_product_id, quantity,
-        ship_name, ship_street, ship_city, ship_state, ship_postal_code, ship_country,
-        ship_country_code, customer_email, customer_phone, cost, status, hold_reason, is_test,
-        cart_refunded, tracking_number, charged_at, created_at, updated_at, project_id,
-        publisher_id)
-    SELECT 'samcart', g::text, (100000000 + p.k)::text, 1, 'Reader ' || g, '1 Road',
-        'Springfield', 'IL', '62701', 'United States', 'US', 'r' || g || '@example.com', '',
-        11.45, CASE WHEN g %% 10 = 0 THEN 'hold' ELSE 'in_production' END,
-        CASE WHEN g %% 10 = 0 THEN 'payment_required' ELSE '' END, false, false, '',
+    INSERT INTO fulfillment_order (source, external_order_id, ship_name, ship_street,
+        ship_city, ship_state, ship_postal_code, ship_country, ship_country_code,
+        customer_email, customer_phone, cost, status, hold_reason, is_test, cart_refunded,
+        tracking_number, carrier, charged_at, created_at, updated_at, publisher_id
+        {order_columns})
+    SELECT 'samcart', g::text, 'Reader ' || g, '1 Road', 'Springfield', 'IL', '62701',
+        'United States', 'US', 'r' || g || '@example.com', '',
+        CASE WHEN g %% 5 = 0 THEN 17.95 ELSE 11.45 END,
+        CASE WHEN g %% 10 = 0 THEN 'hold' ELSE 'in_production' END,
+        CASE WHEN g %% 10 = 0 THEN 'payment_required' ELSE '' END, false, false, '', '',
         CASE WHEN g %% 10 = 0 THEN NULL ELSE now() END, now() - g * interval '1 second',
-        now(), p.id, p.publisher_id
+        now(), p.publisher_id {order_values}
     FROM generate_series(1, %(filler_orders)s) g JOIN filler_project p ON p.n = g %% %(projects)s
     """,
     """
-    INSERT INTO fulfillment_order (source, external_order_id, external_product_id, quantity,
-        ship_name, ship_street, ship_city, ship_state, ship_postal_code, ship_country,
-        ship_country_code, customer_email, customer_phone, cost, status, hold_reason, is_test,
-        cart_refunded, tracking_number, charged_at, created_at, updated_at, project_id,
-        publisher_id)
-    SELECT 'samcart', (10000000 + g)::text, '279813', 1, 'Rosalind Okafor ' || g, '1 Road',
-        'Springfield', 'IL', '62701', 'United States', 'US', 'r' || g || '@example.com', '',
-        11.45, CASE WHEN g %% 10 = 0 THEN 'hold' ELSE 'in_production' END,
-        CASE WHEN g %% 10 = 0 THEN 'payment_required' ELSE '' END, false, false, '',
+    INSERT INTO fulfillment_order (source, external_order_id, ship_name, ship_street,
+        ship_city, ship_state, ship_postal_code, ship_country, ship_country_code,
+        customer_email, customer_phone, cost, status, hold_reason, is_test, cart_refunded,
+        tracking_number, carrier, charged_at, created_at, updated_at, publisher_id
+        {order_columns})
+    SELECT 'samcart', (10000000 + g)::text, 'Rosalind Okafor ' || g, '1 Road', 'Springfield',
+        'IL', '62701', 'United States', 'US', 'r' || g || '@example.com', '',
+        CASE WHEN g %% 5 = 0 THEN 17.95 ELSE 11.45 END,
+        CASE WHEN g %% 10 = 0 THEN 'hold' ELSE 'in_production' END,
+        CASE WHEN g %% 10 = 0 THEN 'payment_required' ELSE '' END, false, false, '', '',
         CASE WHEN g %% 10 = 0 THEN NULL ELSE now() END, now() - g * interval '1 second',
-        now(), %(press_project)s, %(press)s
+        now(), %(press)s {order_values}
     FROM generate_series(1, %(press_orders)s) g
+    """,
+    # Lines: each box's first line is its project (the filler's by its order number, Bench
+    # Press's Almanac); every fifth box also holds a second project of the same publisher.
+    """
+    INSERT INTO fulfillment_orderline (order_id, publisher_id, project_id, source,
+        external_order_id, external_product_id, quantity, unit_cost, shipping_cost,
+        cart_refunded, created_at)
+    SELECT o.id, o.publisher_id, p.id, 'samcart', o.external_order_id,
+        (100000000 + p.k)::text, 1, 6.50, 4.95, false, o.created_at
+    FROM fulfillment_order o
+    JOIN filler_project p ON p.n = o.external_order_id::int %% %(projects)s
+    WHERE o.publisher_id <> %(press)s AND o.ship_name LIKE 'Reader %%'
+    UNION ALL
+    SELECT o.id, o.publisher_id, p.id, 'samcart', o.external_order_id,
+        (100000000 + p.k)::text, 1, 6.50, 4.95, false, o.created_at
+    FROM fulfillment_order o
+    JOIN filler_project first ON first.n = o.external_order_id::int %% %(projects)s
+    JOIN filler_project p ON p.k = CASE WHEN first.k + %(fillers)s <= %(projects)s
+        THEN first.k + %(fillers)s ELSE first.k - %(fillers)s END
+    WHERE o.publisher_id <> %(press)s AND o.ship_name LIKE 'Reader %%'
+        AND o.external_order_id::int %% 5 = 0
+    UNION ALL
+    SELECT o.id, o.publisher_id, %(press_project)s, 'samcart', o.external_order_id, '279813',
+        1, 6.50, 4.95, false, o.created_at
+    FROM fulfillment_order o WHERE o.publisher_id = %(press)s
+    UNION ALL
+    SELECT o.id, o.publisher_id, %(press_second)s, 'samcart', o.external_order_id, '279814',
+        1, 6.50, 4.95, false, o.created_at
+    FROM fulfillment_order o
+    WHERE o.publisher_id = %(press)s AND o.external_order_id::int %% 5 = 0
     """,
     "ANALYZE",
 ]
@@ -122,6 +156,14 @@ def load() -> None:
         shipping_cost=Decimal("4.95"),
         prices_confirmed=True,
     )
+    second = project_create(
+        publisher=press,
+        title="Atlas",
+        ecommerce_id_string="279814",
+        unit_cost=Decimal("6.50"),
+        shipping_cost=Decimal("4.95"),
+        prices_confirmed=True,
+    )
     fillers = PUBLISHERS - Publisher.objects.count()
     params = {
         "fillers": fillers,
@@ -131,21 +173,46 @@ def load() -> None:
         "press_orders": PRESS_ORDERS,
         "press": press.pk,
         "press_project": project.pk,
+        "press_second": second.pk,
     }
-    # Columns added after this script was written take their model defaults.
-    listed = set(re.findall(r"\w+", LOAD[0].split("SELECT")[0]))
+    names: dict[str, str] = {}
+    for prefix, model in (("publisher", Publisher), ("order", Order)):
+        columns, values = _defaults(model, params)
+        names.update({f"{prefix}_columns": columns, f"{prefix}_values": values})
+    with connection.cursor() as cursor:
+        for statement in LOAD:
+            cursor.execute(_fill(statement, names), params)
+
+
+def _fill(statement: str, names: dict[str, str]) -> str:
+    """Put the default-valued column lists into `statement`'s `{…_columns}` placeholders."""
+    for name, text in names.items():
+        statement = statement.replace("{" + name + "}", text)
+    return statement
+
+
+def _defaults(model: type[Model], params: dict[str, Any]) -> tuple[str, str]:
+    """Return the columns of `model` the SQL above does not list, with their model defaults
+    (columns added after this script was written; "" for a blank text field without one), and
+    add the values to `params`."""
+    table = model._meta.db_table
+    listed: set[str] = set()
+    for statement in LOAD:
+        head = statement.split("SELECT")[0]
+        if f"INSERT INTO {table} " in head:
+            listed |= set(re.findall(r"\w+", head))
     extra = [
         f
-        for f in Publisher._meta.concrete_fields
-        if f.column not in listed and not f.null and f.has_default() and not f.primary_key
+        for f in model._meta.concrete_fields
+        if f.column not in listed
+        and not f.null
+        and not f.primary_key
+        and (f.has_default() or f.empty_strings_allowed)
     ]
+    params.update({f"default_{table}_{f.column}": f.get_default() for f in extra})
     columns = "".join(f", {f.column}" for f in extra)
-    values = "".join(f", %(default_{f.column})s" for f in extra)
-    params.update({f"default_{f.column}": f.get_default() for f in extra})
-    statements = [LOAD[0].format(publisher_columns=columns, publisher_values=values), *LOAD[1:]]
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement, params)
+    values = "".join(f", %(default_{table}_{f.column})s" for f in extra)
+    return columns, values
 
 
 def print_lists() -> None:

@@ -117,7 +117,8 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
         if chosen is not None and _has_publisher(field.related_model):
             limit["publisher_id"] = chosen
         rows = field.related_model._default_manager.complex_filter(limit)
-        if rows[: MAX_FILTER_CHOICES + 1].count() > MAX_FILTER_CHOICES:
+        # Unordered: ordering by the publisher's name joined and sorted every row (150 ms).
+        if rows.order_by()[: MAX_FILTER_CHOICES + 1].count() > MAX_FILTER_CHOICES:
             self.too_many = True
             return []
         return field.get_choices(include_blank=False, limit_choices_to=limit, ordering=ordering)

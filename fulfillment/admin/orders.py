@@ -57,6 +57,7 @@ from .order_delete import orders_delete_action
 from .order_form import HoldOrderForm, country_field_options
 from .order_found import FOUND_BY_FIELDS, FoundByMixin, needs_review
 from .order_release import orders_release_action
+from .order_search import OrderSearchMixin
 from .shipping import ship_view
 
 if TYPE_CHECKING:
@@ -305,7 +306,7 @@ class HoldReasonFilter(admin.ChoicesFieldListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderExportMixin, FoundByMixin, PublisherScopedAdmin):
+class OrderAdmin(OrderSearchMixin, OrderExportMixin, FoundByMixin, PublisherScopedAdmin):
     """Orders: edit, delete or release while on hold; read-only afterwards; staff ship them."""
 
     list_display = (

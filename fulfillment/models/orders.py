@@ -74,8 +74,14 @@ class OrderQuerySet(PublisherScopedQuerySet):
 
     def with_purchase_received(self) -> OrderQuerySet:
         """Annotate `purchase_received_at`: when the notification that made the box arrived
-        (a reprocess keeps it; `created_at` is when the box was made), None without one."""
-        return self.annotate(purchase_received_at=models.F("notification__received_at"))
+        (a reprocess keeps it; `created_at` is when the box was made), None without one.
+
+        A subquery, not a join: a count of the list leaves an unused subquery out, where it
+        kept the join (43 of 75 ms of SQL on a publisher's 100,000 orders, issue 21)."""
+        received = Notification.objects.filter(pk=models.OuterRef("notification_id"))
+        return self.annotate(
+            purchase_received_at=models.Subquery(received.values("received_at")[:1])
+        )
 
     def on_hold(self) -> OrderQuerySet:
         """Return the orders waiting on hold, oldest first."""
