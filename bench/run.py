@@ -402,8 +402,10 @@ def main() -> None:
             big = median(large[(target.name, LARGE_CLIENTS)])
             print(f"| {target.name} | {big.p50 / small.p50:.2f} | {big.rps / small.rps:.2f} |")
         from bench.large import print_lists
+        from bench.lists_large import print_large_lists
 
         print_lists()
+        print_large_lists()  # issue 21: searched and staff lists at 1,000,000 orders
 
 
 if __name__ == "__main__":
