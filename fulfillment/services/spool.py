@@ -31,9 +31,10 @@ TEMP_PREFIX = ".tmp-"
 FAILED = "failed"  # files whose replay kept raising something other than a database outage
 FILE_MODE = 0o600  # the query string holds the Notify URL key
 # The caps are checked against this process's count of the spool, taken again from the disk
-# when older than RECOUNT_AFTER seconds or within NEAR_CAP of a cap: counting stats every file,
-# which at 10,000 files cost more than the write itself (issue 21). Far from the caps, other
-# processes' writes of the last RECOUNT_AFTER seconds may go uncounted; near them, none does.
+# when older than RECOUNT_AFTER seconds or within NEAR_CAP of the bytes cap: counting stats every
+# file, which at 10,000 files cost more than the write itself (issue 21). Near the files cap the
+# names are counted on every write (no stat). Far from the caps, other processes' writes of the
+# last RECOUNT_AFTER seconds may go uncounted; near them, none does.
 RECOUNT_AFTER = 5.0
 NEAR_CAP = 0.95
 
@@ -108,11 +109,12 @@ _counted: dict[Path, tuple[float, int, int]] = {}  # directory: (when, files, by
 _counted_lock = threading.Lock()
 
 
-def _near_cap(files: int, used: int) -> bool:
-    return (
-        files >= settings.NOTIFY_SPOOL_MAX_FILES * NEAR_CAP
-        or used >= settings.NOTIFY_SPOOL_MAX_BYTES * NEAR_CAP
-    )
+def _spool_files(directory: Path) -> int:
+    """How many files wait in `directory`: names only, no stat (cheap near the files cap)."""
+    try:
+        return sum(1 for name in os.listdir(directory) if name.endswith(SUFFIX))
+    except FileNotFoundError:
+        return 0
 
 
 def _count_changed(directory: Path, files: int, size: int) -> None:
@@ -127,12 +129,18 @@ def _check_room(directory: Path, size: int) -> None:
     with _counted_lock:
         counted = _counted.get(directory)
     now = time.monotonic()
-    if counted is None or now - counted[0] > RECOUNT_AFTER or _near_cap(*counted[1:]):
+    if (
+        counted is None
+        or now - counted[0] > RECOUNT_AFTER
+        or counted[2] >= settings.NOTIFY_SPOOL_MAX_BYTES * NEAR_CAP
+    ):
         files, used = spool_usage(directory=directory)
         with _counted_lock:
             _counted[directory] = (now, files, used)
     else:
         _, files, used = counted
+        if files >= settings.NOTIFY_SPOOL_MAX_FILES * NEAR_CAP:
+            files = _spool_files(directory)
     if files >= settings.NOTIFY_SPOOL_MAX_FILES or used + size > settings.NOTIFY_SPOOL_MAX_BYTES:
         raise SpoolFull(f"spool full: {files} files, {used} bytes")
 
