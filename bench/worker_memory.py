@@ -172,12 +172,11 @@ def measure_recycling(wrk: str, paths: dict[str, str]) -> None:
         try:
             assert server.process is not None
             master = server.process.pid
-            seen = set(workers(master))
+            seen = set(all_workers(master))
             print(f"\nGUNICORN_MAX_REQUESTS={value}, {CLIENTS} clients, {WINDOW}-s windows:")
             print("| window | req/s | p50 ms | p99 ms | new workers |")
             print("|---|---|---|---|---|")
             for window in range(WINDOWS):
-                new = 0
                 figure = run.run_wrk(wrk, target, CLIENTS, base, seconds=WINDOW)
                 base += 10_000_000_000
                 now = set(workers(master))
