@@ -27,6 +27,7 @@ from fulfillment.services.replay import (
 )
 from fulfillment.services.spool import (
     Spooled,
+    SpoolFull,
     spool_claim,
     spool_paths,
     spool_read,
@@ -92,6 +93,46 @@ def test_a_spooled_body_is_written_whole_and_claimed_by_one_replayer(spool):
     with spool_claim(path=path) as late:
         assert late is None
     assert spool_paths() == []
+
+
+def _item(n: int) -> Spooled:
+    body = b'{"order": {"id": %d}}' % n
+    return Spooled(
+        uuid.uuid4(), ARRIVED, "idpub=1&key=k", "application/json", None, len(body), body
+    )
+
+
+def test_writing_to_a_long_spool_does_not_stat_every_file_each_time(spool, monkeypatch, settings):
+    """Issue 21: counting the spool for its caps stats every file; at 10,000 files that cost
+    more than the write. Far from the caps a write counts again at most every few seconds."""
+    from fulfillment.services import spool as module
+
+    for n in range(30):
+        spool_write(item=_item(n))
+    counts = []
+    counted = module.spool_usage
+    monkeypatch.setattr(module, "spool_usage", lambda **kw: counts.append(1) or counted(**kw))
+
+    for n in range(30, 60):
+        spool_write(item=_item(n))
+
+    assert len(counts) <= 1
+    assert len(spool_paths()) == 60
+
+
+def test_near_its_cap_the_spool_counts_every_write_so_other_processes_count_too(spool, settings):
+    settings.NOTIFY_SPOOL_MAX_FILES = 20
+    for n in range(18):
+        spool_write(item=_item(n))
+    other = spool_write(item=_item(18))  # stands for another process's file, unknown to us
+    (spool / f"2{other.name}").write_bytes(other.read_bytes())
+
+    with pytest.raises(SpoolFull):
+        spool_write(item=_item(20))  # 20 files on disk, though this process wrote 19
+    for path in spool_paths()[:2]:
+        spool_remove(path=path)
+    spool_write(item=_item(21))
+    assert len(spool_paths()) == 19
 
 
 @pytest.mark.django_db(transaction=True)
