@@ -19,7 +19,7 @@ SAMCART_ENV := SAMCART_API_BASE_URL=http://127.0.0.1:$(SAMCART_PORT)/v1
 DEV_ENV := DEBUG=1 PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(SAMCART_ENV)
 SERVER_ENV := DEBUG=1 PUBLIC_BASE_URL=$(SERVER_BASE_URL) $(SAMCART_ENV)
 
-.PHONY: run worker test lint format migrate demo check-deploy bench clean
+.PHONY: run worker test lint format migrate demo check-deploy bench bench-lists bench-memory bench-spool clean
 
 # Create/refresh the virtualenv only when a requirements file changed. Development and tests
 # install requirements-dev.txt (the runtime plus test tools); production installs
@@ -70,6 +70,16 @@ check-deploy: $(VENV)/.installed
 # (BENCH_DATABASE_URL, default trepstar_bench on 127.0.0.1); prints the tables of BENCHMARKS.md.
 bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Issue 21's other figures, each on its own throw-away PostgreSQL database (BENCHMARKS.md).
+bench-lists: $(VENV)/.installed
+	DATABASE_URL=$${BENCH_LISTS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/trepstar_bench_lists} $(PY) bench/lists_large.py
+
+bench-memory: $(VENV)/.installed
+	$(PY) -m bench.worker_memory all
+
+bench-spool: $(VENV)/.installed
+	$(PY) -m bench.spool_replay
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis db.sqlite3 staticfiles test-artifacts
