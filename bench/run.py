@@ -47,6 +47,7 @@ LARGE_CLIENTS = 8
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK"}
 ONE, THREE = "900001", "900001,900002,900003"
 UNKNOWN_ONE, UNKNOWN_THREE = "800001", "800001,800002,800003"
+BUMP = "900002"  # the order bump: a second POST of the same SamCart order, another product
 
 os.environ.update(
     DJANGO_SETTINGS_MODULE="bench.settings",
@@ -70,6 +71,10 @@ class Target:
     products: str = ONE
     outcome: str = ""  # "created", "no_match"; "" for the references
     status: str = ""  # the status the new orders must have
+    # An order bump: before the measured run, first POSTs of these products for the same order
+    # ids (unmeasured); each measured POST then adds its product to that box.
+    seed: str = ""
+    lines: int = 0  # the lines every box the run touched must hold (0: not checked)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class Figure:
     p50: float  # ms
     p99: float  # ms
     bad: str = ""  # why the run does not count ("" when every answer was the expected one)
+    requests: int = 0  # answers wrk received
 
 
 def recreate_database() -> None:
@@ -144,9 +150,28 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(wrk: str, target: Target, clients: int, base: int, seconds: int = SECONDS) -> Figure:
-    """Load `target` for `seconds` with `clients` connections and return what wrk measured."""
-    env = dict(os.environ, PRODUCTS=target.products, BASE=str(base))
+def run_wrk(
+    wrk: str,
+    target: Target,
+    clients: int,
+    base: int,
+    seconds: int = SECONDS,
+    *,
+    mix: str = "",
+    products: str = "",
+) -> Figure:
+    """Load `target` for `seconds` with `clients` connections and return what wrk measured.
+
+    `mix="flash"` mixes resends and unknown products in (`bench/notify.lua`); `products`
+    replaces the target's (the first POSTs an order bump joins).
+    """
+    env = dict(
+        os.environ,
+        PRODUCTS=products or target.products,
+        UNKNOWN=UNKNOWN_ONE,
+        BASE=str(base),
+        MIX=mix,
+    )
     command = [wrk, "-t1", f"-c{clients}", f"-d{seconds}s", "--latency", "-s"]
     command += [str(ROOT / "bench" / "notify.lua"), f"http://127.0.0.1:{PORT}{target.path}"]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
@@ -154,15 +179,18 @@ def run_wrk(wrk: str, target: Target, clients: int, base: int, seconds: int = SE
     p50 = re.search(r"\s50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out)
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
     bad = f"{failed.group(1)} non-2xx answers" if failed else ""
-    return Figure(rps, _ms(*p50.groups()), _ms(*p99.groups()), bad)  # type: ignore[union-attr]
+    bad += f" socket errors: {errors.group(1)}" if errors else ""
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Figure(rps, _ms(*p50.groups()), _ms(*p99.groups()), bad.strip(), done)  # type: ignore[union-attr]
 
 
 def check_outcomes(target: Target, since: int) -> str:
     """Return why the notifications stored since `since` are not all as expected ("" if so)."""
     from django.db.models import Count
 
-    from fulfillment.models import Notification, Order
+    from fulfillment.models import Notification, Order, OrderLine
 
     if not target.outcome:
         return ""
@@ -175,12 +203,17 @@ def check_outcomes(target: Target, since: int) -> str:
     wrong = {k: v for k, v in outcomes.items() if k != target.outcome}
     if wrong:
         return f"unexpected outcomes {wrong}"
+    # The boxes the run's lines are in (a bump's box was made by its unmeasured first POST).
+    new_lines = OrderLine.objects.filter(notification_id__gt=since).values("order_id")
+    boxes = Order.objects.filter(pk__in=new_lines)
     if target.status:
-        statuses = set(
-            Order.objects.filter(notification_id__gt=since).values_list("status", flat=True)
-        )
+        statuses = set(boxes.values_list("status", flat=True))
         if statuses - {target.status}:
             return f"orders in {sorted(statuses)}"
+    if target.lines:
+        counts = set(boxes.annotate(n=Count("lines")).values_list("box_number", "n").distinct()[:5])
+        if counts != {(1, target.lines)}:
+            return f"(box number, lines) {sorted(counts)}, not (1, {target.lines})"
     return ""
 
 
@@ -227,8 +260,10 @@ def targets(paths: dict[str, str]) -> list[Target]:
     return [
         Target("fixed JSON view", "/bench/fixed/"),
         Target("insert one row", "/bench/insert/"),
-        Target("notify charged, 1 product", funded, ONE, "created", "in_production"),
-        Target("notify charged, 3 products", funded, THREE, "created", "in_production"),
+        # Charged boxes wait `scheduled` for the rest of their cart order (grouping, §18).
+        Target("notify charged, 1 product", funded, ONE, "created", "scheduled", lines=1),
+        Target("notify charged, 3 products", funded, THREE, "created", "scheduled", lines=3),
+        Target("notify order bump (joins)", funded, BUMP, "created", "scheduled", ONE, 2),
         Target("notify hold, 1 product", zero, ONE, "created", "hold"),
         Target("notify hold, 3 products", zero, THREE, "created", "hold"),
         Target("notify no_match, 1 product", funded, UNKNOWN_ONE, "no_match"),
@@ -245,12 +280,14 @@ def measure(
     for round_no in range(ROUNDS):
         for count in clients:
             for target in all_targets:
+                if target.seed:  # the first POSTs the bumps join (2x as long: enough of them)
+                    run_wrk(wrk, target, count, base, 2 * SECONDS, products=target.seed)
                 since = last_notification()
                 figure = run_wrk(wrk, target, count, base)
                 base += 10_000_000_000
                 time.sleep(1)  # let the requests wrk cut off finish before counting outcomes
                 why = figure.bad or check_outcomes(target, since)
-                figure = Figure(figure.rps, figure.p50, figure.p99, why)
+                figure = Figure(figure.rps, figure.p50, figure.p99, why, figure.requests)
                 figures.setdefault((target.name, count), []).append(figure)
                 print(
                     f"  round {round_no + 1}, {count:2d} clients, {target.name:30} "
@@ -323,6 +360,13 @@ def statement_counts(paths: dict[str, str]) -> None:
             q["sql"] for q in captured.captured_queries if q["sql"] not in TRANSACTION_CONTROL
         ]
         print(f"| {name} | {len(statements)} | {response.json()['outcome']} |")
+    first = notify_body([ONE], order_id=990_000_100)
+    client.post(paths["funded"], first, content_type="application/json")
+    bump = notify_body([BUMP], order_id=990_000_100)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(paths["funded"], bump, content_type="application/json")
+    statements = [q for q in captured.captured_queries if q["sql"] not in TRANSACTION_CONTROL]
+    print(f"| order bump (joins the box) | {len(statements)} | {response.json()['outcome']} |")
 
 
 def notify_body(products: list[str], *, order_id: int) -> bytes:
@@ -359,8 +403,11 @@ def load_large() -> None:
 
 
 def main() -> None:
+    from bench.flash_sale import flash_sale
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-flash", action="store_true")
     args = parser.parse_args()
     wrk = wrk_path()
     recreate_database()
@@ -381,6 +428,8 @@ def main() -> None:
         print("\nEmpty database:", flush=True)
         empty = measure(wrk, all_targets, CLIENTS, 1_000_000_000)
         print_table("Notify URL, empty database", all_targets, empty, CLIENTS)
+        if not args.skip_flash:
+            flash_sale(wrk, paths, ROUNDS)  # issue 21, target 2
         statement_counts(paths)
         large = None
         if not args.skip_large:
