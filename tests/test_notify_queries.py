@@ -140,3 +140,37 @@ def test_more_products_cost_at_most_one_statement_more(client, balance, products
     box = Order.objects.get(publisher=many_publisher)
     assert box.lines.count() == products
     assert len(_statements(many)) <= len(_statements(one)) + 1, _statements(many)
+
+
+# A charged box that waits (grouping, §18) adds its end-of-window task: one INSERT.
+SCHEDULED_EXTRA = 1
+# An order bump (PostgreSQL and SQLite): the read, the store, the lines read unlocked (a
+# resend with no new line ends there), the publisher lock, the read and the lines again
+# under it, the boxes locked and their lines, the new line, its price's project, the charge
+# of the difference (ledger row, balance), the box's cost, its event and the outcome.
+BUMP_STATEMENTS = 16
+
+
+def test_statements_of_a_charged_box_that_waits_and_of_an_order_bump(client):
+    """The scheduled charged box costs one statement more than one that goes to production at
+    once (its task), and the second POST of the same SamCart order that joins it (an order
+    bump) costs BUMP_STATEMENTS; both stay asserted so a change that adds one is seen."""
+    publisher = make_publisher(balance="100.00", grouping_minutes=10)
+    for product in ("279813", "294010"):
+        make_project(publisher, product)
+    with CaptureQueriesContext(connection) as first:
+        response = post_notify(client, publisher, order_body(order_id="BUMP1"))
+    assert response.json()["outcome"] == Outcome.CREATED
+    box = Order.objects.get(publisher=publisher)
+    assert box.status == "scheduled"
+    charged = KINDS["charged, 1 product"][4] + _sqlite_charge_extra("in_production")
+    assert len(_statements(first)) == charged + SCHEDULED_EXTRA, _statements(first)
+
+    bump = order_body(order_id="BUMP1", product_id=294010)
+    with CaptureQueriesContext(connection) as second:
+        response = post_notify(client, publisher, bump)
+
+    assert response.json()["outcome"] == Outcome.CREATED
+    assert Order.objects.filter(publisher=publisher).count() == 1  # it joined the box
+    assert box.lines.count() == 2
+    assert len(_statements(second)) == BUMP_STATEMENTS, _statements(second)
