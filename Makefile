@@ -67,9 +67,12 @@ check-deploy: $(VENV)/.installed
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 # The Notify URL under load beside its references, on a throw-away PostgreSQL database
-# (BENCH_DATABASE_URL, default trepstar_bench on 127.0.0.1); prints the tables of BENCHMARKS.md.
+# (BENCH_DATABASE_URL, default trepstar_bench on 127.0.0.1); prints the tables of BENCHMARKS.md:
+# the hot path, the flash sale, the lists at 1,000,000 orders, then the spool and the worker's
+# memory (BENCH_ARGS=--skip-large stops after the empty database, without spool and memory).
 bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
+	case "$(BENCH_ARGS)" in *--skip-large*) ;; *) $(PY) -m bench.spool_replay && $(PY) -m bench.worker_memory all ;; esac
 
 # Issue 21's other figures, each on its own throw-away PostgreSQL database (BENCHMARKS.md).
 bench-lists: $(VENV)/.installed
