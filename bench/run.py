@@ -282,6 +282,7 @@ def measure(
             for target in all_targets:
                 if target.seed:  # the first POSTs the bumps join (2x as long: enough of them)
                     run_wrk(wrk, target, count, base, 2 * SECONDS, products=target.seed)
+                    time.sleep(1)  # the first POSTs wrk cut off finish before `since`
                 since = last_notification()
                 figure = run_wrk(wrk, target, count, base)
                 base += 10_000_000_000
