@@ -37,6 +37,13 @@ QUERIES = (
     "Ngozi",
     '"Ngozi Adeyemi"',  # a quoted phrase is one word
     "ngozi@example.org",  # e-mail
+    "NGOZI@Example.ORG",  # e-mail, other case: asked of the index as "NGOZI@" (PostgreSQL)
+    "gozi@example.org",  # the end of an address
+    "i@example.org",  # a one-letter local part: the whole word is asked of the index
+    "@example.org",
+    "ngozi@",
+    "ngozi@example.org.uk",  # longer than the address: nothing
+    "zi@ex@ample",  # two @
     "example.org",
     "21210001",  # SamCart order id, whole
     "2121000",  # part of an order id
@@ -204,3 +211,14 @@ def test_trigram_indexes_exist_and_serve_the_search(world: World) -> None:
         plan = "\n".join(row[0] for row in cursor.fetchall())
     for name in found:
         assert name in plan, plan
+
+
+def test_an_address_is_asked_of_the_index_by_its_local_part() -> None:
+    """A word with a local part of 2+ characters before its @ narrows the indexed condition to
+    "local@" (the domain's trigrams are in most rows) and checks the whole word apart; the
+    rows are the same (`test_search_finds_what_django_found` compares them)."""
+    narrowed = order_search.email_contains("Ngozi@example.org")
+    assert ("customer_email__icontains", "Ngozi@") in narrowed.children
+    assert ("customer_email__icontains", "Ngozi@example.org") not in narrowed.children
+    for word in ("i@example.org", "@example.org", "ngozi@", "no-at-all"):
+        assert order_search.email_contains(word).children == [("customer_email__icontains", word)]

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import BooleanField, F, Func, Q
+from django.db.models import BooleanField, CharField, F, Func, Q, Value
+from django.db.models.functions import Concat
+from django.db.models.lookups import IContains
 from django.utils.text import smart_split, unescape_string_literal
 
 from fulfillment.models import Order, OrderLine
@@ -50,13 +52,16 @@ def word_matches(word: str, lines: QuerySet[OrderLine]) -> Q:
     """Return the boxes `word` finds: in the name, e-mail or SamCart order id (contains, any
     case), or the whole SamCart product id of any of `lines` (any case, removed lines too)."""
     boxes = lines.filter(external_product_id__iexact=word).order_by().values("order_id")
-    found = (
-        Q(ship_name__icontains=word)
-        | Q(customer_email__icontains=word)
-        | Q(external_order_id__icontains=word)
-    )
     if connections[lines.db].vendor != "postgresql":
+        found = (
+            Q(ship_name__icontains=word)
+            | Q(customer_email__icontains=word)
+            | Q(external_order_id__icontains=word)
+        )
         return found | Q(pk__in=boxes)
+    found = (
+        Q(ship_name__icontains=word) | email_contains(word) | Q(external_order_id__icontains=word)
+    )
     # `id = ANY(ARRAY(…))`: the lines are read once, and the four conditions stay one OR of
     # index scans (trigram indexes, primary key) or a walk of `order_recent` that stops at a
     # page, as PostgreSQL estimates best; `id IN (…)` in an OR allowed neither.
@@ -68,6 +73,24 @@ def word_matches(word: str, lines: QuerySet[OrderLine]) -> Q:
         output_field=BooleanField(),
     )
     return found | Q(any_box)
+
+
+def email_contains(word: str) -> Q:
+    """`customer_email` contains `word` (any case), as PostgreSQL's trigram index finds it fast.
+
+    An address's domain is in most rows ("example.com"), so its trigrams make the index read
+    long lists (53 ms for one address at 1,000,000 orders). When `word` has a local part of two
+    or more characters before its `@`, the index is asked for "local@" alone (2.6 ms) and the
+    whole word is checked on the rows it returns, through an expression the index does not
+    cover (`email || ''`), so the planner cannot put the domain back into the index scan. A
+    row containing `word` contains "local@", so the rows found are the same.
+    """
+    local, at, _ = word.partition("@")
+    narrow = local + at
+    if not at or len(local) < 2 or narrow == word:
+        return Q(customer_email__icontains=word)
+    unindexed = Concat(F("customer_email"), Value(""), output_field=CharField())
+    return Q(customer_email__icontains=narrow) & Q(IContains(unindexed, word))
 
 
 def search_orders(
