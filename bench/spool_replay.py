@@ -11,7 +11,8 @@ production settings, `bench.settings`) and prints:
    closed port): every answer must be 202 `queued` and every body a spool file; req/s, p99;
 3. spool: SPOOL_BODIES (10,000) charged bodies written with the product's own writer
    (`spool_write`, as the view does when the database is away): files/s per thousand;
-4. replay: `spool_drain()` (what `manage.py notify_spool --replay` and the worker call) in
+4. replay: `spool_drain(threads=NOTIFY_SPOOL_REPLAY_THREADS)` (what `manage.py notify_spool
+   --replay` and the worker call) in
    this process: bodies/s against the live figure; then the database check: one order per
    spooled SamCart order, none doubled, the spool empty;
 5. replay by the web server: SPOOL_SERVER_BODIES (default SPOOL_BODIES) more spooled, then
@@ -201,11 +202,15 @@ def main() -> None:
         print(f"\nspooling {BODIES:,d} charged bodies (spool_write):", flush=True)
         took = spool_bodies(query_string, first, BODIES)
         print(f"  {BODIES / took:,.0f} files/s overall", flush=True)
+        from django.conf import settings
+
+        threads = settings.NOTIFY_SPOOL_REPLAY_THREADS
         started = time.monotonic()
-        left = spool_drain()
+        left = spool_drain(threads=threads)  # as the worker and `notify_spool --replay` call it
         took = time.monotonic() - started
         print(
-            f"replay, spool_drain() in one process: {BODIES:,d} bodies in {took:.1f} s = "
+            f"replay, spool_drain({threads} threads) in one process: {BODIES:,d} bodies in "
+            f"{took:.1f} s = "
             f"{BODIES / took:,.0f} bodies/s; {left} left; "
             f"replay/live {BODIES / took / live.rps:.2f}×",
             flush=True,

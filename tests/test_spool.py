@@ -23,6 +23,7 @@ from fulfillment.services.replay import (
     DETAIL_KEPT,
     DETAIL_QUEUED,
     DETAIL_UNAVAILABLE,
+    replay_lanes,
     spool_drain,
 )
 from fulfillment.services.spool import (
@@ -434,3 +435,59 @@ def test_a_replayed_row_left_pending_waits_five_minutes_before_the_sweep_may_tak
     stored.refresh_from_db()
     assert stored.outcome == Outcome.CREATED and stored.next_attempt_at is None
     assert Notification.objects.count() == 1 and Order.objects.count() == 1
+
+
+def _refund_body(order_id: int) -> bytes:
+    return f'{{"type": "Refund", "order": {{"id": {order_id}}}}}'.encode()
+
+
+def _spool_orders(publisher, orders: range) -> dict[int, list[Path]]:
+    """Spool, for each SamCart order, its purchase then its refund, interleaved with the
+    other orders' bodies (one arrival time per body, in that order); return the files."""
+    files: dict[int, list[Path]] = {}
+    moment = ARRIVED
+    for kind in ("order", "refund"):
+        for order_id in orders:
+            moment += timedelta(milliseconds=1)
+            body = order_body(order_id=order_id) if kind == "order" else _refund_body(order_id)
+            item = _spooled(publisher, received_at=moment, body=body, body_size=len(body))
+            files.setdefault(order_id, []).append(spool_write(item=item))
+    return files
+
+
+@pytest.mark.django_db
+def test_replay_lanes_keep_each_samcart_order_in_one_lane_in_its_order():
+    """Every body of one SamCart order goes to one lane, in arrival order (a Refund replayed
+    before its Order would flag nothing); the orders spread over the lanes."""
+    publisher = _funded()
+    files = _spool_orders(publisher, range(7001, 7031))
+
+    lanes = replay_lanes(spool_paths(), 4)
+
+    assert sorted(p for lane in lanes for p in lane) == spool_paths()
+    assert len(lanes) > 1
+    for order_files in files.values():
+        holding = [lane for lane in lanes if order_files[0] in lane]
+        assert len(holding) == 1
+        lane = holding[0]
+        assert [p for p in lane if p in order_files] == order_files  # purchase, then refund
+    assert all(lane == sorted(lane) for lane in lanes)  # each lane oldest first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_in_threads_replays_every_body_once_and_each_order_in_its_order():
+    """Four threads, each with its own connection (real threads on PostgreSQL; SQLite replays
+    in one): every purchase is one box, every refund found its box (replayed after it),
+    nothing twice."""
+    publisher = _funded()
+    _spool_orders(publisher, range(7101, 7141))
+
+    assert spool_drain(threads=4) == 0
+
+    boxes = Order.objects.filter(publisher=publisher)
+    assert sorted(int(b.external_order_id) for b in boxes) == list(range(7101, 7141))
+    assert all(box.cart_refunded for box in boxes)
+    outcomes = Notification.objects.values_list("outcome", flat=True)
+    assert sorted(set(outcomes)) == [Outcome.CREATED, Outcome.IGNORED]
+    assert len(outcomes) == 80
+    assert spool_paths() == []

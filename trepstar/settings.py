@@ -106,6 +106,8 @@ NOTIFY_SPOOL_MAX_BYTES = env.int("NOTIFY_SPOOL_MAX_BYTES", default=1024**3)
 NOTIFY_SPOOL_MAX_FILES = env.int("NOTIFY_SPOOL_MAX_FILES", default=10_000)
 # Replay in a thread of the web process that spooled (and at its start); the worker drains too.
 NOTIFY_SPOOL_REPLAY = env.bool("NOTIFY_SPOOL_REPLAY", default=True)
+# Threads of the worker's and `notify_spool --replay`'s replay (one SamCart order per thread).
+NOTIFY_SPOOL_REPLAY_THREADS = env.int("NOTIFY_SPOOL_REPLAY_THREADS", default=4)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

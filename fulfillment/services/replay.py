@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+import zlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.http import QueryDict
 from django.utils import timezone
 
+from fulfillment.carts import parse_samcart
 from fulfillment.models import Notification, Outcome
 
 from .notifications import (
@@ -42,6 +44,7 @@ from .spool import (
     SpoolUnavailable,
     spool_claim,
     spool_paths,
+    spool_read,
     spool_remove,
     spool_set_aside,
     spool_write,
@@ -209,18 +212,74 @@ def spool_replay_file(*, path: Path) -> bool:
     return True
 
 
-def spool_drain() -> int:
-    """Replay every spooled body of this host, oldest first; return how many are left."""
+def _lane_key(path: Path) -> str:
+    """Return the SamCart order a spooled body belongs to (idpub and order id; the file's name
+    when the body does not parse): one lane replays all of an order's bodies, in order."""
+    try:
+        item = spool_read(path=path)
+        idpub = incoming_parse(
+            query_string=item.query_string,
+            body=b"",
+            body_size=0,
+            content_type="",
+            remote_addr=None,
+        ).idpub
+        return f"{idpub} {parse_samcart(item.body, item.content_type).order_id}"
+    except Exception:  # gone meanwhile, unreadable or not a SamCart body: a lane of its own
+        return path.name
+
+
+def replay_lanes(paths: list[Path], lanes: int) -> list[list[Path]]:
+    """Split `paths` (oldest first) into at most `lanes` lists, every SamCart order's bodies
+    in one list and in their order (an Order before its Refund, a first POST before its bump)."""
+    split: list[list[Path]] = [[] for _ in range(max(lanes, 1))]
+    for path in paths:
+        split[zlib.crc32(_lane_key(path).encode()) % len(split)].append(path)
+    return [lane for lane in split if lane]
+
+
+def _drain_lane(lane: list[Path], stop: threading.Event) -> None:
+    """Replay one lane's files in order until done or the database is away (then `stop`)."""
+    try:
+        for path in lane:
+            if stop.is_set():
+                return
+            spool_replay_file(path=path)
+    except DATABASE_DOWN as error:
+        stop.set()
+        logger.info("Spool replay: the database is still unreachable (%s)", error)
+    except Exception:  # a disk error: the next drain tries again
+        stop.set()
+        logger.exception("Spool replay failed")
+    finally:
+        connections.close_all()  # this thread's connections: a dead one is not reused
+
+
+def spool_drain(*, threads: int = 1) -> int:
+    """Replay every spooled body of this host, oldest first; return how many are left.
+
+    With `threads` > 1 (the worker and `notify_spool --replay`: NOTIFY_SPOOL_REPLAY_THREADS)
+    the bodies are replayed in that many threads, each with its own database connection,
+    every SamCart order's bodies by one thread in their order (`replay_lanes`). SQLite (a
+    development database) takes one writer at a time: one thread there.
+    """
     paths = spool_paths()
     if not paths:
         return 0
-    try:
-        for path in paths:
-            spool_replay_file(path=path)
-    except DATABASE_DOWN as error:
-        logger.info("Spool replay: the database is still unreachable (%s)", error)
-    finally:
-        connections.close_all()  # this thread's connections: a dead one is not reused
+    stop = threading.Event()
+    parallel = threads > 1 and connections["default"].vendor == "postgresql"
+    lanes = replay_lanes(paths, threads) if parallel else [paths]
+    if len(lanes) == 1:
+        _drain_lane(lanes[0], stop)
+    else:
+        workers = [
+            threading.Thread(target=_drain_lane, args=(lane, stop), name=f"spool-replay-{n}")
+            for n, lane in enumerate(lanes)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
     return len(spool_paths())
 
 

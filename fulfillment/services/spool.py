@@ -222,10 +222,15 @@ def spool_claim(*, path: Path) -> Iterator[Spooled | None]:
 
 
 def spool_remove(*, path: Path) -> None:
-    """Remove a replayed file for good (called while it is claimed)."""
+    """Remove a replayed file for good (called while it is claimed).
+
+    The directory is not synced after the unlink: a removal a crash undoes only brings the
+    file back, and its next replay finds the notification by `spool_id` and does nothing
+    twice. (A write is synced: that is the body's only copy.) One fsync less per replayed
+    body, issue 21.
+    """
     size = path.stat().st_size
     path.unlink()
-    _fsync_dir(path.parent)
     _count_changed(path.parent, -1, -size)
 
 

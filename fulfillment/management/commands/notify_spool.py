@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from fulfillment.clock import when
@@ -23,7 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["replay"]:
-            left = spool_drain()
+            left = spool_drain(threads=settings.NOTIFY_SPOOL_REPLAY_THREADS)
             self.stdout.write(f"Replayed; {left} left in the spool.")
         paths = spool_paths()
         self.stdout.write(f"{spool_dir()}: {len(paths)} waiting")

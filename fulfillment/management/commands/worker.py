@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
@@ -32,7 +33,9 @@ def _tick_forever(every: float, stop: threading.Event) -> None:
         finally:
             close_old_connections()
         try:
-            spool_drain()  # bodies the Notify URL spooled on this host (SPEC §4)
+            spool_drain(
+                threads=settings.NOTIFY_SPOOL_REPLAY_THREADS
+            )  # bodies the Notify URL spooled on this host (SPEC §4)
         except Exception:
             logger.exception("Spool replay failed")
         stop.wait(every)
