@@ -65,16 +65,7 @@ def _machine_ms() -> tuple[float, float]:
 
 
 def main() -> None:
-    wrk = run.wrk_path()
-    run.recreate_database()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", verbosity=0, interactive=False)
-    paths = run.seed()
+    wrk, paths = run.prepare()
     targets = [t for t in run.targets(paths) if t.name in NAMES]
     server = run.Server()
     server.start()

@@ -403,13 +403,8 @@ def load_large() -> None:
     print(f"\nLarge database loaded in {time.monotonic() - started:.0f} s", flush=True)
 
 
-def main() -> None:
-    from bench.flash_sale import flash_sale
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-large", action="store_true")
-    parser.add_argument("--skip-flash", action="store_true")
-    args = parser.parse_args()
+def prepare() -> tuple[str, dict[str, str]]:
+    """Fresh database, migrated and seeded; return wrk's path and the Notify URLs."""
     wrk = wrk_path()
     recreate_database()
     import django
@@ -419,7 +414,17 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", verbosity=0, interactive=False)
-    paths = seed()
+    return wrk, seed()
+
+
+def main() -> None:
+    from bench.flash_sale import flash_sale
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-flash", action="store_true")
+    args = parser.parse_args()
+    wrk, paths = prepare()
     all_targets = targets(paths)
     server = Server()
     print(f"{os.cpu_count()} cores; {SECONDS} s per run, {ROUNDS} rounds; database {DATABASE_URL}")

@@ -136,19 +136,10 @@ def database_check(first_order: int, count: int) -> str:
 
 
 def main() -> None:
-    wrk = run.wrk_path()
-    run.recreate_database()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+    wrk, paths = run.prepare()
     from fulfillment.services.replay import spool_drain
     from fulfillment.services.spool import spool_paths
 
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", verbosity=0, interactive=False)
-    paths = run.seed()
     target = charged(paths)
     query_string = paths["funded"].partition("?")[2]
     print(f"{os.cpu_count()} cores; database {run.DATABASE_URL}; spool {SPOOL}", flush=True)

@@ -90,20 +90,6 @@ def database_check() -> str:
     return f"notifications {outcomes}; orders {statuses}; SamCart orders doubled: {doubled}"
 
 
-def prepare() -> tuple[str, dict[str, str]]:
-    """Fresh database, migrated and seeded; return wrk's path and the Notify URLs."""
-    wrk = run.wrk_path()
-    run.recreate_database()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", verbosity=0, interactive=False)
-    return wrk, run.seed()
-
-
 def charged(paths: dict[str, str]) -> run.Target:
     return run.Target("notify charged, 1 product", paths["funded"], run.ONE, "created")
 
@@ -240,7 +226,7 @@ def boot_time() -> None:
 
 def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else "memory"
-    wrk, paths = prepare()
+    wrk, paths = run.prepare()
     print(f"{os.cpu_count()} cores; database {run.DATABASE_URL}", flush=True)
     if what in ("memory", "all"):
         measure_memory(wrk, paths)
