@@ -217,14 +217,14 @@ def _lane_key(path: Path) -> str:
     when the body does not parse): one lane replays all of an order's bodies, in order."""
     try:
         item = spool_read(path=path)
-        idpub = incoming_parse(
+        incoming = incoming_parse(
             query_string=item.query_string,
-            body=b"",
-            body_size=0,
-            content_type="",
-            remote_addr=None,
-        ).idpub
-        return f"{idpub} {parse_samcart(item.body, item.content_type).order_id}"
+            body=item.body,
+            body_size=item.body_size,
+            content_type=item.content_type,
+            remote_addr=item.remote_addr,
+        )
+        return f"{incoming.idpub} {parse_samcart(item.body, item.content_type).order_id}"
     except Exception:  # gone meanwhile, unreadable or not a SamCart body: a lane of its own
         return path.name
 
