@@ -56,3 +56,22 @@ def login(browser, base_url: str, username: str, *, viewport: dict | None = None
     page.click("input[type=submit]")
     page.wait_for_url("**/admin/")
     return page
+
+
+def save_shot(target, path: Path, **options: object) -> bool:
+    """Save a screenshot of `target` (a page or a locator) for people to look at; True if saved.
+
+    A screenshot is an artifact, never an assertion: Chromium's capture now and then fails
+    with "Unable to capture screenshot" (seen once in CI). One more try, then the test goes on
+    without the picture.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    for _ in range(2):
+        try:
+            target.screenshot(path=str(path), **options)
+            return True
+        except PlaywrightError as error:
+            if "screenshot" not in str(error).lower():
+                raise
+    return False

@@ -15,7 +15,7 @@ import pytest
 
 from fulfillment.models import Notification, Order, OrderStatus, Outcome, Project, Publisher
 from tests.admin_world import order_body
-from tests.browser import BROWSER_MARKS, PASSWORD
+from tests.browser import BROWSER_MARKS, PASSWORD, save_shot
 from tests.browser import login as shared_login
 from tests.factories import make_project, make_publisher, make_publisher_user, make_staff_user
 
@@ -49,7 +49,7 @@ def post_json(url: str, body: bytes) -> dict:
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    save_shot(page, SHOTS / f"{name}.png", full_page=True)
 
 
 def messages(page) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fulfillment.models import Notification, Order, OrderStatus, Outcome
-from tests.browser import BROWSER_MARKS, PASSWORD, login
+from tests.browser import BROWSER_MARKS, PASSWORD, login, save_shot
 from tests.factories import make_project, make_publisher, make_publisher_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -23,7 +23,7 @@ SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots
 def shoot(page, name: str) -> None:
     """Keep a picture of the test-sale card for people to look at."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#test-sale-card").screenshot(path=str(SHOTS / f"{name}.png"))
+    save_shot(page.locator("#test-sale-card"), SHOTS / f"{name}.png")
 
 
 def test_a_manager_sends_test_sales_sees_the_answers_and_clears_them(browser, live_server):

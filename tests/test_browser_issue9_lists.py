@@ -12,7 +12,7 @@ import pytest
 
 from fulfillment.models import Order, OrderStatus
 from tests.admin_world import notify, order_body
-from tests.browser import BROWSER_MARKS, LAPTOP, PASSWORD, login
+from tests.browser import BROWSER_MARKS, LAPTOP, PASSWORD, login, save_shot
 from tests.factories import make_project, make_publisher, make_publisher_user, make_staff_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -29,7 +29,7 @@ def site(live_server, settings):
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+    save_shot(page, SHOTS / f"{name}.png", full_page=False)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from fulfillment.models import HoldReason, Order, OrderStatus
 from tests.admin_world import notify, order_body
-from tests.browser import BROWSER_MARKS, PASSWORD, login
+from tests.browser import BROWSER_MARKS, PASSWORD, login, save_shot
 from tests.factories import make_project, make_publisher, make_publisher_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -33,7 +33,7 @@ def site(live_server, settings):
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+    save_shot(page, SHOTS / f"{name}.png", full_page=False)
 
 
 def incomplete_order(publisher, order_id: str) -> Order:

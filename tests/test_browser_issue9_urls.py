@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import BROWSER_MARKS, LAPTOP, PASSWORD
+from tests.browser import BROWSER_MARKS, LAPTOP, PASSWORD, save_shot
 from tests.factories import make_project, make_publisher, make_publisher_user, make_staff_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -84,7 +84,7 @@ def test_api_docs_render_with_every_other_host_blocked(browser, site):
     page.goto("/api/docs/")
     page.wait_for_selector(".opblock-summary", state="visible")
     operations = page.locator(".opblock-summary-path").all_inner_texts()
-    page.screenshot(path=str(SHOTS / "issue9-api-docs.png"))
+    save_shot(page, SHOTS / "issue9-api-docs.png")
 
     assert any("/api/v1/orders/" in text for text in operations), operations
     assert offline.blocked == []
@@ -114,8 +114,8 @@ def test_notify_url_box_is_monospace_unclipped_and_copies_this_servers_url(brows
     assert content >= style["glyphs"] + 2, style
     assert content >= 1.4 * style["size"], style
     box.scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "issue9-notify-url-box.png"))
-    box.screenshot(path=str(SHOTS / "issue9-notify-url-box-only.png"))
+    save_shot(page, SHOTS / "issue9-notify-url-box.png")
+    save_shot(box, SHOTS / "issue9-notify-url-box-only.png")
 
     page.click("#copy-notify-url")
     sync_api.expect(page.locator("#copy-status")).not_to_be_empty()
@@ -126,7 +126,7 @@ def test_notify_url_box_is_monospace_unclipped_and_copies_this_servers_url(brows
     page.goto(expected)
     assert page.inner_text("#notify-state").endswith("Ready for SamCart")
     assert publisher.notify_key not in page.content()
-    page.screenshot(path=str(SHOTS / "issue9-notify-url-page.png"))
+    save_shot(page, SHOTS / "issue9-notify-url-page.png")
     assert not [e for e in offline.errors if "Content Security Policy" in e], offline.errors
 
 

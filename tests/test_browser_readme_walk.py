@@ -22,7 +22,7 @@ import pytest
 
 from fulfillment.models import Order, OrderStatus
 from fulfillment.services.deposits import deposit_record
-from tests.browser import BROWSER_MARKS, PASSWORD
+from tests.browser import BROWSER_MARKS, PASSWORD, save_shot
 from tests.factories import make_project, make_publisher, make_publisher_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -52,7 +52,7 @@ class Walk:
         """Assert the page is clean; return its visible text."""
         self.page.wait_for_load_state()
         self.step += 1
-        self.page.screenshot(path=str(SHOTS / f"{self.step:02d}-{name}.png"), full_page=True)
+        save_shot(self.page, SHOTS / f"{self.step:02d}-{name}.png", full_page=True)
         url, status = self.statuses[-1]
         assert status < 400, (name, url, status)
         text = self.page.inner_text("body")

@@ -26,7 +26,7 @@ from fulfillment.samcart_api.standin_data import (
     standin_data,
     standin_order,
 )
-from tests.browser import BROWSER_MARKS, LAPTOP, PASSWORD
+from tests.browser import BROWSER_MARKS, LAPTOP, PASSWORD, save_shot
 from tests.factories import make_project, make_publisher, make_publisher_user
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -70,7 +70,7 @@ class Page:
         """Assert the page is clean; return its visible text."""
         self.page.wait_for_load_state()
         self.step += 1
-        self.page.screenshot(path=str(SHOTS / f"{self.step:02d}-{name}.png"), full_page=True)
+        save_shot(self.page, SHOTS / f"{self.step:02d}-{name}.png", full_page=True)
         text = self.page.inner_text("body")
         for error in ERRORS:
             assert error not in text, (name, error)
