@@ -228,6 +228,13 @@ def test_a_delay_makes_the_answer_slow(standin):
         requests.get(f"{standin.base_url}/orders", headers={"sc-api": KEY}, timeout=0.2)
 
 
+def _ctrl_c_stops_it() -> None:
+    """In the child: SIGINT does what Ctrl-C does. A suite started in the background (`… &`
+    in a script) runs with SIGINT ignored, the child would inherit that, and Python then
+    installs no KeyboardInterrupt: the command would never see the Ctrl-C this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_fake_samcart_serves_a_file_and_reloads_it(tmp_path):
     data_file = tmp_path / "samcart.json"
     data_file.write_text(json.dumps(sample()))
@@ -250,6 +257,7 @@ def test_fake_samcart_serves_a_file_and_reloads_it(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_ctrl_c_stops_it,
     )
     try:
         base_url = _printed_url(process)
