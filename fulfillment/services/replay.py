@@ -162,6 +162,17 @@ def _replay_stored(notification: Notification) -> None:
         notification_process(notification=notification)
 
 
+def spooled_incoming(item: Spooled) -> Incoming:
+    """Return a spooled request as the service reads it (`incoming_parse` of its fields)."""
+    return incoming_parse(
+        query_string=item.query_string,
+        body=item.body,
+        body_size=item.body_size,
+        content_type=item.content_type,
+        remote_addr=item.remote_addr,
+    )
+
+
 def spool_replay(*, item: Spooled) -> None:
     """Store and process one spooled body as a live request would be (no rate limit).
 
@@ -169,15 +180,11 @@ def spool_replay(*, item: Spooled) -> None:
     """
     stored = Notification.objects.filter(spool_id=item.spool_id).first()
     if stored is None:
-        incoming = incoming_parse(
-            query_string=item.query_string,
-            body=item.body,
-            body_size=item.body_size,
-            content_type=item.content_type,
-            remote_addr=item.remote_addr,
-        )
         spooled = replace(
-            incoming, spool_id=item.spool_id, received_at=item.received_at, replayed=True
+            spooled_incoming(item),
+            spool_id=item.spool_id,
+            received_at=item.received_at,
+            replayed=True,
         )
         try:
             notification_receive(spooled)
@@ -217,14 +224,8 @@ def _lane_key(path: Path) -> str:
     when the body does not parse): one lane replays all of an order's bodies, in order."""
     try:
         item = spool_read(path=path)
-        incoming = incoming_parse(
-            query_string=item.query_string,
-            body=item.body,
-            body_size=item.body_size,
-            content_type=item.content_type,
-            remote_addr=item.remote_addr,
-        )
-        return f"{incoming.idpub} {parse_samcart(item.body, item.content_type).order_id}"
+        idpub = spooled_incoming(item).idpub
+        return f"{idpub} {parse_samcart(item.body, item.content_type).order_id}"
     except Exception:  # gone meanwhile, unreadable or not a SamCart body: a lane of its own
         return path.name
 
