@@ -2,7 +2,7 @@
 
 Tasks are django-tasks tasks on its database backend: enqueuing writes a row in the caller's
 transaction, so a task exists exactly when the change that asked for it committed. A task that a
-service enqueues lives beside that service (`alerts.send_alert`, `window.start_production`), so
+service enqueues lives beside that service (`alerts.send_alert`), so
 services never import this module; this module imports them.
 """
 
@@ -48,9 +48,15 @@ def send_alerts() -> int:
     return alerts_send_due()
 
 
+# How often the sweep ends the edit windows that are due (SPEC §15): a window ends at its
+# `production_at` whatever the sweep does (edits refused from that moment); the order moves to
+# `in_production` at the next sweep, at most this plus a worker tick later.
+SWEEP_EVERY = timedelta(seconds=10)
+
+
 @task()
 def start_due_production() -> int:
-    """End every edit window that is due (a task lost with a killed worker included)."""
+    """End every edit window that is due (the only way windows end: no task per order)."""
     return orders_start_production()
 
 
@@ -84,7 +90,7 @@ SCHEDULE = {
     "collect_alerts": (timedelta(minutes=1), collect_alerts),
     "collect_shipped_daily": (timedelta(minutes=15), collect_shipped_daily),
     "send_alerts": (timedelta(seconds=30), send_alerts),
-    "start_due_production": (timedelta(seconds=30), start_due_production),
+    "start_due_production": (SWEEP_EVERY, start_due_production),
     "prune_old_rows": (timedelta(days=1), prune_old_rows),
     "prune_test_orders": (timedelta(hours=1), prune_test_orders),
     "samcart_checks": (timedelta(minutes=15), samcart_checks),

@@ -20,12 +20,14 @@ from fulfillment.models import (
     OrderEventKind,
     OrderStatus,
 )
+from fulfillment.services import window
 from fulfillment.services.deposits import deposit_record
 from fulfillment.services.errors import NotEditable
 from fulfillment.services.lines import order_line_update
 from fulfillment.services.orders import EDITABLE_WHEN_SCHEDULED, order_remove, order_update
 from fulfillment.services.release import orders_release
 from fulfillment.services.window import order_cancel, orders_start_production
+from fulfillment.tasks import SCHEDULE
 from tests.factories import (
     make_project,
     make_publisher,
@@ -47,7 +49,7 @@ def _scheduled(client, *, delay: int = 60, balance: str = "100.00", order_id: in
     return publisher, Order.objects.get(publisher=publisher)
 
 
-def test_a_paid_order_with_a_window_is_scheduled_charged_and_its_end_enqueued(client):
+def test_a_paid_order_with_a_window_is_scheduled_and_charged_with_no_task_of_its_own(client):
     before = timezone.now()
     publisher, order = _scheduled(client)
 
@@ -57,9 +59,8 @@ def test_a_paid_order_with_a_window_is_scheduled_charged_and_its_end_enqueued(cl
     assert LedgerEntry.objects.get(order=order, kind=LedgerKind.CHARGE).amount == -COST
     charged = OrderEvent.objects.get(order=order, kind=OrderEventKind.CHARGED)
     assert "Production starts at" in charged.detail and "(edit window)" in charged.detail
-    task = DBTaskResult.objects.get(task_path__endswith=".start_production")
-    assert task.run_after == order.production_at
-    assert task.args_kwargs["args"] == [[order.pk]]
+    # The sweep ends windows (issue 21): the order row is the record, no task row per order.
+    assert not DBTaskResult.objects.exists()
     assert assert_money_invariants(publisher).balance == Decimal("93.00")
 
 
@@ -67,7 +68,7 @@ def test_without_a_window_orders_go_to_production_at_once(client):
     _, order = _scheduled(client, delay=0)
     assert order.status == OrderStatus.IN_PRODUCTION
     assert order.production_at is None
-    assert not DBTaskResult.objects.filter(task_path__endswith=".start_production").exists()
+    assert not DBTaskResult.objects.exists()
 
 
 def test_test_orders_never_charge_so_never_schedule(client):
@@ -89,7 +90,7 @@ def test_a_released_hold_order_with_a_window_is_scheduled(client):
     assert [o.pk for o in result.released] == [order.pk]
     assert order.status == OrderStatus.SCHEDULED
     assert order.production_at is not None
-    assert DBTaskResult.objects.filter(task_path__endswith=".start_production").count() == 1
+    assert not DBTaskResult.objects.exists()
     assert_money_invariants(publisher)
 
 
@@ -106,6 +107,42 @@ def test_the_window_ends_once_when_due(client):
     with pytest.raises(NotEditable):
         order_cancel(order=order, actor=None)
     assert_money_invariants(publisher)
+
+
+def test_one_sweep_ends_every_due_window_batch_after_batch(client, monkeypatch):
+    """After a flash sale more windows end at once than one batch holds: the sweep goes on
+    until every due one started, each once, and leaves those not due yet."""
+    monkeypatch.setattr(window, "SWEEP_BATCH", 2)
+    publisher = make_publisher(balance="100.00", production_delay_minutes=60)
+    make_project(publisher, "279813")
+    for n in range(5):
+        post_notify(client, publisher, order_body(order_id=4200 + n))
+    later = timezone.now() + timedelta(minutes=61)
+    not_due = Order.objects.order_by("pk").last()
+    Order.objects.filter(pk=not_due.pk).update(production_at=later + timedelta(minutes=1))
+
+    assert orders_start_production(now=later) == 4
+    assert orders_start_production(now=later) == 0
+    statuses = list(Order.objects.order_by("pk").values_list("status", flat=True))
+    assert statuses == [OrderStatus.IN_PRODUCTION] * 4 + [OrderStatus.SCHEDULED]
+    assert OrderEvent.objects.filter(kind=OrderEventKind.PRODUCTION_STARTED).count() == 4
+    assert_money_invariants(publisher)
+
+
+def test_a_start_production_task_queued_before_the_sweep_still_ends_its_window(client):
+    publisher, order = _scheduled(client)
+    Order.objects.filter(pk=order.pk).update(production_at=timezone.now())
+
+    assert window.start_production.call([order.pk]) == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_PRODUCTION
+    assert_money_invariants(publisher)
+
+
+def test_the_schedule_sweeps_windows_every_10_seconds():
+    every, job = SCHEDULE["start_due_production"]
+    assert every == timedelta(seconds=10)
+    assert job.func() == 0  # nothing due: it runs and starts nothing
 
 
 def test_edit_a_scheduled_order_address_but_not_its_quantity_nor_empty_it(client):

@@ -209,7 +209,6 @@ def test_a_failed_notification_is_retried_by_the_worker(client, tmp_path):
 
 def test_a_restarted_worker_ends_edit_windows_on_time_and_once(client, tmp_path):
     from django.utils import timezone
-    from django_tasks_db.models import DBTaskResult
 
     from fulfillment.models import Order, OrderEvent, OrderEventKind, OrderStatus
     from tests.invariants import assert_money_invariants, order_body
@@ -220,7 +219,6 @@ def test_a_restarted_worker_ends_edit_windows_on_time_and_once(client, tmp_path)
         post_notify(client, publisher, order_body(order_id=7700 + n))
     ends = timezone.now() + timedelta(seconds=3)  # the windows end in 3 s
     assert Order.objects.filter(status=OrderStatus.SCHEDULED).update(production_at=ends) == 3
-    DBTaskResult.objects.filter(task_path__endswith=".start_production").update(run_after=ends)
     log = tmp_path / "worker.log"
     with SmtpServer() as smtp:
         worker = _start_worker(smtp, log)

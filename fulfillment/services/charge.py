@@ -12,7 +12,7 @@ from fulfillment.models import CENT, ZERO, LedgerKind, Order, OrderLine, OrderSt
 
 from .ledger import ledger_record
 from .status import charged_status, order_address, order_transition
-from .window import orders_schedule_production, window_end
+from .window import window_end
 from .wording import charged_detail
 
 if TYPE_CHECKING:
@@ -110,4 +110,3 @@ def order_charge_locked(
         detail=charged_detail(order=order, balance=publisher.balance),
         extra_fields=("cost", "charged_at", "production_at"),
     )
-    orders_schedule_production(orders=[order])

@@ -52,7 +52,7 @@ from .intake_snapshot import IntakeSnapshot, intake_snapshot
 from .ledger import publisher_charge_if_still_true, publisher_lock
 from .review import orders_review_from_notify
 from .status import CHARGED_STATUSES, new_order_events, order_initial_status
-from .window import orders_schedule_production, window_end
+from .window import window_end
 from .wording import charged_detail
 
 SOURCE = "samcart"
@@ -329,7 +329,6 @@ def _start_box(
     OrderLine.objects.bulk_create(lines)
     balance = _charge(publisher=publisher, box=box)
     _record_events(box=box, lines=lines, balance_after=balance)
-    orders_schedule_production(orders=[box])
     if after is not None:
         box_split_noted(after=after, box=box, lines=lines)
 

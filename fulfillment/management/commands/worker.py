@@ -47,7 +47,7 @@ class Command(DbWorkerCommand):
     def add_arguments(self, parser: Any) -> None:
         super().add_arguments(parser)
         parser.add_argument(
-            "--tick", type=float, default=15.0, help="Seconds between schedule checks."
+            "--tick", type=float, default=5.0, help="Seconds between schedule checks."
         )
 
     def configure_logging(self, verbosity: int) -> None:
