@@ -21,6 +21,7 @@ from fulfillment.ids import idpub_or_none
 from fulfillment.models import Notification, Outcome, Publisher
 
 from . import messages
+from .deferred import deferring, update_merged
 from .intake import Remapped, StaleIntake, orders_create_from_cart, purchase_snapshot
 from .intake_snapshot import IntakeSnapshot
 from .orders import REFUND_TYPES, orders_flag_cart_refunded
@@ -236,7 +237,8 @@ def _finish(
         known["event_type"] = event_type[:64]
     if order_id is not None:
         known["external_order_id"] = order_id[:64]
-    Notification.objects.filter(pk=notification.pk).update(
+    update_merged(  # with the new boxes' events, when a Notify pass kept them (`deferred`)
+        Notification.objects.filter(pk=notification.pk),
         outcome=answer.outcome,
         detail=answer.detail,
         http_status=answer.status,
@@ -308,7 +310,7 @@ def _process_atomic(
     snapshot: IntakeSnapshot | None = None,
     remapped: Remapped = Remapped.SKIP,
 ) -> NotifyAnswer:
-    with transaction.atomic():
+    with transaction.atomic(), deferring():
         return _process(notification, cart, snapshot, remapped)
 
 

@@ -14,6 +14,7 @@ from fulfillment.models import (
     OrderStatus,
 )
 
+from .deferred import insert_deferred
 from .errors import ERROR_TRANSITION, TransitionError
 
 if TYPE_CHECKING:
@@ -168,9 +169,13 @@ def order_sync_hold_reason(
 
 
 def new_order_events(orders: list[Order], details: dict[int, list[tuple[str, str]]]) -> None:
-    """Record the events of freshly inserted orders in one statement (creation, not a change)."""
-    OrderEvent.objects.bulk_create(
-        OrderEvent(order=order, kind=kind, actor=None, detail=detail)
-        for order in orders
-        for kind, detail in details.get(order.pk, [(OrderEventKind.CREATED, "")])
+    """Record the events of freshly inserted orders in one statement (creation, not a change);
+    in a Notify pass, sent with the notification's outcome (`deferred`)."""
+    insert_deferred(
+        OrderEvent,
+        (
+            OrderEvent(order=order, kind=kind, actor=None, detail=detail)
+            for order in orders
+            for kind, detail in details.get(order.pk, [(OrderEventKind.CREATED, "")])
+        ),
     )

@@ -1,0 +1,114 @@
+"""Writes that ride along with the next statement that needs no answer from them (issue 21).
+
+The Notify URL's hot path pays per statement, and on PostgreSQL an INSERT whose result nobody
+reads can go in the same statement as a later write, as a data-modifying CTE
+(`WITH d0 AS (INSERT …) UPDATE …`): one round trip less, and one less while the publisher row
+is locked. Inside `deferring()` (opened inside the transaction), `insert_deferred` keeps such
+an INSERT, compiled by the ORM, and `update_merged` sends it with its UPDATE.
+
+Nothing changes order: any other statement that runs while writes are kept (a read, a lock, a
+savepoint, another write) sends them first, on their own, through a connection execute
+wrapper; leaving `deferring()` normally sends what is left, before the transaction commits.
+Only `update_merged` merges, and only where the UPDATE does not read the kept rows (a
+statement's CTEs and its main part see the same snapshot). Elsewhere (SQLite, outside
+`deferring()`) an INSERT is written at once, as `bulk_create` would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connection, models
+from django.db.models.sql import InsertQuery, UpdateQuery
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+class _Kept(threading.local):
+    """The writes kept on this thread's connection (None: not deferring)."""
+
+    writes: list[Statement] | None = None
+
+
+_kept = _Kept()
+
+
+def _send(statements: list[Statement]) -> None:
+    """Send kept writes on their own, in order, as one statement."""
+    sql, params = _with(statements, "SELECT 1", ())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _with(statements: list[Statement], sql: str, params: tuple[Any, ...]) -> Statement:
+    """Return `sql` preceded by `statements` as data-modifying CTEs, and the joined params."""
+    ctes = ", ".join(f'"deferred_{n}" AS ({write})' for n, (write, _) in enumerate(statements))
+    joined = tuple(p for _, write_params in statements for p in write_params)
+    return f"WITH {ctes} {sql}", joined + tuple(params)
+
+
+def _send_first(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    """Execute wrapper: a statement that is not a merge sends the kept writes before it."""
+    writes = _kept.writes
+    if writes:
+        _kept.writes = []
+        _send(writes)
+    return execute(sql, params, many, context)
+
+
+@contextmanager
+def deferring() -> Iterator[None]:
+    """Keep `insert_deferred` writes on PostgreSQL until a merge or the end of the block.
+
+    Open it inside the transaction that should hold the writes: on a normal exit what is left
+    is sent before the block ends; on an exception it is dropped with the rolled-back work.
+    """
+    if connection.vendor != "postgresql" or _kept.writes is not None:
+        yield
+        return
+    _kept.writes = []
+    try:
+        with connection.execute_wrapper(_send_first):
+            yield
+            writes, _kept.writes = _kept.writes, []
+            if writes:
+                _send(writes)
+    finally:
+        _kept.writes = None
+
+
+def insert_deferred(model: type[models.Model], objs: Iterable[models.Model]) -> None:
+    """Insert `objs` (new, primary keys left to the database, no answer needed): kept for the
+    next merge inside `deferring()`, else written at once with `bulk_create`."""
+    objs = list(objs)
+    if not objs:
+        return
+    if _kept.writes is None:
+        model._default_manager.bulk_create(objs)
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    query = InsertQuery(model)
+    query.insert_values(fields, objs)
+    for sql, params in query.get_compiler(connection=connection).as_sql():
+        _kept.writes.append((sql, tuple(params)))
+
+
+def update_merged(queryset: models.QuerySet[Any], **values: Any) -> int:
+    """`queryset.update(**values)`, sent in one statement with the kept writes (if any).
+
+    The UPDATE must not read the rows the kept writes insert (it would not see them).
+    """
+    writes = _kept.writes
+    if not writes:
+        return queryset.update(**values)
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(connection=connection).as_sql()
+    _kept.writes = []
+    merged_sql, merged_params = _with(writes, sql, tuple(params))
+    with connection.cursor() as cursor:
+        cursor.execute(merged_sql, merged_params)
+        return cursor.rowcount
