@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from fulfillment.models import Notification, Order, OrderEvent, OrderEventKind
 from fulfillment.services.deferred import deferring, insert_deferred, update_merged
+from fulfillment.services.intake_snapshot import intake_snapshot
 from tests.factories import make_project, make_publisher, post_notify
 from tests.invariants import order_body
 
@@ -91,3 +92,37 @@ def test_outside_the_block_inserts_are_written_at_once(box):
     assert len(_statements(captured)) == 1
     assert sorted(_notes(box)) == ["d0", "d1"]
     assert update_merged(Notification.objects.all(), detail="plain") == 1
+
+
+def _snapshot(publisher, order_id: str, products: tuple[str, ...]):
+    return intake_snapshot(
+        source="samcart", order_id=order_id, product_ids=products, idpub=publisher.idpub
+    )
+
+
+@POSTGRES
+def test_the_read_takes_one_new_box_id_only_when_a_new_box_is_certain(client):
+    """The new box's id comes from the order sequence in the intake's one read: once for three
+    matched products, never for an order that has lines (it may join) or matches nothing."""
+    publisher = make_publisher(balance="100.00")
+    for product in ("279813", "294010", "298020"):
+        make_project(publisher, product)
+    first = _snapshot(publisher, "S1", ("279813", "294010", "298020"))
+    second = _snapshot(publisher, "S2", ("279813",))
+    assert first.new_box_id is not None and second.new_box_id == first.new_box_id + 1
+    assert _snapshot(publisher, "S3", ("111111",)).new_box_id is None  # no match
+    post_notify(client, publisher, order_body(order_id="S4"))
+    box = Order.objects.get(external_order_id="S4")
+    assert box.pk == second.new_box_id + 1  # S3 took none; S4's own read took the next
+    assert _snapshot(publisher, "S4", ("294010",)).new_box_id is None  # has lines
+    assert _snapshot(publisher, "S5", ("279813",)).new_box_id == box.pk + 1
+
+
+def test_a_new_box_gets_the_id_its_read_took_and_its_lines_and_charge_with_it(client):
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "279813")
+    post_notify(client, publisher, order_body(order_id="S6"))
+    box = Order.objects.get()
+    charge = box.ledger_entries.get()
+    assert (box.lines.count(), charge.amount) == (1, -box.cost)
+    assert box.events.count() == 2  # created, charged

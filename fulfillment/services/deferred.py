@@ -4,12 +4,13 @@ The Notify URL's hot path pays per statement, and on PostgreSQL an INSERT whose 
 reads can go in the same statement as a later write, as a data-modifying CTE
 (`WITH d0 AS (INSERT …) UPDATE …`): one round trip less, and one less while the publisher row
 is locked. Inside `deferring()` (opened inside the transaction), `insert_deferred` keeps such
-an INSERT, compiled by the ORM, and `update_merged` sends it with its UPDATE.
+an INSERT, compiled by the ORM, and `execute_merged` (the charge) or `update_merged` (the
+notification's outcome) sends it with their own statement.
 
 Nothing changes order: any other statement that runs while writes are kept (a read, a lock, a
 savepoint, another write) sends them first, on their own, through a connection execute
 wrapper; leaving `deferring()` normally sends what is left, before the transaction commits.
-Only `update_merged` merges, and only where the UPDATE does not read the kept rows (a
+Only those two merge, and only where their statement does not read the kept rows (a
 statement's CTEs and its main part see the same snapshot). Elsewhere (SQLite, outside
 `deferring()`) an INSERT is written at once, as `bulk_create` would.
 """
@@ -44,9 +45,13 @@ def _send(statements: list[Statement]) -> None:
 
 
 def _with(statements: list[Statement], sql: str, params: tuple[Any, ...]) -> Statement:
-    """Return `sql` preceded by `statements` as data-modifying CTEs, and the joined params."""
+    """Return `sql` preceded by `statements` as data-modifying CTEs, and the joined params
+    (a `sql` that has CTEs of its own gets them after these)."""
     ctes = ", ".join(f'"deferred_{n}" AS ({write})' for n, (write, _) in enumerate(statements))
     joined = tuple(p for _, write_params in statements for p in write_params)
+    own = sql.lstrip()
+    if own[:5].upper() == "WITH ":
+        return f"WITH {ctes}, {own[5:]}", joined + tuple(params)
     return f"WITH {ctes} {sql}", joined + tuple(params)
 
 
@@ -81,19 +86,41 @@ def deferring() -> Iterator[None]:
 
 
 def insert_deferred(model: type[models.Model], objs: Iterable[models.Model]) -> None:
-    """Insert `objs` (new, primary keys left to the database, no answer needed): kept for the
-    next merge inside `deferring()`, else written at once with `bulk_create`."""
+    """Insert new `objs` whose answer nobody needs: kept for the next merge inside
+    `deferring()`, else written at once with `bulk_create`.
+
+    Their primary keys are either all given (a new box's, taken in the intake's read) or all
+    left to the database; kept ones left to it stay None on the objects.
+    """
     objs = list(objs)
     if not objs:
         return
     if _kept.writes is None:
         model._default_manager.bulk_create(objs)
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    with_pk = objs[0].pk is not None
+    fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
     query = InsertQuery(model)
     query.insert_values(fields, objs)
     for sql, params in query.get_compiler(connection=connection).as_sql():
         _kept.writes.append((sql, tuple(params)))
+    for obj in objs:  # saved, as far as the ORM goes (what bulk_create sets)
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def execute_merged(sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """Run raw `sql` with the kept writes (if any) in the same statement; return its rows.
+
+    `sql` must not read the rows the kept writes insert (their foreign keys are checked at the
+    statement's end, so a row may refer to them).
+    """
+    writes, params = _kept.writes, tuple(params)
+    if writes:
+        _kept.writes = []
+        sql, params = _with(writes, sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def update_merged(queryset: models.QuerySet[Any], **values: Any) -> int:

@@ -48,6 +48,7 @@ from .boxes import (
     boxes_lock,
 )
 from .charge import box_cost, box_wait_minutes, can_pay, line_price
+from .deferred import insert_deferred
 from .intake_snapshot import IntakeSnapshot, intake_snapshot
 from .ledger import publisher_charge_if_still_true, publisher_lock
 from .review import orders_review_from_notify
@@ -192,12 +193,15 @@ def _new_box(
     found_by_run: SamcartCheckRun | None,
     box_number: int,
     split_reason: str,
+    box_id: int | None,
 ) -> Order:
-    """Build (not save) a new box of `cart`'s SamCart order.
+    """Build (not save) a new box of `cart`'s SamCart order (`box_id`: its id, when the
+    intake's read took one; else the INSERT gives it).
 
     A box the SamCart check started (`found_by_run`) starts on hold `review` (§17).
     """
     return Order(
+        pk=box_id,
         publisher=publisher,
         notification_id=notification_id,
         source=SOURCE,
@@ -323,10 +327,15 @@ def _start_box(
     """Price, settle and save a new (unsaved) box with its `lines`: charged, or held with why;
     `after`: the box it split from, whose history then says where the items went."""
     _settle(box=box, lines=lines, publisher=publisher)
-    Order.objects.bulk_create([box])
+    # With its id known, the box and its lines go with the charge in one statement on
+    # PostgreSQL (`deferred`); else the INSERT gives the box its id first.
+    if box.pk is None:
+        Order.objects.bulk_create([box])
+    else:
+        insert_deferred(Order, [box])
     for line in lines:
         line.order = box
-    OrderLine.objects.bulk_create(lines)
+    insert_deferred(OrderLine, lines)
     balance = _charge(publisher=publisher, box=box)
     _record_events(box=box, lines=lines, balance_after=balance)
     if after is not None:
@@ -433,6 +442,7 @@ def orders_create_from_cart(
             found_by_run=found_by_run,
             box_number=box_next_number(boxes),
             split_reason=choice.split_reason,
+            box_id=snapshot.new_box_id,
         )
         _start_box(box=box, lines=lines, publisher=publisher, after=choice.after)
         detail = messages.created(box, lines, done, unmatched)

@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from fulfillment.models import ZERO, LedgerEntry, LedgerKind, Publisher
 
+from .deferred import execute_merged
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
@@ -100,7 +102,12 @@ def publisher_charge_if_still_true(
     if held_for_money:
         rows = rows.filter(balance__lte=publisher.balance)
     if not entries:
-        return rows.select_for_update(no_key=True).values_list("balance", flat=True).first()
+        check = rows.select_for_update(no_key=True).values_list("balance", flat=True)
+        if connection.vendor != "postgresql":
+            return check.first()
+        # With the new box and its lines when the intake kept them (`deferred`).
+        found = execute_merged(*check[:1].query.sql_with_params())
+        return found[0][0] if found else None
     if connection.vendor != "postgresql":  # no UPDATE inside WITH: two statements
         if not rows.update(balance=Round(F("balance") - total, precision=2)):
             return None
@@ -120,9 +127,8 @@ def publisher_charge_if_still_true(
     params += [LedgerKind.CHARGE, now]
     for entry in entries:
         params += [entry.amount, entry.order_id, entry.note]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows_back = cursor.fetchall()
+    # With the new box and its lines when the intake kept them (`deferred`): one statement.
+    rows_back = execute_merged(sql, params)
     ids = {order_id: pk for pk, order_id, _ in rows_back}
     for entry in entries:
         entry.pk, entry.created_at = ids.get(entry.order_id), now

@@ -99,7 +99,7 @@ def order_initial_status(
     reason = order_hold_reason(order=order, lines=lines)
     charge = reason == HoldReason.PAYMENT_REQUIRED and covered and not order.is_test
     target = charged_status(delay_minutes=delay_minutes) if charge else S.HOLD
-    if target not in INITIAL_STATUSES or order.pk is not None:
+    if target not in INITIAL_STATUSES or not order._state.adding:  # saved: not new
         raise TransitionError(f"Order {order.pk} is not new: it cannot start in {target}.")
     order.status = target
     order.hold_reason = HoldReason.NONE if charge else reason
