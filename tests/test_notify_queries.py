@@ -64,7 +64,8 @@ KINDS = {
     "charged, 3 products": ("100.00", "order_three_products", Outcome.CREATED, "in_production", 4),
     "hold, 1 product": ("0.00", "order_products_array", Outcome.CREATED, "hold", 4),
     "hold, 3 products": ("0.00", "order_three_products", Outcome.CREATED, "hold", 4),
-    "no_match": ("100.00", "order_products_array", Outcome.NO_MATCH, None, 3),
+    # Decided by the read: stored with its outcome, no processing pass (issue 21; 3 before).
+    "no_match": ("100.00", "order_products_array", Outcome.NO_MATCH, None, 2),
     # Decided on the first, unlocked read: no new line, no lock (new lines would take the
     # locks and read again, as they may join a box, §18).
     "duplicate": ("100.00", "order_products_array", Outcome.DUPLICATE, None, 4),

@@ -29,6 +29,7 @@ from fulfillment.services.notifications import (
 )
 from fulfillment.services.orders import order_delete
 from fulfillment.services.publishers import publisher_rotate_key
+from fulfillment.services.reprocess import notification_reprocess
 from tests.factories import make_project, make_publisher, notify_path, post_notify, sample
 
 pytestmark = pytest.mark.django_db
@@ -177,6 +178,33 @@ def test_no_match_names_the_ids_and_where_to_set_them(client):
     assert "eCommerceIDString" in body["detail"]
     assert "Advanced Settings" in body["detail"]
     assert Order.objects.count() == 0
+
+
+def test_a_no_match_is_stored_with_its_outcome_in_one_write_and_reads_as_a_processed_one(client):
+    """Issue 21: the read decides a no_match, so the store writes the outcome with the body
+    (one INSERT, no processing pass); the row is the one a processing pass would leave."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "111111")
+    with CaptureQueriesContext(connection) as captured:
+        response = post_notify(client, publisher, sample("order_three_products"))
+
+    writes = [
+        q["sql"] for q in captured.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))
+    ]
+    assert len(writes) == 1 and writes[0].startswith('INSERT INTO "fulfillment_notification"')
+    stored = Notification.objects.get()
+    assert (stored.outcome, stored.http_status, stored.attempts) == (Outcome.NO_MATCH, 200, 1)
+    assert stored.processed_at is not None and stored.next_attempt_at is None
+    assert stored.event_type == "Order" and stored.external_order_id
+    assert "279813" in stored.detail and stored.detail == response.json()["detail"]
+    # Reprocessing it (the product is mapped now) takes the usual pass and creates the order.
+    make_project(publisher, "279813")
+    answer = notification_reprocess(notification=stored)
+    assert answer.outcome == Outcome.CREATED
+    assert Order.objects.filter(notification=stored).count() == 1
 
 
 def test_partial_match_names_the_unmatched_ids(client):

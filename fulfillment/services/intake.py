@@ -85,6 +85,18 @@ def matching_projects(
     return snapshot.matches if snapshot is not None else {}
 
 
+def no_match_result(*, snapshot: IntakeSnapshot, cart: CartNotification) -> IntakeResult | None:
+    """The one no-match rule (SPEC §4–§5): a purchase none of whose products matches an active
+    project creates nothing and says which ids to set where; None when one matched.
+
+    Decided from the read alone, so the Notify URL records it with the store (`notifications`).
+    """
+    if snapshot.matches:
+        return None
+    unmatched = [i for i in cart.product_ids if i not in snapshot.matches]
+    return IntakeResult(Outcome.NO_MATCH, messages.no_match(snapshot.publisher.idpub, unmatched))
+
+
 def purchase_snapshot(
     *, cart: CartNotification, idpub: str = "", publisher_id: int | None = None
 ) -> IntakeSnapshot | None:
@@ -392,8 +404,9 @@ def orders_create_from_cart(
             snapshot = _locked_snapshot(publisher_id=publisher_id, cart=cart)
         publisher, matches = snapshot.publisher, snapshot.matches
         unmatched = [i for i in cart.product_ids if i not in matches]
-        if not matches:
-            return IntakeResult(Outcome.NO_MATCH, messages.no_match(publisher.idpub, unmatched))
+        nothing = no_match_result(snapshot=snapshot, cart=cart)
+        if nothing is not None:
+            return nothing
         plan = _plan_of(snapshot=snapshot, cart=cart, remapped=remapped)
         if locked or not (snapshot.has_lines and plan.new):
             break

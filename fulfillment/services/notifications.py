@@ -22,7 +22,13 @@ from fulfillment.models import Notification, Outcome, Publisher
 
 from . import messages
 from .deferred import deferring, update_merged
-from .intake import Remapped, StaleIntake, orders_create_from_cart, purchase_snapshot
+from .intake import (
+    Remapped,
+    StaleIntake,
+    no_match_result,
+    orders_create_from_cart,
+    purchase_snapshot,
+)
 from .intake_snapshot import IntakeSnapshot
 from .orders import REFUND_TYPES, orders_flag_cart_refunded
 from .refunds import refund_advice_all
@@ -188,7 +194,9 @@ def notification_receive(incoming: Incoming, *, gate: RefusalGate | None = None)
     """Authenticate, store the request, process it, and return the answer for SamCart.
 
     One read (the publisher, its matches and lines) comes before the store; the body is stored
-    in its own commit before anything else is written, then processed from that read.
+    in its own commit before anything else is written, then processed from that read. A
+    purchase the read alone decides (no product matched) is stored with its outcome in that
+    one commit: there is nothing else to write, so nothing that could fail after the store.
     """
     cart, snapshot, publisher = None, None, None
     if idpub_or_none(incoming.idpub) is not None:
@@ -216,9 +224,46 @@ def notification_receive(incoming: Incoming, *, gate: RefusalGate | None = None)
             processed_at=timezone.now(),
         )
         return NotifyAnswer(refusal.status, refusal.outcome, refusal.detail, stored.pk)
+    decided = _decided_by_the_read(cart, snapshot) if cart is not None else None
+    if cart is not None and decided is not None:  # nothing else to do: stored with the body
+        fields = _outcome_fields(decided, event_type=cart.event_type, order_id=cart.order_id)
+        stored = _store(incoming, publisher=publisher, keep=MAX_BODY, attempts=1, **fields)
+        return NotifyAnswer(decided.status, decided.outcome, decided.detail, stored.pk)
     later = {"next_attempt_at": timezone.now() + REPLAY_SWEEP_AFTER} if incoming.replayed else {}
     notification = _store(incoming, publisher=publisher, keep=MAX_BODY, **later)
     return notification_process(notification=notification, cart=cart, snapshot=snapshot)
+
+
+def _decided_by_the_read(
+    cart: CartNotification, snapshot: IntakeSnapshot | None
+) -> NotifyAnswer | None:
+    """Return the answer of a purchase the read alone decides (no product matched: the one
+    rule, `no_match_result`), which then needs no processing pass; else None."""
+    if snapshot is None or not cart.is_order:
+        return None
+    result = no_match_result(snapshot=snapshot, cart=cart)
+    if result is None:
+        return None
+    return NotifyAnswer(HTTP_STATUS[result.outcome], result.outcome, result.detail)
+
+
+def _outcome_fields(
+    answer: NotifyAnswer, *, event_type: str | None, order_id: str | None
+) -> dict[str, object]:
+    """Return what recording `answer` on a notification writes (with its store, or after a
+    processing pass: `_finish`). `None` for the event type or order id leaves them out."""
+    fields: dict[str, object] = {
+        "outcome": answer.outcome,
+        "detail": answer.detail,
+        "http_status": answer.status,
+        "processed_at": timezone.now(),
+        "next_attempt_at": None,  # a failure sets its next try after this (`_fail`)
+    }
+    if event_type is not None:
+        fields["event_type"] = event_type[:64]
+    if order_id is not None:
+        fields["external_order_id"] = order_id[:64]
+    return fields
 
 
 def _finish(
@@ -232,20 +277,10 @@ def _finish(
 
     `None` for the event type or order id leaves what the row already holds.
     """
-    known: dict[str, str] = {}
-    if event_type is not None:
-        known["event_type"] = event_type[:64]
-    if order_id is not None:
-        known["external_order_id"] = order_id[:64]
     update_merged(  # with the new boxes' events, when a Notify pass kept them (`deferred`)
         Notification.objects.filter(pk=notification.pk),
-        outcome=answer.outcome,
-        detail=answer.detail,
-        http_status=answer.status,
-        processed_at=timezone.now(),
         attempts=F("attempts") + 1,
-        next_attempt_at=None,  # a failure sets its next try after this (`_fail`)
-        **known,
+        **_outcome_fields(answer, event_type=event_type, order_id=order_id),
     )
     return NotifyAnswer(answer.status, answer.outcome, answer.detail, notification.pk)
 
