@@ -47,7 +47,7 @@ def test_kept_inserts_go_in_the_statement_of_the_update_that_merges_them(box):
         insert_deferred(OrderEvent, _events(box, 2))
         insert_deferred(OrderEvent, _events(box, 1))
         assert _statements(captured) == []  # kept
-        rows = update_merged(Notification.objects.filter(pk=notification.pk), detail="merged")
+        rows = update_merged(Notification, notification.pk, detail="merged")
 
     assert rows == 1
     [statement] = _statements(captured)
@@ -82,7 +82,7 @@ def test_an_error_in_the_block_drops_the_kept_writes_with_the_rest(box):
         raise RuntimeError("processing failed")
     assert _notes(box) == []
     with transaction.atomic(), deferring():  # and the next block starts empty
-        rows = update_merged(Notification.objects.all(), detail="alone")
+        rows = update_merged(Notification, Notification.objects.get().pk, detail="alone")
     assert rows == 1 and _notes(box) == []
 
 
@@ -91,7 +91,7 @@ def test_outside_the_block_inserts_are_written_at_once(box):
         insert_deferred(OrderEvent, _events(box, 2))
     assert len(_statements(captured)) == 1
     assert sorted(_notes(box)) == ["d0", "d1"]
-    assert update_merged(Notification.objects.all(), detail="plain") == 1
+    assert update_merged(Notification, Notification.objects.get().pk, detail="plain") == 1
 
 
 def _snapshot(publisher, order_id: str, products: tuple[str, ...]):

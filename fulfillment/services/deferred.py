@@ -4,8 +4,8 @@ The Notify URL's hot path pays per statement, and on PostgreSQL an INSERT whose 
 reads can go in the same statement as a later write, as a data-modifying CTE
 (`WITH d0 AS (INSERT …) UPDATE …`): one round trip less, and one less while the publisher row
 is locked. Inside `deferring()` (opened inside the transaction), `insert_deferred` keeps such
-an INSERT, compiled by the ORM, and `execute_merged` (the charge) or `update_merged` (the
-notification's outcome) sends it with their own statement.
+an INSERT (its SQL built once per model, `compiled`), and `execute_merged` (the charge) or
+`update_merged` (the notification's outcome) sends it with their own statement.
 
 Nothing changes order: any other statement that runs while writes are kept (a read, a lock, a
 savepoint, another write) sends them first, on their own, through a connection execute
@@ -23,9 +23,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, models
-from django.db.models.sql import InsertQuery, UpdateQuery
+from django.db.models import F
+from django.db.models.sql import InsertQuery
 
-Statement = tuple[str, tuple[Any, ...]]
+from .compiled import Statement, database, insert_statement, update_statement
 
 
 class _Kept(threading.local):
@@ -98,12 +99,16 @@ def insert_deferred(model: type[models.Model], objs: Iterable[models.Model]) -> 
     if _kept.writes is None:
         model._default_manager.bulk_create(objs)
         return
-    with_pk = objs[0].pk is not None
-    fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
-    query = InsertQuery(model)
-    query.insert_values(fields, objs)
-    for sql, params in query.get_compiler(connection=connection).as_sql():
-        _kept.writes.append((sql, tuple(params)))
+    statement = insert_statement(model, objs)
+    if statement is not None:
+        _kept.writes.append(statement)
+    else:  # what the SQL built once does not cover: the ORM compiles it
+        with_pk = objs[0].pk is not None
+        fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+        query = InsertQuery(model)
+        query.insert_values(fields, objs)
+        for sql, params in query.get_compiler(connection=database()).as_sql():
+            _kept.writes.append((sql, tuple(params)))
     for obj in objs:  # saved, as far as the ORM goes (what bulk_create sets)
         obj._state.adding, obj._state.db = False, connection.alias
 
@@ -123,19 +128,22 @@ def execute_merged(sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def update_merged(queryset: models.QuerySet[Any], **values: Any) -> int:
-    """`queryset.update(**values)`, sent in one statement with the kept writes (if any).
+def update_merged(
+    model: type[models.Model], pk: Any, *, increment: tuple[str, ...] = (), **values: Any
+) -> int:
+    """Set `values` on `model`'s row `pk` and add 1 to each `increment` column, in one
+    statement with the kept writes (if any); return the rows updated (0 or 1).
 
     The UPDATE must not read the rows the kept writes insert (it would not see them).
     """
-    writes = _kept.writes
-    if not writes:
-        return queryset.update(**values)
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    sql, params = query.get_compiler(connection=connection).as_sql()
-    _kept.writes = []
-    merged_sql, merged_params = _with(writes, sql, tuple(params))
-    with connection.cursor() as cursor:
-        cursor.execute(merged_sql, merged_params)
+    statement = update_statement(model, pk, values, increment)
+    if statement is None:  # what the SQL built once does not cover: the ORM's UPDATE
+        values.update({name: F(name) + 1 for name in increment})
+        return model._default_manager.filter(pk=pk).update(**values)
+    writes, (sql, params) = _kept.writes, statement
+    if writes:
+        _kept.writes = []
+        sql, params = _with(writes, sql, params)
+    with database().cursor() as cursor:
+        cursor.execute(sql, params)
         return cursor.rowcount

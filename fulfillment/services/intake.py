@@ -339,16 +339,18 @@ def _start_box(
     """Price, settle and save a new (unsaved) box with its `lines`: charged, or held with why;
     `after`: the box it split from, whose history then says where the items went."""
     _settle(box=box, lines=lines, publisher=publisher)
-    # With its id known, the box and its lines go with the charge in one statement on
-    # PostgreSQL (`deferred`); else the INSERT gives the box its id first.
+    # With its id known, the box goes with the charge in one statement on PostgreSQL, and its
+    # lines with its events and the outcome (`deferred`: two statements of at most 50
+    # parameters for one product, which psycopg parses once); else the INSERT gives the box
+    # its id first. A racing duplicate collides on the box's number in the charge.
     if box.pk is None:
         Order.objects.bulk_create([box])
     else:
         insert_deferred(Order, [box])
+    balance = _charge(publisher=publisher, box=box)
     for line in lines:
         line.order = box
     insert_deferred(OrderLine, lines)
-    balance = _charge(publisher=publisher, box=box)
     _record_events(box=box, lines=lines, balance_after=balance)
     if after is not None:
         box_split_noted(after=after, box=box, lines=lines)

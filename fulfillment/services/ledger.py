@@ -96,6 +96,10 @@ def publisher_charge_if_still_true(
     PostgreSQL the charge and its ledger rows are one statement.
     """
     total = sum((-entry.amount for entry in entries), ZERO)
+    if entries and connection.vendor == "postgresql":
+        return _charge_if_still_true(
+            publisher=publisher, entries=entries, held_for_money=held_for_money, total=total
+        )
     rows = Publisher.objects.filter(
         pk=publisher.pk, pricing_version=publisher.pricing_version, balance__gte=total
     )
@@ -108,12 +112,19 @@ def publisher_charge_if_still_true(
         # With the new box and its lines when the intake kept them (`deferred`).
         found = execute_merged(*check[:1].query.sql_with_params())
         return found[0][0] if found else None
-    if connection.vendor != "postgresql":  # no UPDATE inside WITH: two statements
-        if not rows.update(balance=Round(F("balance") - total, precision=2)):
-            return None
-        LedgerEntry.objects.bulk_create(entries)
-        # SQLite: this transaction wrote, so no other writer commits before it ends.
-        return Publisher.objects.values_list("balance", flat=True).get(pk=publisher.pk)
+    # SQLite (no UPDATE inside WITH): two statements.
+    if not rows.update(balance=Round(F("balance") - total, precision=2)):
+        return None
+    LedgerEntry.objects.bulk_create(entries)
+    # This transaction wrote, so no other writer commits before it ends.
+    return Publisher.objects.values_list("balance", flat=True).get(pk=publisher.pk)
+
+
+def _charge_if_still_true(
+    *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool, total: Decimal
+) -> Decimal | None:
+    """PostgreSQL's `publisher_charge_if_still_true` with entries: the compare-and-set and the
+    ledger rows in one statement (the same conditions as the ORM filter of the other paths)."""
     now = timezone.now()
     typed, untyped = "(%s::numeric, %s::bigint, %s::text)", "(%s, %s, %s)"
     sql = CHARGE_IF_STILL_TRUE.format(

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from fulfillment.carts import CartNotification, PayloadError, parse_samcart
@@ -21,6 +20,7 @@ from fulfillment.ids import idpub_or_none
 from fulfillment.models import Notification, Outcome, Publisher
 
 from . import messages
+from .compiled import insert_one
 from .deferred import deferring, update_merged
 from .intake import (
     Remapped,
@@ -153,7 +153,7 @@ def _store(
     """Save the request as a Notification (autocommit: it survives whatever follows)."""
     if incoming.received_at is not None:
         fields["received_at"] = incoming.received_at
-    return Notification.objects.create(
+    notification = Notification(
         spool_id=incoming.spool_id,
         publisher=publisher,
         remote_addr=incoming.remote_addr,
@@ -165,6 +165,8 @@ def _store(
         is_test=incoming.is_test,
         **fields,
     )
+    insert_one(notification)
+    return notification
 
 
 def _parsed(incoming: Incoming) -> CartNotification | None:
@@ -278,8 +280,9 @@ def _finish(
     `None` for the event type or order id leaves what the row already holds.
     """
     update_merged(  # with the new boxes' events, when a Notify pass kept them (`deferred`)
-        Notification.objects.filter(pk=notification.pk),
-        attempts=F("attempts") + 1,
+        Notification,
+        notification.pk,
+        increment=("attempts",),
         **_outcome_fields(answer, event_type=event_type, order_id=order_id),
     )
     return NotifyAnswer(answer.status, answer.outcome, answer.detail, notification.pk)
