@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.signals import post_save, pre_save
 
@@ -96,7 +96,8 @@ def insert_one(obj: models.Model) -> None:
     sql, params = statement
     if obj.pk is None:
         sql += f" RETURNING {db.ops.quote_name(model._meta.pk.column)}"
-    with db.cursor() as cursor:
+    # As `save()`: an error inside an atomic block marks it for rollback.
+    with transaction.mark_for_rollback_on_error(db.alias), db.cursor() as cursor:
         cursor.execute(sql, params)
         if obj.pk is None:
             obj.pk = cursor.fetchone()[0]

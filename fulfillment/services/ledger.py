@@ -64,10 +64,13 @@ def ledger_record_many(*, publisher_id: int, entries: list[LedgerEntry]) -> list
     return created
 
 
+# The decisions still hold (PostgreSQL; the ORM filter below says the same for SQLite).
+STILL_TRUE = "id = %s AND pricing_version = %s AND balance >= %s{at_most}"
+CHECK_IF_STILL_TRUE = "SELECT balance FROM {publisher} WHERE {still_true} FOR NO KEY UPDATE"
 CHARGE_IF_STILL_TRUE = """
 WITH charged AS (
     UPDATE {publisher} SET balance = balance - %s
-    WHERE id = %s AND pricing_version = %s AND balance >= %s{at_most}
+    WHERE {still_true}
     RETURNING id, balance
 ), entries AS (
     INSERT INTO {ledger} (publisher_id, amount, kind, order_id, note, created_at)
@@ -96,7 +99,7 @@ def publisher_charge_if_still_true(
     PostgreSQL the charge and its ledger rows are one statement.
     """
     total = sum((-entry.amount for entry in entries), ZERO)
-    if entries and connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
         return _charge_if_still_true(
             publisher=publisher, entries=entries, held_for_money=held_for_money, total=total
         )
@@ -106,12 +109,7 @@ def publisher_charge_if_still_true(
     if held_for_money:
         rows = rows.filter(balance__lte=publisher.balance)
     if not entries:
-        check = rows.select_for_update(no_key=True).values_list("balance", flat=True)
-        if connection.vendor != "postgresql":
-            return check.first()
-        # With the new box and its lines when the intake kept them (`deferred`).
-        found = execute_merged(*check[:1].query.sql_with_params())
-        return found[0][0] if found else None
+        return rows.select_for_update(no_key=True).values_list("balance", flat=True).first()
     # SQLite (no UPDATE inside WITH): two statements.
     if not rows.update(balance=Round(F("balance") - total, precision=2)):
         return None
@@ -123,22 +121,30 @@ def publisher_charge_if_still_true(
 def _charge_if_still_true(
     *, publisher: Publisher, entries: list[LedgerEntry], held_for_money: bool, total: Decimal
 ) -> Decimal | None:
-    """PostgreSQL's `publisher_charge_if_still_true` with entries: the compare-and-set and the
-    ledger rows in one statement (the same conditions as the ORM filter of the other paths)."""
+    """PostgreSQL's `publisher_charge_if_still_true`: the compare-and-set and the ledger rows
+    in one statement, or with no entries the check that locks the row (the same conditions as
+    the ORM filter of SQLite's path). Either goes with the new box when the intake kept it
+    (`deferred`)."""
+    still_true = STILL_TRUE.format(at_most=" AND balance <= %s" if held_for_money else "")
+    publisher_table = connection.ops.quote_name(Publisher._meta.db_table)
+    still_params = [publisher.pk, publisher.pricing_version, total]
+    still_params += [publisher.balance] if held_for_money else []
+    if not entries:
+        sql = CHECK_IF_STILL_TRUE.format(publisher=publisher_table, still_true=still_true)
+        found = execute_merged(sql, still_params)
+        return found[0][0] if found else None
     now = timezone.now()
     typed, untyped = "(%s::numeric, %s::bigint, %s::text)", "(%s, %s, %s)"
     sql = CHARGE_IF_STILL_TRUE.format(
-        publisher=connection.ops.quote_name(Publisher._meta.db_table),
+        publisher=publisher_table,
         ledger=connection.ops.quote_name(LedgerEntry._meta.db_table),
-        at_most=" AND balance <= %s" if held_for_money else "",
+        still_true=still_true,
         rows=", ".join([typed] + [untyped] * (len(entries) - 1)),
     )
-    params: list[object] = [total, publisher.pk, publisher.pricing_version, total]
-    params += [publisher.balance] if held_for_money else []
-    params += [LedgerKind.CHARGE, now]
+    params: list[object] = [total, *still_params, LedgerKind.CHARGE, now]
     for entry in entries:
         params += [entry.amount, entry.order_id, entry.note]
-    # With the new box and its lines when the intake kept them (`deferred`): one statement.
+    # With the new box when the intake kept it (`deferred`): one statement.
     rows_back = execute_merged(sql, params)
     ids = {order_id: pk for pk, order_id, _ in rows_back}
     for entry in entries:
