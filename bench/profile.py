@@ -1,0 +1,73 @@
+"""Issue 21: where a notification's Python goes, in-process (prints figures and a profile).
+
+Prepares a throw-away database as `make bench` does (default `trepstar_bench_profile`), posts
+KIND notifications (charged, hold, no_match or three: charged with three products) through
+Django's test client after a warm-up, and prints per notification: the CPU time without the
+profiler, the Python function calls under cProfile (a count that does not drift with the
+machine's load, so two checkouts compare exactly), and the functions of the app and the ORM
+that cost most (CPU time under the profiler, about 3× the real one).
+
+Run: `.venv/bin/python -m bench.profile [KIND] [COUNT]` (charged, 600). A benchmark: it
+asserts nothing.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import sys
+import time
+
+os.environ.setdefault(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trepstar_bench_profile"
+)
+
+from bench import run  # reads the BENCH_* variables above at import
+
+KINDS = {
+    "charged": ("funded", [run.ONE]),
+    "hold": ("zero", [run.ONE]),
+    "no_match": ("funded", [run.UNKNOWN_ONE]),
+    "three": ("funded", run.THREE.split(",")),
+}
+WARM_UP = 200
+
+
+def main() -> None:
+    kind = sys.argv[1] if len(sys.argv) > 1 else "charged"
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 600
+    if kind not in KINDS:
+        raise SystemExit(f"KIND is one of {', '.join(KINDS)}")
+    _, paths = run.prepare()
+    from django.test import Client
+
+    client = Client()
+    publisher, products = KINDS[kind]
+    path = paths[publisher]
+    order_ids = iter(range(5_000_000, 5_000_000 + WARM_UP + 2 * count))
+
+    def post() -> None:
+        body = run.notify_body(products, order_id=next(order_ids))
+        client.post(path, body, content_type="application/json")
+
+    for _ in range(WARM_UP):
+        post()
+    started = time.process_time()
+    for _ in range(count):
+        post()
+    cpu_ms = (time.process_time() - started) * 1000 / count
+    profile = cProfile.Profile(time.process_time)
+    profile.enable()
+    for _ in range(count):
+        post()
+    profile.disable()
+    stats = pstats.Stats(profile)
+    print(f"{kind}: {cpu_ms:.2f} ms of CPU per notification (test client included, no profiler)")
+    print(f"{kind}: {stats.total_calls / count:,.0f} Python function calls per notification\n")
+    stats.sort_stats("cumulative").print_stats(r"fulfillment/(services|views)", 25)
+    stats.sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
