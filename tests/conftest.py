@@ -34,6 +34,13 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _own_spool(settings, tmp_path_factory):
+    """Spool into a directory of the test's own, never the checkout's `var/notify-spool`: a body
+    one test spools must not be replayed into another test's database by a worker."""
+    settings.NOTIFY_SPOOL_DIR = tmp_path_factory.mktemp("spool")
+
+
 def _publisher_with_demo_projects(balance: str):
     """A publisher with the demo projects' ids: 279813, 294010 and the bundle {294010}{298020}."""
     publisher = make_publisher(balance=balance)

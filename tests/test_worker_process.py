@@ -43,6 +43,7 @@ def _start_worker(smtp: SmtpServer, log: Path) -> subprocess.Popen:
         EMAIL_URL=smtp.url,
         DEBUG="1",
         PUBLIC_BASE_URL="https://fulfillment.trepstar.example",
+        NOTIFY_SPOOL_DIR=str(log.parent / "spool"),  # its own: nothing another test spooled
     )
     return subprocess.Popen(
         [
