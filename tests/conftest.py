@@ -6,8 +6,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from fulfillment.models import Order
 from tests.admin_world import World, build_world
-from tests.factories import make_project, make_publisher
+from tests.factories import make_project, make_publisher, post_notify
+from tests.invariants import order_body
 
 # The Chromium fixture every browser test module uses (tests/browser.py); the SamCart
 # stand-in of the check's tests (tests/samcart_world.py).
@@ -39,6 +41,16 @@ def _own_spool(settings, tmp_path_factory):
     """Spool into a directory of the test's own, never the checkout's `var/notify-spool`: a body
     one test spools must not be replayed into another test's database by a worker."""
     settings.NOTIFY_SPOOL_DIR = tmp_path_factory.mktemp("spool")
+
+
+@pytest.fixture
+def held_box(client) -> Order:
+    """A box a Notify POST created and held (payment required: balance 0), with its one line,
+    its notification and its events."""
+    publisher = make_publisher(balance="0.00")
+    make_project(publisher, "279813")
+    post_notify(client, publisher, order_body(order_id="H1"))
+    return Order.objects.get(publisher=publisher)
 
 
 def _publisher_with_demo_projects(balance: str):

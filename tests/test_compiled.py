@@ -8,9 +8,9 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.models import F
-from django.db.models.functions import Now
+from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Now
 from django.db.models.sql import InsertQuery
 
 from fulfillment.models import (
@@ -22,20 +22,20 @@ from fulfillment.models import (
     Project,
     ProjectCartId,
 )
-from fulfillment.services.compiled import insert_one, insert_statement, update_statement
-from fulfillment.services.deferred import update_merged
-from tests.factories import make_project, make_publisher, post_notify
-from tests.invariants import order_body
+from fulfillment.services.compiled import (
+    insert_one,
+    insert_statement,
+    insert_statements,
+    update_statement,
+)
+from fulfillment.services.deferred import deferring, insert_deferred, update_merged
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def box(client) -> Order:
-    publisher = make_publisher(balance="0.00")
-    make_project(publisher, "279813")
-    post_notify(client, publisher, order_body(order_id="I1"))
-    return Order.objects.get(publisher=publisher)
+def box(held_box: Order) -> Order:
+    return held_box
 
 
 def _orm_insert(model, objs):
@@ -149,6 +149,16 @@ def test_an_expression_value_goes_to_the_orm(box):
     insert_one(notification)  # saved by the ORM, which resolves the expression
     stored = Notification.objects.get(pk=notification.pk)
     assert stored.received_at is not None and stored.received_at >= box.created_at
+
+
+def test_a_kept_insert_with_an_expression_is_compiled_by_the_orm(box):
+    event = OrderEvent(order=box, kind=OrderEventKind.EDITED, detail=Concat(Value("a"), Value("b")))
+    assert insert_statement(OrderEvent, [event]) is None
+    [(sql, _)] = insert_statements(OrderEvent, [event])
+    assert sql.startswith('INSERT INTO "fulfillment_orderevent"')
+    with transaction.atomic(), deferring():
+        insert_deferred(OrderEvent, [event])
+    assert box.events.filter(kind=OrderEventKind.EDITED).get().detail == "ab"
 
 
 def test_a_model_with_save_receivers_is_saved_by_the_orm_so_they_run(box):

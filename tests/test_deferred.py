@@ -21,11 +21,8 @@ POSTGRES = pytest.mark.skipif(
 
 
 @pytest.fixture
-def box(client) -> Order:
-    publisher = make_publisher(balance="0.00")
-    make_project(publisher, "279813")
-    post_notify(client, publisher, order_body(order_id="D1"))
-    return Order.objects.get(publisher=publisher)
+def box(held_box: Order) -> Order:
+    return held_box
 
 
 def _events(box: Order, n: int) -> list[OrderEvent]:

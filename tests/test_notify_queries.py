@@ -27,7 +27,7 @@ MAX_QUERIES = 4  # a charged purchase on PostgreSQL (7 before the writes rode to
 
 def _sqlite_charge_extra(status: str | None) -> int:
     """What SQLite adds for a new box. No data-modifying CTEs: the box, its lines and its
-    events are INSERTs of their own (PostgreSQL sends the box and lines with the charge, the
+    events are INSERTs of their own (PostgreSQL sends the box with the charge, the lines and
     events with the outcome), and its charge is an UPDATE, an INSERT and a read of the balance
     the UPDATE left (PostgreSQL's one statement returns it)."""
     if connection.vendor == "postgresql" or status is None:

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery
 
 Statement = tuple[str, tuple[Any, ...]]
 
@@ -36,16 +37,22 @@ def database() -> BaseDatabaseWrapper:
 Column = tuple[models.Field[Any, Any], bool]
 
 
+def _insert_fields(model: type[models.Model], with_pk: bool) -> list[models.Field[Any, Any]]:
+    """The fields an INSERT of new `model` rows writes (as `Model.save` chooses them)."""
+    meta = model._meta
+    return [
+        f
+        for f in meta.local_concrete_fields
+        if not f.generated and (with_pk or f is not meta.auto_field)
+    ]
+
+
 @cache
 def _template(
     model: type[models.Model], with_pk: bool, vendor: str
 ) -> tuple[str, str, tuple[Column, ...]]:
     """Return `INSERT INTO t (columns) VALUES `, one row's placeholders, and the columns."""
-    fields = tuple(
-        f
-        for f in model._meta.local_concrete_fields
-        if not f.generated and (with_pk or f is not model._meta.auto_field)
-    )
+    fields = _insert_fields(model, with_pk)
     quote = database().ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -80,6 +87,18 @@ def insert_statement(model: type[models.Model], objs: Sequence[models.Model]) ->
                 return None
             params.append(field.get_db_prep_save(value, connection=db))
     return head + ", ".join([row] * len(objs)), tuple(params)
+
+
+def insert_statements(model: type[models.Model], objs: Sequence[models.Model]) -> list[Statement]:
+    """Return the INSERT(s) of new `objs`: the SQL built once, or the ORM's own compile where
+    that does not cover them."""
+    statement = insert_statement(model, objs)
+    if statement is not None:
+        return [statement]
+    query = InsertQuery(model)
+    query.insert_values(_insert_fields(model, objs[0].pk is not None), objs)
+    compiler = query.get_compiler(connection=database())
+    return [(sql, tuple(params)) for sql, params in compiler.as_sql()]
 
 
 def insert_one(obj: models.Model) -> None:

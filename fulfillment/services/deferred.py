@@ -22,11 +22,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import F
-from django.db.models.sql import InsertQuery
 
-from .compiled import Statement, database, insert_statement, update_statement
+from .compiled import Statement, database, insert_statements, update_statement
 
 
 class _Kept(threading.local):
@@ -41,7 +40,7 @@ _kept = _Kept()
 def _send(statements: list[Statement]) -> None:
     """Send kept writes on their own, in order, as one statement."""
     sql, params = _with(statements, "SELECT 1", ())
-    with connection.cursor() as cursor:
+    with database().cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -72,12 +71,13 @@ def deferring() -> Iterator[None]:
     Open it inside the transaction that should hold the writes: on a normal exit what is left
     is sent before the block ends; on an exception it is dropped with the rolled-back work.
     """
-    if connection.vendor != "postgresql" or _kept.writes is not None:
+    db = database()
+    if db.vendor != "postgresql" or _kept.writes is not None:
         yield
         return
     _kept.writes = []
     try:
-        with connection.execute_wrapper(_send_first):
+        with db.execute_wrapper(_send_first):
             yield
             writes, _kept.writes = _kept.writes, []
             if writes:
@@ -99,18 +99,9 @@ def insert_deferred(model: type[models.Model], objs: Iterable[models.Model]) -> 
     if _kept.writes is None:
         model._default_manager.bulk_create(objs)
         return
-    statement = insert_statement(model, objs)
-    if statement is not None:
-        _kept.writes.append(statement)
-    else:  # what the SQL built once does not cover: the ORM compiles it
-        with_pk = objs[0].pk is not None
-        fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
-        query = InsertQuery(model)
-        query.insert_values(fields, objs)
-        for sql, params in query.get_compiler(connection=database()).as_sql():
-            _kept.writes.append((sql, tuple(params)))
+    _kept.writes.extend(insert_statements(model, objs))
     for obj in objs:  # saved, as far as the ORM goes (what bulk_create sets)
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
 
 
 def execute_merged(sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
@@ -123,7 +114,7 @@ def execute_merged(sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
     if writes:
         _kept.writes = []
         sql, params = _with(writes, sql, params)
-    with connection.cursor() as cursor:
+    with database().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 

@@ -55,7 +55,7 @@ class IntakeSnapshot:
     has_lines: bool = False
     # PostgreSQL, when a product matched and the order has no line yet (a new box is certain
     # but for a race): the id the new box takes, from the order id sequence in the same read,
-    # so the box, its lines and the charge can be one statement (`deferred`). Unused: a gap.
+    # so the box and the charge can be one statement (`deferred`). Unused: a gap.
     new_box_id: int | None = None
     # Product id -> its active projects, by project id (the order orders are created in).
     matches: dict[str, list[Project]] = field(default_factory=dict)
