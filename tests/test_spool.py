@@ -27,9 +27,13 @@ from fulfillment.services.replay import (
     spool_drain,
 )
 from fulfillment.services.spool import (
+    LANES,
     Spooled,
     SpoolFull,
     spool_claim,
+    spool_lane_lock,
+    spool_named_hash,
+    spool_order_hash,
     spool_paths,
     spool_read,
     spool_remove,
@@ -462,16 +466,65 @@ def test_replay_lanes_keep_each_samcart_order_in_one_lane_in_its_order():
     publisher = _funded()
     files = _spool_orders(publisher, range(7001, 7031))
 
-    lanes = replay_lanes(spool_paths(), 4)
+    split = replay_lanes(spool_paths(), 4)
+    lanes = list(split.values())
 
     assert sorted(p for lane in lanes for p in lane) == spool_paths()
-    assert len(lanes) > 1
+    assert len(lanes) > 1 and set(split) <= {0, 1, 2, 3}
     for order_files in files.values():
         holding = [lane for lane in lanes if order_files[0] in lane]
         assert len(holding) == 1
         lane = holding[0]
         assert [p for p in lane if p in order_files] == order_files  # purchase, then refund
     assert all(lane == sorted(lane) for lane in lanes)  # each lane oldest first
+    assert [lane[0] for lane in lanes] == sorted(lane[0] for lane in lanes)  # oldest lane first
+
+
+@pytest.mark.django_db
+def test_a_file_names_its_order_and_one_named_before_lands_in_the_same_lane():
+    """The writer puts the order's hash in the name, so replay need not read the file; a file
+    spooled before names carried it is read, and lands where its order's new files do."""
+    publisher = _funded()
+    named = spool_write(item=_spooled(publisher, order_id=7201))
+    old = spool_write(item=_spooled(publisher, order_id=7201, received_at=ARRIVED + timedelta(1)))
+    old = old.rename(old.with_name(old.name.split(".")[0] + ".notify"))  # the former name
+    other = spool_write(item=_spooled(publisher, order_id=7202))
+
+    assert spool_named_hash(named) == spool_order_hash(f"{publisher.idpub} 7201")
+    assert spool_named_hash(old) is None
+    assert spool_named_hash(other) != spool_named_hash(named)
+    split = replay_lanes(spool_paths())
+    assert [named, old] in split.values()
+    assert set(split) <= set(range(LANES))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lane_another_replayer_holds_is_left_to_it_and_replayed_once_released():
+    """Two replayers never replay one order side by side: the lane's lock (a real flock, as a
+    replayer in another process holds it) keeps its files out of this drain."""
+    publisher = _funded()
+    held = spool_write(item=_spooled(publisher, order_id=7301))
+    other = next(
+        order_id
+        for order_id in range(7302, 7400)
+        if spool_order_hash(f"{publisher.idpub} {order_id}") % LANES
+        != spool_named_hash(held) % LANES
+    )
+    free = spool_write(item=_spooled(publisher, order_id=other))
+
+    with spool_lane_lock(lane=spool_named_hash(held) % LANES) as mine:
+        assert mine
+        assert spool_drain(threads=4) == 1
+        assert spool_paths() == [held]
+        with spool_lane_lock(lane=spool_named_hash(held) % LANES) as second:
+            assert not second  # one holder at a time, even within a process
+    assert not free.exists()
+    assert list(Order.objects.values_list("external_order_id", flat=True)) == [str(other)]
+
+    assert spool_drain() == 0
+    assert sorted(Order.objects.values_list("external_order_id", flat=True)) == sorted(
+        ["7301", str(other)]
+    )
 
 
 @pytest.mark.django_db(transaction=True)

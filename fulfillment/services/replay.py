@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 import uuid
-import zlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +28,6 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.http import QueryDict
 from django.utils import timezone
 
-from fulfillment.carts import parse_samcart
 from fulfillment.models import Notification, Outcome
 
 from .notifications import (
@@ -40,9 +38,14 @@ from .notifications import (
     notification_receive,
 )
 from .spool import (
+    LANES,
     Spooled,
     SpoolUnavailable,
     spool_claim,
+    spool_lane_lock,
+    spool_named_hash,
+    spool_order_hash,
+    spool_order_key,
     spool_paths,
     spool_read,
     spool_remove,
@@ -218,24 +221,30 @@ def spool_replay_file(*, path: Path) -> bool:
     return True
 
 
-def _lane_key(path: Path) -> str:
-    """Return the SamCart order a spooled body belongs to (idpub and order id; the file's name
-    when the body does not parse): one lane replays all of an order's bodies, in order."""
+def _order_hash(path: Path) -> int:
+    """Return the hash of the SamCart order a spooled file belongs to: from its name, or, for a
+    file named before names carried it, from its body (`spool_order_key`)."""
+    named = spool_named_hash(path)
+    if named is not None:
+        return named
     try:
-        item = spool_read(path=path)
-        idpub = spooled_incoming(item).idpub
-        return f"{idpub} {parse_samcart(item.body, item.content_type).order_id}"
-    except Exception:  # gone meanwhile, unreadable or not a SamCart body: a lane of its own
-        return path.name
+        return spool_order_hash(spool_order_key(spool_read(path=path)))
+    except OSError:  # gone meanwhile or unreadable: a lane of its own
+        return spool_order_hash(path.name)
 
 
-def replay_lanes(paths: list[Path], lanes: int) -> list[list[Path]]:
-    """Split `paths` (oldest first) into at most `lanes` lists, every SamCart order's bodies
-    in one list and in their order (an Order before its Refund, a first POST before its bump)."""
-    split: list[list[Path]] = [[] for _ in range(max(lanes, 1))]
+def replay_lanes(paths: list[Path], lanes: int = LANES) -> dict[int, list[Path]]:
+    """Split `paths` (oldest first) into the spool's `lanes`, every SamCart order's bodies in
+    one lane and in their order (an Order before its Refund, a first POST before its bump).
+
+    Returns the lanes that hold files, by number, the one with the oldest file first. Every
+    replayer of the host splits the same way, so a lane's lock (`spool_lane_lock`) keeps an
+    order's bodies to one replayer at a time, across threads and processes.
+    """
+    split: dict[int, list[Path]] = {}
     for path in paths:
-        split[zlib.crc32(_lane_key(path).encode()) % len(split)].append(path)
-    return [lane for lane in split if lane]
+        split.setdefault(_order_hash(path) % lanes, []).append(path)
+    return dict(sorted(split.items(), key=lambda lane: lane[1][0]))
 
 
 def _drain_lane(lane: list[Path], stop: threading.Event) -> None:
@@ -251,6 +260,23 @@ def _drain_lane(lane: list[Path], stop: threading.Event) -> None:
     except Exception:  # a disk error: the next drain tries again
         stop.set()
         logger.exception("Spool replay failed")
+
+
+def _drain_lanes(lanes: list[tuple[int, list[Path]]], stop: threading.Event) -> None:
+    """Take lanes from `lanes` (shared between threads) and replay each one this replayer can
+    lock; a lane another replayer holds is left to it. Closes this thread's connections."""
+    try:
+        while not stop.is_set():
+            try:
+                number, files = lanes.pop(0)
+            except IndexError:
+                return
+            with spool_lane_lock(lane=number) as held:
+                if held:
+                    _drain_lane(files, stop)
+    except OSError:  # the spool directory itself: the next drain tries again
+        stop.set()
+        logger.exception("Spool replay failed")
     finally:
         connections.close_all()  # this thread's connections: a dead one is not reused
 
@@ -258,23 +284,27 @@ def _drain_lane(lane: list[Path], stop: threading.Event) -> None:
 def spool_drain(*, threads: int = 1) -> int:
     """Replay every spooled body of this host, oldest first; return how many are left.
 
-    With `threads` > 1 (the worker and `notify_spool --replay`: NOTIFY_SPOOL_REPLAY_THREADS)
-    the bodies are replayed in that many threads, each with its own database connection,
-    every SamCart order's bodies by one thread in their order (`replay_lanes`). SQLite (a
-    development database) takes one writer at a time: one thread there.
+    The bodies are split into the spool's lanes (`replay_lanes`: each SamCart order in one,
+    in order) and each lane is replayed under its lock, so any number of replayers (the web
+    workers at their start, the worker, `notify_spool --replay`) share a spool without
+    replaying one order's bodies side by side or waiting on each other's files; a lane held
+    elsewhere is left to its holder and counted as left. With `threads` > 1 (the worker and
+    `notify_spool --replay`: NOTIFY_SPOOL_REPLAY_THREADS) that many threads take lanes, each
+    with its own database connection. SQLite (a development database) takes one writer at a
+    time: one thread there.
     """
     paths = spool_paths()
     if not paths:
         return 0
     stop = threading.Event()
+    lanes = list(replay_lanes(paths).items())  # list.pop is atomic: the threads share it
     parallel = threads > 1 and connections["default"].vendor == "postgresql"
-    lanes = replay_lanes(paths, threads) if parallel else [paths]
-    if len(lanes) == 1:
-        _drain_lane(lanes[0], stop)
+    if not parallel:
+        _drain_lanes(lanes, stop)
     else:
         workers = [
-            threading.Thread(target=_drain_lane, args=(lane, stop), name=f"spool-replay-{n}")
-            for n, lane in enumerate(lanes)
+            threading.Thread(target=_drain_lanes, args=(lanes, stop), name=f"spool-replay-{n}")
+            for n in range(min(threads, len(lanes)))
         ]
         for worker in workers:
             worker.start()

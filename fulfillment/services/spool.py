@@ -1,13 +1,17 @@
 """The Notify URL's spool (SPEC §4): bodies kept on local disk while the database is away.
 
-Files only, no ORM. One file per POST, named `<arrival>-<id>.notify`: a JSON header line (id,
-arrival time, query string, content type, client address, size announced) then the body's
-exact bytes. A file is written to a temporary name, fsynced, renamed into place and the
-directory fsynced, so a file under its final name is always whole, even after a power cut.
+Files only, no ORM. One file per POST, named `<arrival>-<id>.<order>.notify`: a JSON header
+line (id, arrival time, query string, content type, client address, size announced) then the
+body's exact bytes. `<order>` is the CRC-32 of the SamCart order the body belongs to (its
+idpub and order id, `spool_order_key`), so a replayer sorts files into lanes by name without
+reading them; files written before it (`<arrival>-<id>.notify`) are read for it. A file is
+written to a temporary name, fsynced, renamed into place and the directory fsynced, so a file
+under its final name is always whole, even after a power cut.
 
-A replayer claims a file with `flock` (released by the kernel when its process dies) and
-checks that the name still points at the file it locked, so two processes never replay one
-file at the same time and a file removed meanwhile is not replayed again.
+A replayer holds a lane (`spool_lane_lock`: every file of one SamCart order is in one lane) and
+claims each file with `flock` (both released by the kernel when its process dies), checking
+that the name still points at the file it locked, so two processes never replay one file, nor
+two bodies of one order, at the same time, and a file removed meanwhile is not replayed again.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ import os
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from django.conf import settings
+
+from fulfillment.carts import parse_samcart
 
 SUFFIX = ".notify"
 TEMP_PREFIX = ".tmp-"
@@ -38,6 +46,12 @@ FILE_MODE = 0o600  # the query string holds the Notify URL key
 # may pass a cap by about that many files: 273 over 10,000 (2.7 %) in a 500-files/s burst from
 # 5 workers (BENCHMARKS.md). The bytes cap, 1 GiB by default, is what keeps the disk safe.
 RECOUNT_AFTER = 5.0
+# Replay lanes: every SamCart order's bodies fall in one lane (by the hash in their names), and
+# a lane is replayed by one replayer of the host at a time, under the lock file `.lane-<n>`.
+# More lanes than replayers, so the web workers, the worker's threads and an operator's
+# `notify_spool --replay` all find lanes of their own.
+LANES = 64
+LANE_PREFIX = ".lane-"
 NEAR_CAP = 0.95
 
 
@@ -60,6 +74,33 @@ class Spooled:
     remote_addr: str | None
     body_size: int
     body: bytes
+
+
+def spool_order_key(item: Spooled) -> str:
+    """Return the SamCart order `item` belongs to (idpub and order id), or its own id when the
+    body names no order: the bodies of one order are replayed by one replayer, in order."""
+    idpub = parse_qs(item.query_string).get("idpub", [""])[0]
+    try:
+        order_id = parse_samcart(item.body, item.content_type).order_id
+    except Exception:  # whatever the body is, it is kept: not a SamCart body, a lane of its own
+        order_id = None
+    return f"{idpub} {order_id}" if order_id else str(item.spool_id)
+
+
+def spool_order_hash(key: str) -> int:
+    """Return the 32-bit hash of an order key that a file's name carries."""
+    return zlib.crc32(key.encode())
+
+
+def spool_named_hash(path: Path) -> int | None:
+    """Return the order hash in `path`'s name; None for a name written before it."""
+    _, dot, tail = path.name.removesuffix(SUFFIX).rpartition(".")
+    if not dot or len(tail) != 8:
+        return None
+    try:
+        return int(tail, 16)
+    except ValueError:
+        return None
 
 
 def spool_dir() -> Path:
@@ -157,7 +198,9 @@ def spool_write(*, item: Spooled, directory: Path | None = None) -> Path:
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         _check_room(directory, len(data))
-        final = directory / f"{item.received_at:%Y%m%dT%H%M%S%f}-{item.spool_id}{SUFFIX}"
+        order = spool_order_hash(spool_order_key(item))
+        name = f"{item.received_at:%Y%m%dT%H%M%S%f}-{item.spool_id}.{order:08x}{SUFFIX}"
+        final = directory / name
         temp = directory / f"{TEMP_PREFIX}{item.spool_id}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
@@ -219,6 +262,23 @@ def spool_claim(*, path: Path) -> Iterator[Spooled | None]:
             yield None
             return
         yield _decode(handle.read())
+
+
+@contextlib.contextmanager
+def spool_lane_lock(*, lane: int, directory: Path | None = None) -> Iterator[bool]:
+    """Hold replay lane `lane` of the spool (`flock`, released by the kernel when the process
+    dies); yield False, holding nothing, when another replayer holds it."""
+    path = (directory or spool_dir()) / f"{LANE_PREFIX}{lane}"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # and the lock with it
 
 
 def spool_remove(*, path: Path) -> None:
