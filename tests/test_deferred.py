@@ -123,3 +123,105 @@ def test_a_new_box_gets_the_id_its_read_took_and_its_lines_and_charge_with_it(cl
     charge = box.ledger_entries.get()
     assert (box.lines.count(), charge.amount) == (1, -box.cost)
     assert box.events.count() == 2  # created, charged
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@POSTGRES
+@pytest.mark.django_db(transaction=True)
+def test_a_block_that_need_not_wait_for_the_disk_says_so_with_its_first_own_statement(box):
+    """The setting rides after the first merge, in its round trip, once; the rows it returns
+    are the merge's; the next transaction waits again."""
+    notification = Notification.objects.get()
+    with (
+        CaptureQueriesContext(connection) as captured,
+        transaction.atomic(),
+        deferring(wait_for_disk=False),
+    ):
+        insert_deferred(OrderEvent, _events(box, 1))
+        assert update_merged(Notification, notification.pk, detail="first") == 1
+        assert _synchronous_commit() == "off"
+        assert update_merged(Notification, notification.pk, detail="second") == 1
+
+    first, show, second = _statements(captured)
+    assert first.startswith('WITH "deferred_0" AS (INSERT')
+    assert first.endswith("; SET LOCAL synchronous_commit TO OFF")
+    assert show == "SHOW synchronous_commit"
+    assert "synchronous_commit" not in second
+    assert _notes(box) == ["d0"] and Notification.objects.get().detail == "second"
+    assert _synchronous_commit() == "on"
+
+
+@POSTGRES
+@pytest.mark.django_db(transaction=True)
+def test_a_block_waits_for_the_disk_unless_told_and_kept_writes_alone_carry_the_setting(box):
+    with transaction.atomic(), deferring():
+        insert_deferred(OrderEvent, _events(box, 1))
+        assert _synchronous_commit() == "on"
+    with transaction.atomic(), deferring(wait_for_disk=False):
+        insert_deferred(OrderEvent, _events(box, 1))
+        assert _synchronous_commit() == "off"  # the kept write went first, with the setting
+    assert _notes(box) == ["d0", "d0"]
+
+
+@POSTGRES
+@pytest.mark.django_db(transaction=True)
+def test_a_block_nested_in_another_transaction_leaves_its_commit_alone(box):
+    """SET LOCAL in a savepoint would set the outer transaction's commit, which is not the
+    block's to decide."""
+    with transaction.atomic():
+        with transaction.atomic(), deferring(wait_for_disk=False):
+            insert_deferred(OrderEvent, _events(box, 1))
+            assert _synchronous_commit() == "on"
+        assert _synchronous_commit() == "on"
+    assert _notes(box) == ["d0"]
+
+
+COMMIT_LOG = """
+CREATE TABLE commit_log (id serial, op text, setting text);
+CREATE FUNCTION commit_log_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO commit_log (op, setting) VALUES (TG_OP, current_setting('synchronous_commit'));
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER commit_log_notification AFTER INSERT OR UPDATE
+    ON fulfillment_notification DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION commit_log_row();
+"""
+COMMIT_LOG_DROP = """
+DROP TRIGGER IF EXISTS commit_log_notification ON fulfillment_notification;
+DROP FUNCTION IF EXISTS commit_log_row();
+DROP TABLE IF EXISTS commit_log;
+"""
+
+
+@POSTGRES
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("waits", [False, True])
+def test_a_notify_post_stores_with_a_commit_that_waits_and_processes_as_configured(
+    client, settings, waits
+):
+    """A deferred trigger on the notification row records, at each commit, the setting that
+    commit ran with: the store's always waits for the disk (the body is the one copy); the
+    processing's only with NOTIFY_PROCESS_WAITS_FOR_DISK (a crash undoing it leaves the row
+    `pending` for the sweep)."""
+    settings.NOTIFY_PROCESS_WAITS_FOR_DISK = waits
+    publisher = make_publisher(balance="100.00")
+    make_project(publisher, "279813")
+    with connection.cursor() as cursor:
+        cursor.execute(COMMIT_LOG)
+    try:
+        response = post_notify(client, publisher, order_body(order_id="S1"))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT op, setting FROM commit_log ORDER BY id")
+            logged = cursor.fetchall()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(COMMIT_LOG_DROP)
+
+    assert response.status_code == 200 and response.json()["outcome"] == "created"
+    assert logged == [("INSERT", "on"), ("UPDATE", "on" if waits else "off")]

@@ -108,6 +108,11 @@ NOTIFY_SPOOL_MAX_FILES = env.int("NOTIFY_SPOOL_MAX_FILES", default=10_000)
 NOTIFY_SPOOL_REPLAY = env.bool("NOTIFY_SPOOL_REPLAY", default=True)
 # Threads of the worker's and `notify_spool --replay`'s replay (one SamCart order per thread).
 NOTIFY_SPOOL_REPLAY_THREADS = env.int("NOTIFY_SPOOL_REPLAY_THREADS", default=4)
+# Whether a Notify POST's processing transaction waits for its commit to reach the disk
+# (PostgreSQL's synchronous_commit). The store's commit always waits: the body is safe before
+# anything else. Off, a database crash in the ~0.6 s after a processing commit can undo that
+# processing whole; the notification is then `pending` and the sweep processes it again.
+NOTIFY_PROCESS_WAITS_FOR_DISK = env.bool("NOTIFY_PROCESS_WAITS_FOR_DISK", default=False)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -13,6 +13,12 @@ wrapper; leaving `deferring()` normally sends what is left, before the transacti
 Only those two merge, and only where their statement does not read the kept rows (a
 statement's CTEs and its main part see the same snapshot). Elsewhere (SQLite, outside
 `deferring()`) an INSERT is written at once, as `bulk_create` would.
+
+`deferring(wait_for_disk=False)`, opened in an outermost transaction, also lets that
+transaction commit without waiting for the disk: the first statement the block sends of its
+own (a merge, or kept writes) is followed, in the same round trip, by `SET LOCAL
+synchronous_commit TO OFF`. A block that sends none, or whose transaction is nested in
+another, commits as usual.
 """
 
 from __future__ import annotations
@@ -32,14 +38,31 @@ class _Kept(threading.local):
     """The writes kept on this thread's connection (None: not deferring)."""
 
     writes: list[Statement] | None = None
+    no_wait: bool = False  # the block's next own statement says the commit need not wait
 
 
 _kept = _Kept()
+NO_WAIT = "; SET LOCAL synchronous_commit TO OFF"  # a second statement, same round trip
+
+
+def _merged(sql: str, params: tuple[Any, ...], writes: list[Statement] | None = None) -> Statement:
+    """Return `sql` with `writes` (by default the kept ones, then no longer kept) as its CTEs,
+    and the block's commit setting after it (once)."""
+    if writes is None:
+        writes = _kept.writes
+        if writes:
+            _kept.writes = []
+    if writes:
+        sql, params = _with(writes, sql, params)
+    if _kept.no_wait:
+        _kept.no_wait = False
+        sql += NO_WAIT
+    return sql, params
 
 
 def _send(statements: list[Statement]) -> None:
     """Send kept writes on their own, in order, as one statement."""
-    sql, params = _with(statements, "SELECT 1", ())
+    sql, params = _merged("SELECT 1", (), statements)
     with database().cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -65,17 +88,21 @@ def _send_first(execute: Any, sql: str, params: Any, many: bool, context: Any) -
 
 
 @contextmanager
-def deferring() -> Iterator[None]:
+def deferring(*, wait_for_disk: bool = True) -> Iterator[None]:
     """Keep `insert_deferred` writes on PostgreSQL until a merge or the end of the block.
 
     Open it inside the transaction that should hold the writes: on a normal exit what is left
     is sent before the block ends; on an exception it is dropped with the rolled-back work.
+    `wait_for_disk=False`: the transaction's commit does not wait for the disk (see above).
     """
     db = database()
     if db.vendor != "postgresql" or _kept.writes is not None:
         yield
         return
-    _kept.writes = []
+    # Only an outermost transaction's commit: SET LOCAL inside a savepoint would outlive it
+    # and change the commit of a transaction this block does not own.
+    outermost = db.in_atomic_block and not db.savepoint_ids
+    _kept.writes, _kept.no_wait = [], not wait_for_disk and outermost
     try:
         with db.execute_wrapper(_send_first):
             yield
@@ -83,7 +110,7 @@ def deferring() -> Iterator[None]:
             if writes:
                 _send(writes)
     finally:
-        _kept.writes = None
+        _kept.writes, _kept.no_wait = None, False
 
 
 def insert_deferred(model: type[models.Model], objs: Iterable[models.Model]) -> None:
@@ -110,10 +137,7 @@ def execute_merged(sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
     `sql` must not read the rows the kept writes insert (their foreign keys are checked at the
     statement's end, so a row may refer to them).
     """
-    writes, params = _kept.writes, tuple(params)
-    if writes:
-        _kept.writes = []
-        sql, params = _with(writes, sql, params)
+    sql, params = _merged(sql, tuple(params))
     with database().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -131,10 +155,7 @@ def update_merged(
     if statement is None:  # what the SQL built once does not cover: the ORM's UPDATE
         values.update({name: F(name) + 1 for name in increment})
         return model._default_manager.filter(pk=pk).update(**values)
-    writes, (sql, params) = _kept.writes, statement
-    if writes:
-        _kept.writes = []
-        sql, params = _with(writes, sql, params)
+    sql, params = _merged(*statement)
     with database().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
@@ -348,7 +349,8 @@ def _process_atomic(
     snapshot: IntakeSnapshot | None = None,
     remapped: Remapped = Remapped.SKIP,
 ) -> NotifyAnswer:
-    with transaction.atomic(), deferring():
+    wait_for_disk = settings.NOTIFY_PROCESS_WAITS_FOR_DISK
+    with transaction.atomic(), deferring(wait_for_disk=wait_for_disk):
         return _process(notification, cart, snapshot, remapped)
 
 
