@@ -8,6 +8,7 @@ test cuts, or a trigger kills the connection mid-processing; nothing of the app 
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from fulfillment.services.replay import (
     DETAIL_QUEUED,
     DETAIL_UNAVAILABLE,
     replay_lanes,
+    replayer_ensure,
     spool_drain,
 )
 from fulfillment.services.spool import (
@@ -37,6 +39,7 @@ from fulfillment.services.spool import (
     spool_paths,
     spool_read,
     spool_remove,
+    spool_replayer_slot,
     spool_write,
 )
 from fulfillment.views import DETAIL_SERVER_ERROR, server_error
@@ -544,3 +547,37 @@ def test_a_drain_in_threads_replays_every_body_once_and_each_order_in_its_order(
     assert sorted(set(outcomes)) == [Outcome.CREATED, Outcome.IGNORED]
     assert len(outcomes) == 80
     assert spool_paths() == []
+
+
+def test_the_replayer_slots_hold_at_most_their_number_of_web_processes():
+    with (
+        spool_replayer_slot(slots=2) as first,
+        spool_replayer_slot(slots=2) as second,
+        spool_replayer_slot(slots=2) as third,
+    ):
+        assert (first, second, third) == (0, 1, None)
+    with spool_replayer_slot(slots=2) as again:
+        assert again == 0  # released with its holder
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_web_process_past_the_replayer_slots_leaves_the_spool_until_a_slot_frees(settings):
+    """The web process's replay thread (what a gunicorn worker starts) waits while every slot
+    is held (another web process replays), and replays once one is free."""
+    settings.NOTIFY_SPOOL_REPLAY = True
+    settings.NOTIFY_SPOOL_WEB_REPLAYERS = 1
+    publisher = _funded()
+    path = spool_write(item=_spooled(publisher))
+
+    with spool_replayer_slot(slots=1) as held:
+        assert held == 0
+        replayer_ensure()
+        time.sleep(1.0)
+        assert path.exists() and not Notification.objects.exists()
+    deadline = time.monotonic() + 15
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert not path.exists()
+    assert Order.objects.get().external_order_id == "9001"

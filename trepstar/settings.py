@@ -108,6 +108,8 @@ NOTIFY_SPOOL_MAX_FILES = env.int("NOTIFY_SPOOL_MAX_FILES", default=10_000)
 NOTIFY_SPOOL_REPLAY = env.bool("NOTIFY_SPOOL_REPLAY", default=True)
 # Threads of the worker's and `notify_spool --replay`'s replay (one SamCart order per thread).
 NOTIFY_SPOOL_REPLAY_THREADS = env.int("NOTIFY_SPOOL_REPLAY_THREADS", default=4)
+# Web processes of a host that replay the spool at once (two threads each); the rest serve.
+NOTIFY_SPOOL_WEB_REPLAYERS = env.int("NOTIFY_SPOOL_WEB_REPLAYERS", default=2)
 # Whether a Notify POST's processing transaction waits for its commit to reach the disk
 # (PostgreSQL's synchronous_commit). The store's commit always waits: the body is safe before
 # anything else. Off, a database crash in the ~0.6 s after a processing commit can undo that

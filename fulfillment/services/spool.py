@@ -52,6 +52,7 @@ RECOUNT_AFTER = 5.0
 # `notify_spool --replay` all find lanes of their own.
 LANES = 64
 LANE_PREFIX = ".lane-"
+REPLAYER_PREFIX = ".replayer-"  # a web process's replay slot (`spool_replayer_slot`)
 NEAR_CAP = 0.95
 
 
@@ -265,10 +266,12 @@ def spool_claim(*, path: Path) -> Iterator[Spooled | None]:
 
 
 @contextlib.contextmanager
-def spool_lane_lock(*, lane: int, directory: Path | None = None) -> Iterator[bool]:
+def spool_lane_lock(
+    *, lane: int, directory: Path | None = None, prefix: str = LANE_PREFIX
+) -> Iterator[bool]:
     """Hold replay lane `lane` of the spool (`flock`, released by the kernel when the process
     dies); yield False, holding nothing, when another replayer holds it."""
-    path = (directory or spool_dir()) / f"{LANE_PREFIX}{lane}"
+    path = (directory or spool_dir()) / f"{prefix}{lane}"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         try:
@@ -279,6 +282,20 @@ def spool_lane_lock(*, lane: int, directory: Path | None = None) -> Iterator[boo
         yield True
     finally:
         os.close(fd)  # and the lock with it
+
+
+@contextlib.contextmanager
+def spool_replayer_slot(*, slots: int, directory: Path | None = None) -> Iterator[int | None]:
+    """Hold one of the host's `slots` replayer slots (`flock`, released by the kernel when the
+    process dies); yield its number, or None when every slot is held."""
+    base = directory or spool_dir()
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for slot in range(slots):
+        with spool_lane_lock(lane=slot, directory=base, prefix=REPLAYER_PREFIX) as held:
+            if held:
+                yield slot
+                return
+    yield None
 
 
 def spool_remove(*, path: Path) -> None:
