@@ -17,7 +17,8 @@ production settings, `bench.settings`) and prints:
    spooled SamCart order, none doubled, the spool empty;
 5. replay by the web server: SPOOL_SERVER_BODIES (default SPOOL_BODIES) more spooled, then
    gunicorn started (each worker starts its replay thread at boot; NOTIFY_SPOOL_WEB_REPLAYERS
-   of them replay at once, on lanes of their own): seconds until the spool is empty, bodies/s, and the same database check.
+   of them replay at once, on lanes of their own): seconds until the spool is empty,
+   bodies/s, and the same database check.
 
 Run: `.venv/bin/python -m bench.spool_replay`. Prints figures, asserts nothing.
 """
