@@ -7,6 +7,9 @@ profiler, the Python function calls under cProfile (a count that does not drift 
 machine's load, so two checkouts compare exactly), and the functions of the app and the ORM
 that cost most (CPU time under the profiler, about 3× the real one).
 
+KIND `replay` spools charged bodies instead (a temporary NOTIFY_SPOOL_DIR) and profiles
+`spool_drain()` replaying them in this thread, per body.
+
 Run: `.venv/bin/python -m bench.profile [KIND] [COUNT]` (charged, 600). A benchmark: it
 asserts nothing.
 """
@@ -37,8 +40,10 @@ WARM_UP = 200
 def main() -> None:
     kind = sys.argv[1] if len(sys.argv) > 1 else "charged"
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 600
+    if kind == "replay":
+        return replay(count)
     if kind not in KINDS:
-        raise SystemExit(f"KIND is one of {', '.join(KINDS)}")
+        raise SystemExit(f"KIND is one of {', '.join(KINDS)}, replay")
     _, paths = run.prepare()
     from django.test import Client
 
@@ -67,6 +72,35 @@ def main() -> None:
     print(f"{kind}: {stats.total_calls / count:,.0f} Python function calls per notification\n")
     stats.sort_stats("cumulative").print_stats(r"fulfillment/(services|views)", 25)
     stats.sort_stats("tottime").print_stats(25)
+
+
+def replay(count: int) -> None:
+    """Spool `count` charged bodies, replay them, and again under the profiler (per body)."""
+    import shutil
+
+    from bench import spool_replay  # sets a temporary NOTIFY_SPOOL_DIR at import
+
+    _, paths = run.prepare()
+    from fulfillment.services.replay import spool_drain
+
+    query_string = paths["funded"].partition("?")[2]
+    spool_replay.spool_bodies(query_string, 3_000_000_000, WARM_UP)
+    spool_drain()
+    spool_replay.spool_bodies(query_string, 3_100_000_000, count)
+    started, wall = time.process_time(), time.monotonic()
+    spool_drain()
+    cpu_ms = (time.process_time() - started) * 1000 / count
+    rate = count / (time.monotonic() - wall)
+    spool_replay.spool_bodies(query_string, 3_200_000_000, count)
+    profile = cProfile.Profile(time.process_time)
+    profile.enable()
+    spool_drain()
+    profile.disable()
+    stats = pstats.Stats(profile)
+    print(f"replay: {cpu_ms:.2f} ms of CPU per body, {rate:,.0f} bodies/s in one thread")
+    print(f"replay: {stats.total_calls / count:,.0f} Python function calls per body\n")
+    stats.sort_stats("cumulative").print_stats(r"fulfillment/", 25)
+    shutil.rmtree(spool_replay.SPOOL, ignore_errors=True)
 
 
 if __name__ == "__main__":
