@@ -36,6 +36,7 @@ from fulfillment.services.spool import (
     spool_lane_lock,
     spool_named_hash,
     spool_order_hash,
+    spool_order_key,
     spool_paths,
     spool_read,
     spool_remove,
@@ -581,3 +582,19 @@ def test_a_web_process_past_the_replayer_slots_leaves_the_spool_until_a_slot_fre
 
     assert not path.exists()
     assert Order.objects.get().external_order_id == "9001"
+
+
+@pytest.mark.django_db
+def test_a_body_that_names_no_order_is_an_order_of_its_own():
+    """Unparseable, too large (refused at replay) or without an order id: keyed by its own id,
+    so it never holds up a real order's lane order, and it is still spooled."""
+    publisher = _funded()
+    broken = _spooled(publisher, body=b'{"type": "Order", "order": ', body_size=27)
+    large = order_body(order_id=7401) + b" " * (1024**2)
+    too_large = _spooled(publisher, body=large, body_size=len(large))
+    fine = _spooled(publisher, order_id=7402)
+
+    assert spool_order_key(broken) == str(broken.spool_id)
+    assert spool_order_key(too_large) == str(too_large.spool_id)
+    assert spool_order_key(fine) == f"{publisher.idpub} 7402"
+    assert spool_named_hash(spool_write(item=broken)) == spool_order_hash(str(broken.spool_id))

@@ -53,6 +53,7 @@ RECOUNT_AFTER = 5.0
 LANES = 64
 LANE_PREFIX = ".lane-"
 REPLAYER_PREFIX = ".replayer-"  # a web process's replay slot (`spool_replayer_slot`)
+KEY_PARSE_MAX = 1024**2  # the Notify URL's body limit: past it no body is parsed for its order
 NEAR_CAP = 0.95
 
 
@@ -81,10 +82,12 @@ def spool_order_key(item: Spooled) -> str:
     """Return the SamCart order `item` belongs to (idpub and order id), or its own id when the
     body names no order: the bodies of one order are replayed by one replayer, in order."""
     idpub = parse_qs(item.query_string).get("idpub", [""])[0]
-    try:
-        order_id = parse_samcart(item.body, item.content_type).order_id
-    except Exception:  # whatever the body is, it is kept: not a SamCart body, a lane of its own
-        order_id = None
+    order_id = None
+    if len(item.body) <= KEY_PARSE_MAX:  # a larger body is refused at replay (413): no order
+        try:
+            order_id = parse_samcart(item.body, item.content_type).order_id
+        except Exception:  # whatever the body is, it is kept: not SamCart's, a lane of its own
+            order_id = None
     return f"{idpub} {order_id}" if order_id else str(item.spool_id)
 
 
