@@ -35,6 +35,7 @@ from fulfillment.models import (
 )
 
 from .charge import box_cost, box_reprice, can_pay, line_price
+from .deferred import insert_deferred
 from .ledger import box_refund_net, ledger_record
 from .status import order_address, order_hold_reason, order_sync_hold_reason, order_transition
 from .window import window_open
@@ -141,6 +142,21 @@ def _refresh_lines(order: Order) -> list[OrderLine]:
     return order.active_lines()
 
 
+def _lines_joined(order: Order, lines: list[OrderLine]) -> list[OrderLine]:
+    """Return a box's active lines once `lines`, just saved, are in it.
+
+    A box locked with its lines (`boxes_lock` reads them after taking the lock, so none were
+    added since) gets `lines` appended to that prefetch, so whoever reads its lines next (the
+    hold reason, a repricing) sees them, without reading the lines and their projects again;
+    any other box is read again.
+    """
+    prefetched = getattr(order, "_prefetched_objects_cache", {}).get("lines")
+    if prefetched is None or prefetched._result_cache is None:
+        return _refresh_lines(order)
+    prefetched._result_cache.extend(lines)  # the list Django keeps for `order.lines.all()`
+    return order.active_lines()
+
+
 def box_add_lines(
     *,
     publisher: Publisher,
@@ -163,15 +179,13 @@ def box_add_lines(
     added = f"Added {items_summary(lines)}."
     if box.status == OrderStatus.HOLD:
         before = box.cost
-        box.cost = box_reprice(order=box, lines=_refresh_lines(box))
+        box.cost = box_reprice(order=box, lines=_lines_joined(box, lines))
         box.save(update_fields=["cost", "updated_at"])
         detail = f"{added} Cost {money(before)} → {money(box.cost)}."
-        OrderEvent.objects.create(
-            order=box, kind=OrderEventKind.LINE_ADDED, actor=actor, detail=detail
-        )
+        _line_added(box, actor, detail)
         order_sync_hold_reason(order=box, actor=actor)
         return detail
-    everything = _refresh_lines(box)
+    everything = _lines_joined(box, lines)
     new_cost = box_cost(everything)
     diff = new_cost - box.cost
     reason = order_hold_reason(order=box, lines=everything)
@@ -191,13 +205,18 @@ def box_add_lines(
         box.save(update_fields=["cost", "updated_at"])
         charged = JOINED_CHARGED.format(diff=money(diff), balance=money(publisher.balance))
         detail = f"{added} Cost {money(new_cost - diff)} → {money(new_cost)}. {charged}"
-        OrderEvent.objects.create(
-            order=box, kind=OrderEventKind.LINE_ADDED, actor=actor, detail=detail
-        )
+        _line_added(box, actor, detail)
         return detail
     return _box_hold_again(
         publisher=publisher, box=box, reason=reason, diff=diff, added=added, actor=actor
     )
+
+
+def _line_added(box: Order, actor: AbstractBaseUser | None, detail: str) -> None:
+    """Record that lines joined `box` (a write nobody reads back: it rides with the next merge
+    inside a Notify pass, `insert_deferred`)."""
+    event = OrderEvent(order=box, kind=OrderEventKind.LINE_ADDED, actor=actor, detail=detail)
+    insert_deferred(OrderEvent, [event])
 
 
 def _box_hold_again(
