@@ -21,6 +21,7 @@ import os
 import pstats
 import sys
 import time
+from collections.abc import Callable
 
 os.environ.setdefault(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trepstar_bench_profile"
@@ -62,16 +63,20 @@ def main() -> None:
     for _ in range(count):
         post()
     cpu_ms = (time.process_time() - started) * 1000 / count
-    profile = cProfile.Profile(time.process_time)
-    profile.enable()
-    for _ in range(count):
-        post()
-    profile.disable()
-    stats = pstats.Stats(profile)
+    stats = _profiled(lambda: [post() for _ in range(count)])
     print(f"{kind}: {cpu_ms:.2f} ms of CPU per notification (test client included, no profiler)")
     print(f"{kind}: {stats.total_calls / count:,.0f} Python function calls per notification\n")
     stats.sort_stats("cumulative").print_stats(r"fulfillment/(services|views)", 25)
     stats.sort_stats("tottime").print_stats(25)
+
+
+def _profiled(work: Callable[[], object]) -> pstats.Stats:
+    """Run `work` under cProfile (CPU time) and return its statistics."""
+    profile = cProfile.Profile(time.process_time)
+    profile.enable()
+    work()
+    profile.disable()
+    return pstats.Stats(profile)
 
 
 def replay(count: int) -> None:
@@ -92,11 +97,7 @@ def replay(count: int) -> None:
     cpu_ms = (time.process_time() - started) * 1000 / count
     rate = count / (time.monotonic() - wall)
     spool_replay.spool_bodies(query_string, 3_200_000_000, count)
-    profile = cProfile.Profile(time.process_time)
-    profile.enable()
-    spool_drain()
-    profile.disable()
-    stats = pstats.Stats(profile)
+    stats = _profiled(spool_drain)
     print(f"replay: {cpu_ms:.2f} ms of CPU per body, {rate:,.0f} bodies/s in one thread")
     print(f"replay: {stats.total_calls / count:,.0f} Python function calls per body\n")
     stats.sort_stats("cumulative").print_stats(r"fulfillment/", 25)
