@@ -502,6 +502,20 @@ def test_a_file_names_its_order_and_one_named_before_lands_in_the_same_lane():
     assert set(split) <= set(range(LANES))
 
 
+@pytest.mark.django_db
+def test_an_unreadable_file_named_before_the_hash_is_a_lane_of_its_own(spool):
+    """Sorting files into lanes reads an old-named file; one that is not a spool file (a
+    damaged disk, a stray file) must not stop the split of the others."""
+    publisher = _funded()
+    good = spool_write(item=_spooled(publisher, order_id=7211))
+    stray = spool / "20000101T000000000000-stray.notify"
+    stray.write_bytes(b"not a spool file")
+
+    split = replay_lanes(spool_paths())
+
+    assert sorted(p for lane in split.values() for p in lane) == sorted([good, stray])
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_lane_another_replayer_holds_is_left_to_it_and_replayed_once_released():
     """Two replayers never replay one order side by side: the lane's lock (a real flock, as a

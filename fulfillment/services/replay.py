@@ -234,8 +234,8 @@ def _order_hash(path: Path) -> int:
         return named
     try:
         return spool_order_hash(spool_order_key(spool_read(path=path)))
-    except OSError:  # gone meanwhile or unreadable: a lane of its own
-        return spool_order_hash(path.name)
+    except (OSError, ValueError, KeyError):  # gone meanwhile, unreadable or not a spool file
+        return spool_order_hash(path.name)  # a lane of its own
 
 
 def replay_lanes(paths: list[Path], lanes: int = LANES) -> dict[int, list[Path]]:
