@@ -11,10 +11,11 @@ production settings, `bench.settings`) and prints:
    closed port): every answer must be 202 `queued` and every body a spool file; req/s, p99;
 3. spool: SPOOL_BODIES (10,000) charged bodies written with the product's own writer
    (`spool_write`, as the view does when the database is away): files/s per thousand;
-4. replay: `spool_drain(threads=NOTIFY_SPOOL_REPLAY_THREADS)` (what `manage.py notify_spool
-   --replay` and the worker call) in
-   this process: bodies/s against the live figure; then the database check: one order per
-   spooled SamCart order, none doubled, the spool empty;
+4. replay: `spool_drain(threads=NOTIFY_SPOOL_REPLAY_THREADS,
+   processes=NOTIFY_SPOOL_REPLAY_PROCESSES)` (what `manage.py notify_spool --replay` and the
+   worker call: this process and its helper processes): bodies/s against the live figure;
+   then the database check: one order per spooled SamCart order, none doubled, the spool
+   empty;
 5. replay by the web server: SPOOL_SERVER_BODIES (default SPOOL_BODIES) more spooled, then
    gunicorn started (each worker starts its replay thread at boot; NOTIFY_SPOOL_WEB_REPLAYERS
    of them replay at once, on lanes of their own): seconds until the spool is empty,
@@ -197,12 +198,14 @@ def main() -> None:
         from django.conf import settings
 
         threads = settings.NOTIFY_SPOOL_REPLAY_THREADS
+        processes = settings.NOTIFY_SPOOL_REPLAY_PROCESSES
         started = time.monotonic()
-        left = spool_drain(threads=threads)  # as the worker and `notify_spool --replay` call it
+        # As the worker and `notify_spool --replay` call it (helpers' start included).
+        left = spool_drain(threads=threads, processes=processes)
         took = time.monotonic() - started
         print(
-            f"replay, spool_drain({threads} threads) in one process: {BODIES:,d} bodies in "
-            f"{took:.1f} s = "
+            f"replay, spool_drain({threads} threads, up to {processes} processes) by the worker "
+            f"or the command: {BODIES:,d} bodies in {took:.1f} s = "
             f"{BODIES / took:,.0f} bodies/s; {left} left; "
             f"replay/live {BODIES / took / live.rps:.2f}×",
             flush=True,

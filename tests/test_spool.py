@@ -19,12 +19,15 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from fulfillment.models import Notification, Order, Outcome, RefusedRequestTally
+from fulfillment.services.helper_processes import helper_processes_start
 from fulfillment.services.replay import (
+    BODIES_PER_PROCESS,
     DETAIL_CHECK_UNAVAILABLE,
     DETAIL_KEPT,
     DETAIL_QUEUED,
     DETAIL_UNAVAILABLE,
     replay_lanes,
+    replay_processes_wanted,
     replayer_ensure,
     spool_drain,
 )
@@ -612,3 +615,71 @@ def test_a_body_that_names_no_order_is_an_order_of_its_own():
     assert spool_order_key(too_large) == str(too_large.spool_id)
     assert spool_order_key(fine) == f"{publisher.idpub} 7402"
     assert spool_named_hash(spool_write(item=broken)) == spool_order_hash(str(broken.spool_id))
+
+
+def test_a_large_spool_is_worth_one_more_process_per_500_bodies_up_to_the_setting():
+    assert BODIES_PER_PROCESS == 500
+    assert replay_processes_wanted(bodies=999, processes=4) == 0  # a start costs ~250 bodies
+    assert replay_processes_wanted(bodies=1000, processes=4) == 1
+    assert replay_processes_wanted(bodies=1999, processes=4) == 2
+    assert replay_processes_wanted(bodies=10_000, processes=2) == 1
+    assert replay_processes_wanted(bodies=10_000, processes=1) == 0
+    assert replay_processes_wanted(bodies=0, processes=4) == 0
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")  # SQLite: one writer, no helpers
+@pytest.mark.django_db(transaction=True)
+def test_helper_processes_replay_this_processes_spool_into_its_database():
+    """Two helpers alone (this process does not drain): every purchase is one box and every
+    refund found its box, so they read this test's spool, wrote this test's database and kept
+    each SamCart order's bodies in order between them."""
+    publisher = _funded()
+    _spool_orders(publisher, range(7401, 7431))
+
+    helpers = helper_processes_start(
+        count=2, target="fulfillment.services.replay.spool_drain", threads=2
+    )
+    for helper in helpers:
+        helper.join(timeout=120)
+
+    assert [helper.exitcode for helper in helpers] == [0, 0]
+    boxes = Order.objects.filter(publisher=publisher)
+    assert sorted(int(b.external_order_id) for b in boxes) == list(range(7401, 7431))
+    assert all(box.cart_refunded for box in boxes)
+    assert Notification.objects.count() == 60
+    assert spool_paths() == []
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_the_command_replays_a_large_spool_in_more_processes_each_body_once(monkeypatch, caplog):
+    """`notify_spool --replay --processes 3` on 80 bodies with a share of 20 per process: two
+    helpers beside the command's own threads, and still every body once, each order in order."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from fulfillment.services import replay
+
+    monkeypatch.setattr(replay, "BODIES_PER_PROCESS", 20)
+    publisher = _funded()
+    _spool_orders(publisher, range(7501, 7541))
+    replayed = StringIO()
+
+    with caplog.at_level("INFO", logger="fulfillment.services.replay"):
+        call_command("notify_spool", "--replay", "--processes", "3", stdout=replayed)
+
+    assert "80 bodies, 2 more processes" in caplog.text
+    assert "Replayed; 0 left" in replayed.getvalue()
+    boxes = Order.objects.filter(publisher=publisher)
+    assert sorted(int(b.external_order_id) for b in boxes) == list(range(7501, 7541))
+    assert all(box.cart_refunded for box in boxes)
+    assert Notification.objects.count() == 80
+
+
+def test_the_command_refuses_fewer_than_one_process():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="1 or more"):
+        call_command("notify_spool", "--replay", "--processes", "0")

@@ -4,6 +4,7 @@ Development: `DEBUG=1` gives a local secret key and SQLite. Production: set `SEC
 `ALLOWED_HOSTS` and `DATABASE_URL`; the secure defaults below pass `check --deploy`.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -106,8 +107,15 @@ NOTIFY_SPOOL_MAX_BYTES = env.int("NOTIFY_SPOOL_MAX_BYTES", default=1024**3)
 NOTIFY_SPOOL_MAX_FILES = env.int("NOTIFY_SPOOL_MAX_FILES", default=10_000)
 # Replay in a thread of the web process that spooled (and at its start); the worker drains too.
 NOTIFY_SPOOL_REPLAY = env.bool("NOTIFY_SPOOL_REPLAY", default=True)
-# Threads of the worker's and `notify_spool --replay`'s replay (one SamCart order per thread).
-NOTIFY_SPOOL_REPLAY_THREADS = env.int("NOTIFY_SPOOL_REPLAY_THREADS", default=4)
+# Threads of the worker's and `notify_spool --replay`'s replay, per process (one SamCart order
+# per thread). Two processes of two threads replayed 25-40 % faster than two of four
+# (BENCHMARKS.md, issue 21): more threads queue more charges on one publisher's row.
+NOTIFY_SPOOL_REPLAY_THREADS = env.int("NOTIFY_SPOOL_REPLAY_THREADS", default=2)
+# Processes of the same replay, for a large spool (one per 500 bodies, up to this many): one
+# process replays what one core's Python runs, whatever its threads. PostgreSQL only.
+NOTIFY_SPOOL_REPLAY_PROCESSES = env.int(
+    "NOTIFY_SPOOL_REPLAY_PROCESSES", default=min(os.cpu_count() or 1, 4)
+)
 # Web processes of a host that replay the spool at once (two threads each); the rest serve.
 NOTIFY_SPOOL_WEB_REPLAYERS = env.int("NOTIFY_SPOOL_WEB_REPLAYERS", default=2)
 # Whether a Notify POST's processing transaction waits for its commit to reach the disk

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from fulfillment.models import Notification, Outcome
 
+from .helper_processes import helper_processes_start
 from .notifications import (
     REPLAY_SWEEP_AFTER,
     Incoming,
@@ -78,6 +79,10 @@ KEPT = NotifyAnswer(500, Outcome.ERROR, DETAIL_KEPT)
 UNAVAILABLE = NotifyAnswer(503, "unavailable", DETAIL_UNAVAILABLE)
 SET_ASIDE_AFTER = 3  # replays failing for another reason than the database: then `failed/`
 BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # seconds between replay rounds
+# Spooled bodies that pay for one more replay process (`spool_drain(processes=…)`): a helper's
+# start (0.5-0.7 s of CPU to load the app) costs about what replaying 250 bodies does, and one
+# process replays at most what one core's Python runs, whatever its threads (BENCHMARKS.md).
+BODIES_PER_PROCESS = 500
 # Threads of a web process's replay. Two processes of two threads replayed 10,000 bodies
 # faster than five of one (each on its own lanes) or one of four (BENCHMARKS.md, issue 21):
 # fewer charges queue on one publisher's row, and each process keeps a core busy.
@@ -286,7 +291,13 @@ def _drain_lanes(lanes: list[tuple[int, list[Path]]], stop: threading.Event) -> 
         connections.close_all()  # this thread's connections: a dead one is not reused
 
 
-def spool_drain(*, threads: int = 1) -> int:
+def replay_processes_wanted(*, bodies: int, processes: int) -> int:
+    """Return how many helper processes a drain of `bodies` starts beside its own, when at most
+    `processes` replay in all: one per BODIES_PER_PROCESS bodies past the first share."""
+    return max(0, min(processes, bodies // BODIES_PER_PROCESS) - 1)
+
+
+def spool_drain(*, threads: int = 1, processes: int = 1) -> int:
     """Replay every spooled body of this host, oldest first; return how many are left.
 
     The bodies are split into the spool's lanes (`replay_lanes`: each SamCart order in one,
@@ -295,16 +306,34 @@ def spool_drain(*, threads: int = 1) -> int:
     replaying one order's bodies side by side or waiting on each other's files; a lane held
     elsewhere is left to its holder and counted as left. With `threads` > 1 (the worker and
     `notify_spool --replay`: NOTIFY_SPOOL_REPLAY_THREADS) that many threads take lanes, each
-    with its own database connection. SQLite (a development database) takes one writer at a
-    time: one thread there.
+    with its own database connection; with `processes` > 1 (theirs too:
+    NOTIFY_SPOOL_REPLAY_PROCESSES) a large spool is also drained by helper processes
+    (`replay_processes_wanted`), which this call waits for. SQLite (a development database)
+    takes one writer at a time: one thread there.
     """
     paths = spool_paths()
     if not paths:
         return 0
     stop = threading.Event()
     lanes = list(replay_lanes(paths).items())  # list.pop is atomic: the threads share it
-    parallel = threads > 1 and connections["default"].vendor == "postgresql"
-    if not parallel:
+    parallel = connections["default"].vendor == "postgresql"
+    helpers = (
+        helper_processes_start(
+            count=replay_processes_wanted(bodies=len(paths), processes=processes),
+            target=f"{__name__}.spool_drain",
+            threads=threads,
+        )
+        if parallel
+        else []
+    )
+    if helpers:
+        logger.info(
+            "Spool replay: %d bodies, %d more processes of %d threads beside this one",
+            len(paths),
+            len(helpers),
+            threads,
+        )
+    if not parallel or threads < 2:
         _drain_lanes(lanes, stop)
     else:
         workers = [
@@ -315,6 +344,8 @@ def spool_drain(*, threads: int = 1) -> int:
             worker.start()
         for worker in workers:
             worker.join()
+    for helper in helpers:
+        helper.join()
     return len(spool_paths())
 
 

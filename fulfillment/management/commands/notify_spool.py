@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from fulfillment.clock import when
 from fulfillment.services.replay import spool_drain
@@ -21,10 +21,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--replay", action="store_true", help="Replay the spool once now.")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=None,
+            help="Processes that replay a large spool (default NOTIFY_SPOOL_REPLAY_PROCESSES).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["replay"]:
-            left = spool_drain(threads=settings.NOTIFY_SPOOL_REPLAY_THREADS)
+            processes = options["processes"]
+            if processes is None:
+                processes = settings.NOTIFY_SPOOL_REPLAY_PROCESSES
+            if processes < 1:
+                raise CommandError("--processes is 1 or more.")
+            left = spool_drain(threads=settings.NOTIFY_SPOOL_REPLAY_THREADS, processes=processes)
             self.stdout.write(f"Replayed; {left} left in the spool.")
         paths = spool_paths()
         self.stdout.write(f"{spool_dir()}: {len(paths)} waiting")

@@ -33,9 +33,10 @@ def _tick_forever(every: float, stop: threading.Event) -> None:
         finally:
             close_old_connections()
         try:
-            spool_drain(
-                threads=settings.NOTIFY_SPOOL_REPLAY_THREADS
-            )  # bodies the Notify URL spooled on this host (SPEC §4)
+            spool_drain(  # bodies the Notify URL spooled on this host (SPEC §4)
+                threads=settings.NOTIFY_SPOOL_REPLAY_THREADS,
+                processes=settings.NOTIFY_SPOOL_REPLAY_PROCESSES,
+            )
         except Exception:
             logger.exception("Spool replay failed")
         stop.wait(every)
