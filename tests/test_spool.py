@@ -683,3 +683,34 @@ def test_the_command_refuses_fewer_than_one_process():
 
     with pytest.raises(CommandError, match="1 or more"):
         call_command("notify_spool", "--replay", "--processes", "0")
+
+
+def test_when_the_system_refuses_a_helper_process_the_drain_goes_on_with_those_started(
+    monkeypatch, caplog
+):
+    """The second start fails as `fork`/`spawn` do without memory or process slots (OSError):
+    the first helper is returned, the failure logged, nothing raised."""
+    from fulfillment.services import helper_processes
+
+    class Refusing:
+        started = 0
+
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+        def start(self):
+            if Refusing.started:
+                raise OSError(11, "Resource temporarily unavailable")
+            Refusing.started += 1
+
+    class Context:
+        Process = Refusing
+
+    monkeypatch.setattr(helper_processes.multiprocessing, "get_context", lambda method: Context)
+
+    with caplog.at_level("ERROR", logger="fulfillment.services.helper_processes"):
+        started = helper_processes_start(count=3, target="fulfillment.services.replay.spool_drain")
+
+    assert len(started) == 1
+    assert started[0].kwargs["args"][1] == "fulfillment.services.replay.spool_drain"
+    assert "Could not start a helper process" in caplog.text

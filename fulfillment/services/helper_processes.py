@@ -12,16 +12,20 @@ This module imports nothing of Django at its top: a helper imports it before Dja
 from __future__ import annotations
 
 import importlib
+import logging
 import multiprocessing
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
 
 def helper_processes_start(*, count: int, target: str, **kwargs: Any) -> list[BaseProcess]:
     """Start `count` helpers that each call `target` ("package.module.function") with
-    `kwargs` (picklable values); return them, started (join them). They end with this
-    process if it exits first (daemonic)."""
+    `kwargs` (picklable values); return those that started (join them): when the system
+    refuses one, the caller goes on with fewer. They end with this process if it exits first
+    (daemonic)."""
     from django.conf import settings
     from django.db import connections
 
@@ -36,9 +40,15 @@ def helper_processes_start(*, count: int, target: str, **kwargs: Any) -> list[Ba
         )
         for n in range(count)
     ]
+    started: list[BaseProcess] = []
     for helper in helpers:
-        helper.start()
-    return helpers
+        try:
+            helper.start()
+        except OSError:  # no process to be had (limits, memory): the caller works alone
+            logger.exception("Could not start a helper process for %s", target)
+            break
+        started.append(helper)
+    return started
 
 
 def _helper_main(setup: dict[str, Any], target: str, kwargs: dict[str, Any]) -> None:
