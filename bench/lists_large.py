@@ -3,9 +3,9 @@
 Times, in-process through Django's test client (best of 3), the admin order list of the
 publisher "Bench Press" (100,000 of the orders) searched by name, e-mail, SamCart order id,
 product id and part of an order id, and staff's list of all orders, on the large database of
-`make bench` (`bench/large.py`). Loads that database first when it is not there.
+`make bench` (`bench/large.py`). Creates the database and loads it first when they are not
+there. Run `make bench-lists`, or:
 
-    createdb trepstar_bench_lists
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/trepstar_bench_lists \\
         .venv/bin/python bench/lists_large.py
 """
@@ -82,6 +82,24 @@ def print_large_lists() -> None:
         print(f"| {name}{flag} | {who} | {queries} | {best:.0f} | {says} |")
 
 
+def _create_database_if_missing() -> None:
+    """Create the (PostgreSQL) database DATABASE_URL names when the server does not have it,
+    so `make bench-lists` runs on a fresh machine; it is kept afterwards (the load is slow)."""
+    import psycopg
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    params = connection.get_connection_params()
+    name = params.pop("dbname")
+    params.pop("context", None)  # Django's adapters, not a libpq parameter
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params, dbname="postgres", autocommit=True) as server:
+        if not server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            server.execute(f'CREATE DATABASE "{name}"')
+            print(f"Created database {name}")
+
+
 def main() -> None:
     """Migrate, load the large database when absent, print the figures."""
     import django
@@ -91,6 +109,7 @@ def main() -> None:
 
     from fulfillment.models import Publisher
 
+    _create_database_if_missing()
     call_command("migrate", verbosity=0)
     if not Publisher.objects.filter(name="Bench Press").exists():
         from bench.large import load
